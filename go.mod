@@ -1,0 +1,3 @@
+module github.com/mcpwarden/mcpwarden
+
+go 1.26

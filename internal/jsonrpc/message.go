@@ -1,0 +1,144 @@
+// Package jsonrpc is the gateway's message layer: a strict, allocation-light decoder for JSON-RPC 2.0
+// envelopes that keeps the original bytes, exposes only the fields policy reads (method, id, params.name /
+// params.uri, params.arguments, params._meta), and rejects messages whose meaning could differ between the
+// gateway and the server behind it (duplicate keys, case-variant keys, invalid UTF-8, trailing data).
+//
+// The gateway forwards Message.Raw unchanged unless a stage rewrote the message; encoders in this package
+// build the few messages the gateway itself originates (errors, its own requests).
+package jsonrpc
+
+import (
+	"encoding/json"
+)
+
+// Kind is the shape of a JSON-RPC message.
+type Kind uint8
+
+const (
+	// KindInvalid is the zero Kind.
+	KindInvalid Kind = iota
+	// KindRequest has a method and an id.
+	KindRequest
+	// KindNotification has a method and no id.
+	KindNotification
+	// KindResult is a response carrying "result".
+	KindResult
+	// KindError is a response carrying "error".
+	KindError
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindNotification:
+		return "notification"
+	case KindResult:
+		return "result"
+	case KindError:
+		return "error"
+	}
+	return "invalid"
+}
+
+// IsResponse reports whether k is a result or an error.
+func (k Kind) IsResponse() bool { return k == KindResult || k == KindError }
+
+// ID is a request id exactly as it appeared on the wire: the raw JSON bytes of a string or a number
+// (e.g. `"a1"` or `7`). Comparing two IDs compares their bytes, so `1` and `1.0` are different ids, as they
+// are for every peer that echoes ids back verbatim. The zero ID (nil) means "no id".
+type ID []byte
+
+// String returns the raw JSON text of the id.
+func (id ID) String() string { return string(id) }
+
+// Key returns the id as a map key.
+func (id ID) Key() string { return string(id) }
+
+// IsZero reports whether the id is absent.
+func (id ID) IsZero() bool { return len(id) == 0 }
+
+// StringID returns the ID for a JSON string value s.
+func StringID(s string) ID {
+	b, _ := json.Marshal(s)
+	return ID(b)
+}
+
+// WireError is the "error" member of an error response.
+type WireError struct {
+	Code    int64           `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+func (e *WireError) Error() string { return e.Message }
+
+// Message is one decoded JSON-RPC message.
+//
+// Raw holds the original bytes; the other fields are views decoded from it. Callers must not modify Raw in
+// place: build a new message with the helpers below and forward that instead.
+type Message struct {
+	// Raw is the message exactly as received (one JSON object, no surrounding whitespace).
+	Raw []byte
+	// Kind is the message shape.
+	Kind Kind
+	// ID is the raw id (nil for notifications).
+	ID ID
+	// Method is set for requests and notifications (unescaped).
+	Method string
+	// Params is the raw "params" value, nil when absent.
+	Params json.RawMessage
+	// Result is the raw "result" value of a result response.
+	Result json.RawMessage
+	// Error is the "error" member of an error response.
+	Error *WireError
+
+	// Name is params.name (tools/call, prompts/get, …) or, when there is no name, params.uri
+	// (resources/read, resources/subscribe, …), unescaped. Empty when neither is a string.
+	Name string
+	// Arguments is the raw params.arguments value, nil when absent.
+	Arguments json.RawMessage
+	// Meta is the raw params._meta value, nil when absent.
+	Meta json.RawMessage
+	// ProtocolVersion is params._meta["io.modelcontextprotocol/protocolVersion"] when it is a string
+	// (the 2026-07-28 era carries the version on every request), else "".
+	ProtocolVersion string
+	// ProgressToken is the raw params._meta.progressToken value, nil when absent.
+	ProgressToken json.RawMessage
+
+	// idStart/idEnd locate the id value inside Raw so WithID can splice a new id without re-encoding.
+	idStart, idEnd int
+}
+
+// MetaProtocolVersionKey is the _meta key that carries the protocol version in the 2026-07-28 era.
+const MetaProtocolVersionKey = "io.modelcontextprotocol/protocolVersion"
+
+// Error codes used by the gateway.
+const (
+	CodeParseError     = -32700
+	CodeInvalidRequest = -32600
+	CodeMethodNotFound = -32601
+	CodeInvalidParams  = -32602
+	CodeInternalError  = -32603
+	// CodeHeaderMismatch (2026-07-28): an Mcp-* header disagrees with the body.
+	CodeHeaderMismatch = -32020
+	// CodeMissingClientCapability (2026-07-28).
+	CodeMissingClientCapability = -32021
+	// CodeUnsupportedProtocolVersion (2026-07-28).
+	CodeUnsupportedProtocolVersion = -32022
+
+	// Gateway-specific codes, in the implementation-defined server error range (-32000 to -32099).
+
+	// CodeUpstreamUnavailable: the upstream server could not be reached, crashed, or closed the session.
+	CodeUpstreamUnavailable = -32001
+	// CodeUpstreamTimeout: the upstream did not answer within its configured timeout.
+	CodeUpstreamTimeout = -32002
+	// CodePolicyDenied: a policy rule refused the request.
+	CodePolicyDenied = -32003
+	// CodeAuditUnavailable: the call could not be recorded, so it was refused (fail closed).
+	CodeAuditUnavailable = -32004
+	// CodeApprovalRequired: the call needs a human approval that has not (yet) been given.
+	CodeApprovalRequired = -32005
+	// CodeGatewayShutdown: the gateway is shutting down.
+	CodeGatewayShutdown = -32006
+)
