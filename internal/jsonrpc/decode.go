@@ -1,13 +1,8 @@
 package jsonrpc
 
-// INTERIM implementation (non-strict, encoding/json based) so the rest of the tree compiles; to be replaced by
-// the strict scanner described in message.go.
-
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"strconv"
+	"sync"
 )
 
 // DecodeError says why a message was rejected. Code is CodeParseError for bytes that are not JSON and
@@ -28,84 +23,557 @@ func (e *DecodeError) Error() string {
 
 // IsBatch reports whether b (after leading whitespace) is a JSON array.
 func IsBatch(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '['
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c == '['
+	}
+	return false
 }
 
-// Decode parses one message.
+// Field names a key may not imitate by case folding (encoding/json would match them case-insensitively).
+var (
+	envelopeNames = known("jsonrpc", "id", "method", "params", "result", "error")
+	paramsNames   = known("name", "uri", "arguments", "_meta")
+	metaNames     = known("progressToken", MetaProtocolVersionKey)
+	errorNames    = known("code", "message", "data")
+)
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// Decode parses one JSON-RPC message strictly, in one pass, without reflection. b must hold exactly one JSON
+// object, optionally surrounded by JSON whitespace (space, tab, CR, LF); a top-level array is a batch (see
+// IsBatch), which Decode rejects.
+//
+// The returned Message aliases b: Raw is the trimmed sub-slice of b, and Params, Result, Arguments, Meta,
+// ProgressToken, Error.Data and ID are sub-slices of Raw. The caller must not modify or reuse b while the
+// Message is in use.
+//
+// Everything that could be read differently by the gateway and by the server behind it is rejected with a
+// *DecodeError. Code is CodeParseError for input that is not RFC 8259 JSON text: bad syntax, invalid UTF-8
+// anywhere, a byte order mark, a control character in a string, data after the value. Code is
+// CodeInvalidRequest for:
+//   - nesting deeper than 512 objects and arrays;
+//   - a key repeated in any object at any depth (keys are compared after unescaping, so "n\u0061me" repeats
+//     "name");
+//   - in the envelope, params, params._meta, the top level of params.arguments and error: two keys that are
+//     equal under Unicode simple case folding (strings.EqualFold, which is how encoding/json matches struct
+//     fields: "\u212a" (Kelvin sign) matches "k", "\u017f" (long s) matches "s"), and a key that folds to a
+//     field name of that level without being it ("Method", "argument\u017f", "progressto\u212aen"),
+//     and a key containing NUL ("\u0000"), which parsers using C strings would cut short;
+//   - a \u escape of a lone UTF-16 surrogate in any key and in any string value outside "result" and
+//     "error.data" (encoding/json decodes every lone surrogate to U+FFFD, so two different keys or names could
+//     become equal; response payloads are only forwarded, and truncated text in them is common, so they are
+//     kept);
+//   - a broken envelope rule: "jsonrpc" must be exactly "2.0"; a request has a non-empty string "method" and
+//     a string or number "id"; a notification has a method and no id; requests and notifications carry no
+//     "result" or "error"; a response has an "id" (null only in an error response, giving a nil ID), exactly
+//     one of "result" or "error", and no "params"; "error" is an object with an integer "code" that fits in
+//     64 bits and a string "message"; "params" is an object or an array; params._meta is an object;
+//     params.arguments is an object or null.
+//
+// A syntax error anywhere wins over a rule broken earlier in the input. DecodeError.Offset is a byte offset
+// in b. DecodeError.ID is set when exactly one well-formed envelope id was read before scanning stopped (the
+// scan continues after a rule violation, so an id after the offending member is still found).
 func Decode(b []byte) (*Message, error) {
-	b = bytes.TrimSpace(b)
-	var env struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Method  *string         `json:"method"`
-		Params  json.RawMessage `json:"params"`
-		Result  json.RawMessage `json:"result"`
-		Error   *WireError      `json:"error"`
+	start, end := 0, len(b)
+	for start < end && isSpace(b[start]) {
+		start++
 	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, &DecodeError{Code: CodeParseError, Msg: err.Error(), Offset: -1}
+	for end > start && isSpace(b[end-1]) {
+		end--
 	}
-	m := &Message{Raw: b, Params: env.Params, Result: env.Result, Error: env.Error}
-	if len(env.ID) > 0 && string(env.ID) != "null" {
-		m.ID = ID(env.ID)
+	if start == end {
+		return nil, &DecodeError{Code: CodeParseError, Msg: "empty message: want a JSON object", Offset: start}
 	}
-	switch {
-	case env.Method != nil && m.ID != nil:
-		m.Kind = KindRequest
-		m.Method = *env.Method
-	case env.Method != nil:
-		m.Kind = KindNotification
-		m.Method = *env.Method
-	case env.Error != nil:
-		m.Kind = KindError
-	case env.Result != nil:
-		m.Kind = KindResult
+	if end-start >= 3 && b[start] == 0xEF && b[start+1] == 0xBB && b[start+2] == 0xBF {
+		return nil, &DecodeError{Code: CodeParseError, Offset: start,
+			Msg: "message starts with a UTF-8 byte order mark; send JSON text without a BOM"}
+	}
+
+	d := decoders.Get().(*decoder)
+	defer d.release()
+	d.b = b[:end]
+	d.pos = start
+
+	switch c := b[start]; c {
+	case '{':
+		d.envelope()
 	default:
-		return nil, &DecodeError{Code: CodeInvalidRequest, Msg: "neither method, result nor error", Offset: -1}
-	}
-	if len(env.Params) > 0 && env.Params[0] == '{' {
-		var p struct {
-			Name      *string         `json:"name"`
-			URI       *string         `json:"uri"`
-			Arguments json.RawMessage `json:"arguments"`
-			Meta      json.RawMessage `json:"_meta"`
-		}
-		if err := json.Unmarshal(env.Params, &p); err == nil {
-			if p.Name != nil {
-				m.Name = *p.Name
-			} else if p.URI != nil {
-				m.Name = *p.URI
-			}
-			m.Arguments = p.Arguments
-			m.Meta = p.Meta
-			if len(p.Meta) > 0 {
-				var meta map[string]json.RawMessage
-				if json.Unmarshal(p.Meta, &meta) == nil {
-					var v string
-					if json.Unmarshal(meta[MetaProtocolVersionKey], &v) == nil {
-						m.ProtocolVersion = v
-					}
-					m.ProgressToken = meta["progressToken"]
-				}
+		d.value()
+		if d.perr == nil {
+			if c == '[' {
+				d.invalid(start, "message is a JSON array (a batch); batches are not accepted here, send one object per message")
+			} else {
+				d.invalid(start, "message is not a JSON object")
 			}
 		}
 	}
-	if m.ID != nil {
-		i := bytes.Index(b, []byte(`"id"`))
-		if i >= 0 {
-			j := bytes.Index(b[i:], env.ID)
-			if j >= 0 {
-				m.idStart = i + j
-				m.idEnd = m.idStart + len(env.ID)
-			}
+	if d.perr == nil {
+		d.ws()
+		if d.pos < end {
+			d.syntax(d.pos, "unexpected %s after the JSON value; send exactly one JSON value per message", d.describe(d.pos))
 		}
+	}
+	if d.perr == nil && d.serr == nil && b[start] == '{' {
+		d.checkEnvelope()
+	}
+	if err := d.perr; err != nil {
+		err.ID = d.env.recoveredID(d.b)
+		return nil, err
+	}
+	if err := d.serr; err != nil {
+		err.ID = d.env.recoveredID(d.b)
+		return nil, err
+	}
+
+	m := new(Message)
+	*m = d.m
+	m.Raw = b[start:end:end]
+	if d.env.hasID && !d.env.idNull {
+		m.ID = ID(b[d.env.idStart:d.env.idEnd:d.env.idEnd])
+		m.idStart, m.idEnd = d.env.idStart-start, d.env.idEnd-start
 	}
 	return m, nil
 }
 
-// WithID returns a copy of m.Raw whose id is replaced by id, without re-encoding anything else.
-// It panics if m has no id.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// release clears every reference to the caller's input and returns d to the pool.
+func (d *decoder) release() {
+	d.b = nil
+	d.pos = 0
+	d.frames = d.frames[:0]
+	d.keys = d.keys[:0]
+	d.kbuf = d.kbuf[:0]
+	d.allowLone = false
+	d.perr, d.serr = nil, nil
+	d.violations = 0
+	d.env = envelope{}
+	d.m = Message{}
+	if cap(d.kbuf) > 64<<10 || cap(d.keys) > 4096 || cap(d.hashes) > 4096 {
+		return // do not keep the buffers of an unusually large message alive
+	}
+	decoders.Put(d)
+}
+
+// envelope tracks the envelope members seen so far.
+type envelope struct {
+	hasJSONRPC, jsonrpcOK                  bool
+	hasID, idNull, idBadType, idConflict   bool
+	idCount                                int
+	idStart, idEnd                         int
+	hasMethod                              bool
+	hasParams, hasResult, hasError         bool
+	jsonrpcPos, idPos, methodPos, paramPos int
+	resultPos, errorPos                    int
+	err                                    errorState
+	name, uri                              string
+	hasName, hasURI                        bool
+}
+
+type errorState struct {
+	hasCode, hasMessage bool
+}
+
+// recoveredID returns the id for a DecodeError when exactly one well-formed id was read.
+func (e *envelope) recoveredID(b []byte) ID {
+	if !e.hasID || e.idNull || e.idBadType || e.idConflict || e.idCount != 1 {
+		return nil
+	}
+	return ID(b[e.idStart:e.idEnd:e.idEnd])
+}
+
+// noteKeyConflict marks the id as ambiguous when either envelope key of a conflict is an "id" variant.
+func (e *envelope) noteKeyConflict(a, b []byte) {
+	if foldsTo(a, "ID") || foldsTo(b, "ID") {
+		e.idConflict = true
+	}
+}
+
+func foldsTo(k []byte, folded string) bool {
+	var buf [16]byte
+	return len(k) <= 12 && string(appendFolded(buf[:0], k)) == folded
+}
+
+func (d *decoder) envelope() {
+	d.object(d.envMember)
+}
+
+func (d *decoder) envMember(ki int) bool {
+	e := &d.env
+	pos := d.pos
+	c := d.peek()
+	switch d.checkKnown(ki, envelopeNames) {
+	case "jsonrpc":
+		e.hasJSONRPC, e.jsonrpcPos = true, pos
+		if c != '"' {
+			d.invalid(pos, `"jsonrpc" must be the string "2.0"`)
+			return d.value()
+		}
+		s, e2, esc, ok := d.str(false)
+		if !ok {
+			return false
+		}
+		v := d.b[s:e2]
+		if esc {
+			v = appendUnescaped(nil, v)
+		}
+		e.jsonrpcOK = string(v) == "2.0"
+		return true
+	case "id":
+		before := d.violations
+		if !d.value() {
+			return false
+		}
+		e.hasID, e.idPos = true, pos
+		e.idCount++
+		e.idStart, e.idEnd = pos, d.pos
+		e.idNull, e.idBadType = false, d.violations != before // a lone surrogate escape in a string id
+		switch {
+		case c == 'n':
+			e.idNull = true
+		case c == '"' || c == '-' || c >= '0' && c <= '9':
+		default:
+			e.idBadType = true
+			d.invalid(pos, `"id" must be a string or a number`)
+		}
+		return true
+	case "method":
+		e.hasMethod, e.methodPos = true, pos
+		if c != '"' {
+			d.invalid(pos, `"method" must be a string`)
+			return d.value()
+		}
+		m, ok := d.strValue(internMethod)
+		if !ok {
+			return false
+		}
+		d.m.Method = m
+		if m == "" {
+			d.invalid(pos, `"method" must not be empty`)
+		}
+		return true
+	case "params":
+		e.hasParams, e.paramPos = true, pos
+		switch c {
+		case '{':
+			if !d.object(d.paramsMember) {
+				return false
+			}
+			if e.hasName {
+				d.m.Name = e.name
+			} else if e.hasURI {
+				d.m.Name = e.uri
+			}
+		case '[':
+			if !d.value() {
+				return false
+			}
+		default:
+			d.invalid(pos, `"params" must be an object or an array`)
+			if !d.value() {
+				return false
+			}
+		}
+		d.m.Params = d.b[pos:d.pos:d.pos]
+		return true
+	case "result":
+		e.hasResult, e.resultPos = true, pos
+		d.allowLone = true
+		ok := d.value()
+		d.allowLone = false
+		d.m.Result = d.b[pos:d.pos:d.pos]
+		return ok
+	case "error":
+		e.hasError, e.errorPos = true, pos
+		if c != '{' {
+			d.invalid(pos, `"error" must be an object with "code" and "message"`)
+			return d.value()
+		}
+		d.m.Error = &WireError{}
+		e.err = errorState{}
+		if !d.object(d.errorMember) {
+			return false
+		}
+		switch {
+		case !e.err.hasCode:
+			d.invalid(pos, `"error" has no "code"`)
+		case !e.err.hasMessage:
+			d.invalid(pos, `"error" has no "message"`)
+		}
+		return true
+	}
+	return d.value()
+}
+
+func (d *decoder) paramsMember(ki int) bool {
+	e := &d.env
+	pos := d.pos
+	c := d.peek()
+	switch d.checkKnown(ki, paramsNames) {
+	case "name":
+		if c != '"' {
+			return d.value()
+		}
+		s, ok := d.strValue(nil)
+		e.name, e.hasName = s, true
+		return ok
+	case "uri":
+		if c != '"' {
+			return d.value()
+		}
+		s, ok := d.strValue(nil)
+		e.uri, e.hasURI = s, true
+		return ok
+	case "arguments":
+		switch c {
+		case '{':
+			if !d.object(d.argumentsMember) {
+				return false
+			}
+		case 'n':
+			if !d.literal("null") {
+				return false
+			}
+		default:
+			d.invalid(pos, `"params.arguments" must be an object`)
+			if !d.value() {
+				return false
+			}
+		}
+		d.m.Arguments = d.b[pos:d.pos:d.pos]
+		return true
+	case "_meta":
+		if c == '{' {
+			if !d.object(d.metaMember) {
+				return false
+			}
+		} else {
+			d.invalid(pos, `"params._meta" must be an object`)
+			if !d.value() {
+				return false
+			}
+		}
+		d.m.Meta = d.b[pos:d.pos:d.pos]
+		return true
+	}
+	return d.value()
+}
+
+func (d *decoder) argumentsMember(int) bool { return d.value() }
+
+func (d *decoder) metaMember(ki int) bool {
+	pos := d.pos
+	switch d.checkKnown(ki, metaNames) {
+	case "progressToken":
+		if !d.value() {
+			return false
+		}
+		d.m.ProgressToken = d.b[pos:d.pos:d.pos]
+		return true
+	case MetaProtocolVersionKey:
+		if d.peek() != '"' {
+			return d.value()
+		}
+		s, ok := d.strValue(internVersion)
+		d.m.ProtocolVersion = s
+		return ok
+	}
+	return d.value()
+}
+
+func (d *decoder) errorMember(ki int) bool {
+	es := &d.env.err
+	pos := d.pos
+	c := d.peek()
+	switch d.checkKnown(ki, errorNames) {
+	case "code":
+		es.hasCode = true
+		if c != '-' && (c < '0' || c > '9') {
+			d.invalid(pos, `"error.code" must be an integer`)
+			return d.value()
+		}
+		isInt, ok := d.num()
+		if !ok {
+			return false
+		}
+		code, fits := parseInt64(d.b[pos:d.pos])
+		if !isInt || !fits {
+			d.invalid(pos, `"error.code" must be an integer that fits in 64 bits`)
+			return true
+		}
+		d.m.Error.Code = code
+		return true
+	case "message":
+		es.hasMessage = true
+		if c != '"' {
+			d.invalid(pos, `"error.message" must be a string`)
+			return d.value()
+		}
+		s, ok := d.strValue(nil)
+		d.m.Error.Message = s
+		return ok
+	case "data":
+		d.allowLone = true
+		ok := d.value()
+		d.allowLone = false
+		d.m.Error.Data = d.b[pos:d.pos:d.pos]
+		return ok
+	}
+	return d.value()
+}
+
+// parseInt64 parses a JSON integer (already validated syntax) and reports whether it fits in an int64.
+func parseInt64(b []byte) (int64, bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var u uint64
+	for _, c := range b {
+		if u > (1<<63)/10 {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+		if u > 1<<63 {
+			return 0, false
+		}
+	}
+	if neg {
+		return -int64(u), true // -(1<<63) wraps to itself, which is right
+	}
+	if u > 1<<63-1 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// checkEnvelope applies the JSON-RPC 2.0 envelope rules once the whole input has been scanned.
+func (d *decoder) checkEnvelope() {
+	e := &d.env
+	start := e.jsonrpcPos
+	switch {
+	case !e.hasJSONRPC:
+		d.invalid(d.pos, `missing "jsonrpc":"2.0"`)
+		return
+	case !e.jsonrpcOK:
+		d.invalid(start, `"jsonrpc" must be the string "2.0"`)
+		return
+	}
+	if e.hasMethod {
+		switch {
+		case e.hasResult:
+			d.invalid(e.resultPos, `a request or notification must not carry "result"`)
+		case e.hasError:
+			d.invalid(e.errorPos, `a request or notification must not carry "error"`)
+		case e.hasID && e.idNull:
+			d.invalid(e.idPos, `a request "id" must be a string or a number, not null`)
+		case e.hasID:
+			d.m.Kind = KindRequest
+		default:
+			d.m.Kind = KindNotification
+		}
+		return
+	}
+	switch {
+	case e.hasResult && e.hasError:
+		d.invalid(e.errorPos, `a response must carry either "result" or "error", not both`)
+	case !e.hasResult && !e.hasError:
+		d.invalid(d.pos-1, `message has neither "method", "result" nor "error"`)
+	case e.hasParams:
+		d.invalid(e.paramPos, `a response must not carry "params"`)
+	case !e.hasID:
+		d.invalid(d.pos-1, `a response must carry an "id"`)
+	case e.hasResult && e.idNull:
+		d.invalid(e.idPos, `a result "id" must be a string or a number, not null`)
+	case e.hasResult:
+		d.m.Kind = KindResult
+	default:
+		d.m.Kind = KindError
+	}
+}
+
+// internMethod returns common method names without allocating.
+func internMethod(b []byte) string {
+	switch string(b) {
+	case "tools/call":
+		return "tools/call"
+	case "tools/list":
+		return "tools/list"
+	case "initialize":
+		return "initialize"
+	case "notifications/initialized":
+		return "notifications/initialized"
+	case "ping":
+		return "ping"
+	case "resources/read":
+		return "resources/read"
+	case "resources/list":
+		return "resources/list"
+	case "resources/templates/list":
+		return "resources/templates/list"
+	case "resources/subscribe":
+		return "resources/subscribe"
+	case "resources/unsubscribe":
+		return "resources/unsubscribe"
+	case "prompts/get":
+		return "prompts/get"
+	case "prompts/list":
+		return "prompts/list"
+	case "completion/complete":
+		return "completion/complete"
+	case "logging/setLevel":
+		return "logging/setLevel"
+	case "server/discover":
+		return "server/discover"
+	case "notifications/progress":
+		return "notifications/progress"
+	case "notifications/cancelled":
+		return "notifications/cancelled"
+	case "notifications/message":
+		return "notifications/message"
+	case "notifications/tools/list_changed":
+		return "notifications/tools/list_changed"
+	case "notifications/resources/list_changed":
+		return "notifications/resources/list_changed"
+	case "notifications/resources/updated":
+		return "notifications/resources/updated"
+	case "notifications/prompts/list_changed":
+		return "notifications/prompts/list_changed"
+	case "notifications/roots/list_changed":
+		return "notifications/roots/list_changed"
+	case "sampling/createMessage":
+		return "sampling/createMessage"
+	case "elicitation/create":
+		return "elicitation/create"
+	case "roots/list":
+		return "roots/list"
+	}
+	return string(b)
+}
+
+// internVersion returns known protocol versions without allocating.
+func internVersion(b []byte) string {
+	switch string(b) {
+	case "2026-07-28":
+		return "2026-07-28"
+	case "2025-11-25":
+		return "2025-11-25"
+	case "2025-06-18":
+		return "2025-06-18"
+	case "2025-03-26":
+		return "2025-03-26"
+	case "2024-11-05":
+		return "2024-11-05"
+	}
+	return string(b)
+}
+
+// WithID returns a copy of m.Raw whose id is replaced by id, without re-encoding anything else: every other
+// byte is kept. id must be a JSON string or number (StringID, or strconv digits). It panics if m has no id.
 func (m *Message) WithID(id ID) []byte {
 	if m.ID == nil {
 		panic("jsonrpc: WithID on a message without id")
@@ -115,81 +583,4 @@ func (m *Message) WithID(id ID) []byte {
 	out = append(out, id...)
 	out = append(out, m.Raw[m.idEnd:]...)
 	return out
-}
-
-// NewRequest encodes a request. params may be nil, a json.RawMessage, or any value encoding/json accepts.
-func NewRequest(id ID, method string, params any) ([]byte, error) {
-	return encode(id, method, params, nil, nil, true)
-}
-
-// NewNotification encodes a notification.
-func NewNotification(method string, params any) ([]byte, error) {
-	return encode(nil, method, params, nil, nil, false)
-}
-
-// NewResult encodes a result response.
-func NewResult(id ID, result any) ([]byte, error) {
-	if result == nil {
-		result = json.RawMessage(`{}`)
-	}
-	return encode(id, "", nil, result, nil, true)
-}
-
-// NewErrorResponse encodes an error response. A nil id is written as null (parse errors).
-// data may be nil.
-func NewErrorResponse(id ID, code int64, message string, data any) []byte {
-	we := &WireError{Code: code, Message: message}
-	if data != nil {
-		if b, err := json.Marshal(data); err == nil {
-			we.Data = b
-		}
-	}
-	if id == nil {
-		id = ID("null")
-	}
-	b, err := encode(id, "", nil, nil, we, true)
-	if err != nil { // cannot happen: every part is JSON we built
-		return []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":` + strconv.Quote(message) + `}}`)
-	}
-	return b
-}
-
-func encode(id ID, method string, params, result any, werr *WireError, withID bool) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(`{"jsonrpc":"2.0"`)
-	if withID {
-		buf.WriteString(`,"id":`)
-		buf.Write(id)
-	}
-	if method != "" {
-		buf.WriteString(`,"method":`)
-		mb, _ := json.Marshal(method)
-		buf.Write(mb)
-		if params != nil {
-			pb, err := json.Marshal(params)
-			if err != nil {
-				return nil, err
-			}
-			buf.WriteString(`,"params":`)
-			buf.Write(pb)
-		}
-	}
-	if result != nil {
-		rb, err := json.Marshal(result)
-		if err != nil {
-			return nil, err
-		}
-		buf.WriteString(`,"result":`)
-		buf.Write(rb)
-	}
-	if werr != nil {
-		eb, err := json.Marshal(werr)
-		if err != nil {
-			return nil, err
-		}
-		buf.WriteString(`,"error":`)
-		buf.Write(eb)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
 }

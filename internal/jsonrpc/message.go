@@ -142,3 +142,12 @@ const (
 	// CodeGatewayShutdown: the gateway is shutting down.
 	CodeGatewayShutdown = -32006
 )
+
+// MustDecode decodes a message the gateway built itself; it panics on invalid input, which would be a bug.
+func MustDecode(b []byte) *Message {
+	m, err := Decode(b)
+	if err != nil {
+		panic("jsonrpc: invalid built-in message: " + err.Error())
+	}
+	return m
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpwarden/mcpwarden/internal/gateway"
+)
+
+func newServeCmd() *cobra.Command {
+	var cfgPath, listen string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the HTTP gateway",
+		Long: `Run the gateway on the configured listen address.
+
+Endpoints:
+  /mcp/{server}   transparent endpoint for one configured server (both protocol eras)
+  /mcp            aggregate endpoint: every server's tools and prompts as {server}.{name}
+  /healthz        liveness
+
+SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout to finish.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if listen != "" {
+				cfg.Listen = listen
+			}
+			log := newLogger(cfg)
+			g, err := gateway.New(cfg, gateway.Options{Logger: log})
+			if err != nil {
+				return usageErr(err)
+			}
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return usageErr(fmt.Errorf("cannot listen on %s: %w (choose another port with listen: or --listen)", cfg.Listen, err))
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := g.Start(ctx); err != nil {
+				_ = ln.Close()
+				return err
+			}
+			srv := &http.Server{
+				Handler:           g.Handler(),
+				ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
+				IdleTimeout:       2 * time.Minute,
+				ErrorLog:          nil,
+			}
+			addr := ln.Addr().String()
+			fmt.Fprintf(os.Stderr, "mcpwarden %s listening on http://%s (servers: %s; aggregate: http://%s/mcp)\n",
+				gateway.Version, addr, strings.Join(g.Servers(), ", "), addr)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				g.Close(context.Background())
+				if errors.Is(err, http.ErrServerClosed) {
+					return nil
+				}
+				return err
+			case <-ctx.Done():
+			}
+			log.Info("shutting down; letting in-flight calls finish", "timeout", cfg.HTTP.ShutdownTimeout.D())
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.D())
+			defer cancel()
+			// Refuse new connections, let in-flight requests finish, then end sessions and upstreams.
+			_ = srv.Shutdown(sctx)
+			g.Close(sctx)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (YAML)")
+	cmd.Flags().StringVar(&listen, "listen", "", "override the config's listen address (host:port)")
+	return cmd
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpwarden/mcpwarden/internal/gateway"
+)
+
+func newWrapCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "wrap --config FILE SERVER",
+		Short: "Front one configured server over stdio (for desktop MCP clients)",
+		Long: `Speak MCP over stdin/stdout to a desktop client and run the configured server SERVER
+behind the same chain as the HTTP gateway. Put it in a client's config in place of the server's own command:
+
+  "command": "mcpwarden", "args": ["wrap", "--config", "/path/mcpwarden.yaml", "github"]
+
+Logs go to stderr; stdout carries only MCP messages.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg)
+			g, err := gateway.New(cfg, gateway.Options{Logger: log})
+			if err != nil {
+				return usageErr(err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			defer g.Close(ctx)
+			found := false
+			for _, n := range g.Servers() {
+				found = found || n == args[0]
+			}
+			if !found {
+				return usageErr(errors.New("no server named " + args[0] + " in " + cfgPath))
+			}
+			return g.ServeStdio(ctx, args[0], os.Stdin, os.Stdout)
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (YAML)")
+	return cmd
+}

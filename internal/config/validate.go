@@ -1,0 +1,538 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by CheckAndSetDefaults to fields left empty.
+const (
+	DefaultListen             = "127.0.0.1:8740"
+	DefaultMaxMessageBytes    = 4 << 20
+	DefaultReadHeaderTimeout  = 10 * time.Second
+	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultSessionIdleTimeout = 30 * time.Minute
+	DefaultServerTimeout      = 60 * time.Second
+	DefaultInitialBackoff     = 100 * time.Millisecond
+	DefaultMaxBackoff         = 30 * time.Second
+	DefaultStart              = "lazy"
+	DefaultLogLevel           = "info"
+	DefaultLogFormat          = "text"
+)
+
+// Values of Server.Transport and Server.Start.
+const (
+	TransportStdio = "stdio"
+	TransportHTTP  = "http"
+	TransportSSE   = "sse"
+	StartLazy      = "lazy"
+	StartEager     = "eager"
+)
+
+// MaxNameLen is the longest server name.
+const MaxNameLen = 64
+
+// CheckAndSetDefaults validates c and fills every field left empty with its default (each default is
+// documented on its field): listen, data_dir, http limits, log settings, and per server the transport
+// (inferred from command or url), start, timeout and restart backoffs. Relative data_dir and cwd paths
+// become absolute, resolved against the directory of c.Path (the current directory when Path is empty);
+// Warnings is replaced by the warnings for c. Calling it again on its result changes nothing.
+//
+// It does not expand ${VAR} (Parse does that while reading the file). On error c is left unchanged and
+// the error is a *ValidationError listing every problem by key path (with no line numbers: use Parse for
+// those).
+func (c *Config) CheckAndSetDefaults() error {
+	cp := *c
+	cp.Servers = slices.Clone(c.Servers)
+	probs, warns := cp.check(os.LookupEnv)
+	if len(probs) > 0 {
+		errs := make([]FieldError, len(probs))
+		for i, p := range probs {
+			errs[i] = FieldError{Path: p.path, Msg: p.msg}
+		}
+		return &ValidationError{File: c.Path, Errors: sortFieldErrors(errs)}
+	}
+	cp.Warnings = nil
+	for _, w := range warns {
+		fe := FieldError{Path: w.path, Msg: w.msg}
+		cp.Warnings = append(cp.Warnings, fe.format(c.Path))
+	}
+	*c = cp
+	return nil
+}
+
+// problem is one validation finding at a key path; key marks findings about the key itself (an invalid
+// env or header name) rather than its value.
+type problem struct {
+	path, msg string
+	key       bool
+}
+
+type checker struct {
+	probs, warns []problem
+}
+
+func (k *checker) errorf(path, format string, args ...any) {
+	k.probs = append(k.probs, problem{path: path, msg: fmt.Sprintf(format, args...)})
+}
+
+func (k *checker) keyErrorf(path, format string, args ...any) {
+	k.probs = append(k.probs, problem{path: path, msg: fmt.Sprintf(format, args...), key: true})
+}
+
+// check validates c and sets defaults in place, reading HOME and XDG_DATA_HOME through lookup.
+func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
+	k := &checker{}
+	base := ""
+	if c.Path != "" {
+		base = filepath.Dir(c.Path)
+	}
+
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	k.listen(c.Listen)
+
+	if c.DataDir == "" {
+		switch xdg, _ := lookup("XDG_DATA_HOME"); {
+		case filepath.IsAbs(xdg):
+			c.DataDir = filepath.Join(xdg, "mcpwarden")
+		case homeDir(lookup) != "":
+			c.DataDir = filepath.Join(homeDir(lookup), ".local", "share", "mcpwarden")
+		default:
+			k.errorf("data_dir", "not set, and neither XDG_DATA_HOME nor HOME is set to find the default: "+
+				"set data_dir to a directory mcpwarden may write to")
+		}
+	} else if p, msg := resolvePath(c.DataDir, base, lookup); msg != "" {
+		k.errorf("data_dir", "%s", msg)
+	} else {
+		c.DataDir = p
+	}
+
+	if len(c.Servers) == 0 {
+		k.errorf("servers", "no servers configured: add at least one under servers:, e.g. "+
+			"servers: [{name: everything, command: [npx, -y, @modelcontextprotocol/server-everything]}] "+
+			"(see examples/quickstart.yaml)")
+	}
+	byName := map[string]int{}
+	for i := range c.Servers {
+		path := indexPath("servers", i)
+		k.server(&c.Servers[i], path, base, lookup)
+		name := c.Servers[i].Name
+		if !validName(name) {
+			continue
+		}
+		lower := strings.ToLower(name)
+		if j, dup := byName[lower]; dup {
+			if c.Servers[j].Name == name {
+				k.errorf(path+".name", "%q is already the name of servers[%d]: server names must be unique", name, j)
+			} else {
+				k.errorf(path+".name", "%q differs from %q (servers[%d]) only in case: server names must be "+
+					"unique ignoring case, because they become URL paths and tool-name prefixes", name,
+					c.Servers[j].Name, j)
+			}
+			continue
+		}
+		byName[lower] = i
+	}
+
+	k.http(&c.HTTP)
+
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	k.enum("log.level", c.Log.Level, "log level", "debug", "info", "warn", "error")
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	k.enum("log.format", c.Log.Format, "log format", "text", "json")
+	return k.probs, k.warns
+}
+
+func (k *checker) enum(path, v, what string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		k.errorf(path, "unknown %s %q: use %s", what, v, orList(allowed))
+	}
+}
+
+// orList renders ["a","b","c"] as "a, b or c".
+func orList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+func homeDir(lookup lookupFunc) string {
+	if h, _ := lookup("HOME"); h != "" {
+		return h
+	}
+	if runtime.GOOS == "windows" {
+		h, _ := lookup("USERPROFILE")
+		return h
+	}
+	return ""
+}
+
+// resolvePath makes p absolute: "~" and "~/..." are under the home directory, other relative paths are
+// under base (the config file's directory; the current directory when base is empty).
+func resolvePath(p, base string, lookup lookupFunc) (string, string) {
+	if strings.ContainsRune(p, 0) {
+		return "", "the path contains a NUL byte: remove it"
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
+		home := homeDir(lookup)
+		if home == "" {
+			return "", `starts with "~" but HOME is not set: write the full path`
+		}
+		return filepath.Join(home, p[1:]), ""
+	}
+	if strings.HasPrefix(p, "~") {
+		return "", `"~user" paths are not supported: write the full path`
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Sprintf("cannot make the path absolute (%v): write an absolute path", err)
+	}
+	return abs, ""
+}
+
+// listen checks a host:port address and warns when it is reachable from other machines.
+func (k *checker) listen(addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		k.errorf("listen", "%q is not host:port (write e.g. 127.0.0.1:8740)", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || port != strconv.Itoa(n) {
+		k.errorf("listen", "%q has no valid port: use a number from 0 to 65535 (0 picks a free port), "+
+			"e.g. 127.0.0.1:8740", addr)
+		return
+	}
+	switch ip, err := netip.ParseAddr(host); {
+	case host == "":
+		k.warns = append(k.warns, problem{path: "listen", msg: fmt.Sprintf("%q listens on every network "+
+			"interface, so other machines can reach the gateway: make sure that is intended and that "+
+			"clients authenticate, or use 127.0.0.1%s", addr, addr)})
+	case err == nil && ip.Zone() == "" && ip.IsLoopback():
+	case err == nil:
+		k.warns = append(k.warns, problem{path: "listen", msg: fmt.Sprintf("%s is not a loopback address, "+
+			"so other machines can reach the gateway: make sure that is intended and that clients "+
+			"authenticate, or use 127.0.0.1:%s", addr, port)})
+	case strings.EqualFold(host, "localhost"):
+	case validHostname(host):
+		k.warns = append(k.warns, problem{path: "listen", msg: fmt.Sprintf("%s is not a loopback address, "+
+			"so other machines may reach the gateway: make sure that is intended and that clients "+
+			"authenticate, or use 127.0.0.1:%s", addr, port)})
+	default:
+		k.errorf("listen", "%q is not a valid host: use an IP address or a host name, e.g. 127.0.0.1:8740", host)
+	}
+}
+
+// validPort reports whether port is a decimal port number from 1 to 65535; an empty port is valid when
+// optional is true.
+func validPort(port string, optional bool) bool {
+	if port == "" {
+		return optional
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && port == strconv.Itoa(n)
+}
+
+// validHostname reports whether h is a DNS name: dot-separated labels of letters, digits and hyphens.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validName reports whether s is a server name: 1–64 characters from [A-Za-z0-9_-].
+func validName(s string) bool {
+	if s == "" || len(s) > MaxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (k *checker) server(s *Server, path, base string, lookup lookupFunc) {
+	switch {
+	case s.Name == "":
+		k.errorf(path+".name", "missing: give the server a name of letters, digits, _ or - "+
+			"(it becomes the URL path /mcp/NAME), e.g. name: files")
+	case !validName(s.Name):
+		k.errorf(path+".name", "%q is not a valid server name: use 1–%d letters, digits, _ or - "+
+			"(it becomes the URL path /mcp/NAME)", s.Name, MaxNameLen)
+	}
+
+	hasCmd, hasURL := s.Command != nil, s.URL != ""
+	switch {
+	case hasCmd && hasURL:
+		k.errorf(path, "has both command and url: keep command for a local (stdio) server or url for a remote "+
+			"(http/sse) one")
+	case !hasCmd && !hasURL:
+		k.errorf(path, "has neither command nor url: add command: [program, args...] for a local (stdio) "+
+			"server, or url: https://... for a remote (http/sse) one")
+	}
+
+	switch s.Transport {
+	case "":
+		if hasCmd {
+			s.Transport = TransportStdio
+		} else if hasURL {
+			s.Transport = TransportHTTP
+		}
+	case TransportStdio:
+		if hasURL && !hasCmd {
+			k.errorf(path+".transport", "stdio needs command, not url: use transport: http (or sse) for a url, "+
+				"or leave transport out")
+		}
+	case TransportHTTP, TransportSSE:
+		if hasCmd && !hasURL {
+			k.errorf(path+".transport", "%s needs url, not command: use transport: stdio for a command, "+
+				"or leave transport out", s.Transport)
+		}
+	default:
+		hint := ""
+		switch lower := strings.ToLower(s.Transport); lower {
+		case TransportStdio, TransportHTTP, TransportSSE:
+			hint = fmt.Sprintf(" (in lower case: %s)", lower)
+		case "streamable-http", "streamable_http", "streamablehttp", "streamable", "https":
+			hint = ` (Streamable HTTP is "http")`
+		}
+		k.errorf(path+".transport", "unknown transport %q: use stdio, http or sse%s", s.Transport, hint)
+	}
+	known := slices.Contains([]string{TransportStdio, TransportHTTP, TransportSSE}, s.Transport)
+	stdio := s.Transport == TransportStdio || !known && hasCmd
+
+	if hasCmd {
+		switch {
+		case len(s.Command) == 0:
+			k.errorf(path+".command", "is empty: list the program and its arguments, e.g. command: [npx, -y, "+
+				"@modelcontextprotocol/server-everything]")
+		case s.Command[0] == "":
+			k.errorf(path+".command[0]", "the program name is empty: the first item is the program to run")
+		}
+		for i, arg := range s.Command {
+			if strings.ContainsRune(arg, 0) {
+				k.errorf(indexPath(path+".command", i), "contains a NUL byte, which no program can receive: remove it")
+			}
+		}
+	}
+
+	if len(s.Env) > 0 && !stdio {
+		k.errorf(path+".env", "env applies only to stdio servers (started with command): "+
+			"for an http or sse server, send credentials in headers")
+	}
+	for _, name := range sortedKeys(s.Env) {
+		p := keyPath(path+".env", name)
+		if !isVarName(name) {
+			k.keyErrorf(p, "%q is not a valid environment variable name: use letters, digits and _, "+
+				"not starting with a digit", name)
+		}
+		if strings.ContainsRune(s.Env[name], 0) {
+			k.errorf(p, "the value contains a NUL byte, which no program can receive: check it "+
+				"(and any ${VAR} it uses)")
+		}
+	}
+
+	if s.Cwd != "" {
+		if !stdio {
+			k.errorf(path+".cwd", "cwd applies only to stdio servers (started with command): remove it")
+		} else if p, msg := resolvePath(s.Cwd, base, lookup); msg != "" {
+			k.errorf(path+".cwd", "%s", msg)
+		} else {
+			s.Cwd = p
+		}
+	}
+
+	if s.Start == "" {
+		s.Start = DefaultStart
+	}
+	k.enum(path+".start", s.Start, "start mode", StartLazy, StartEager)
+
+	if hasURL {
+		k.url(s.URL, path+".url")
+	}
+
+	if len(s.Headers) > 0 && s.Transport == TransportStdio {
+		k.errorf(path+".headers", "headers apply only to http and sse servers (reached by url): "+
+			"for a stdio server, pass credentials in env")
+	}
+	canonical := map[string]string{}
+	for _, name := range sortedKeys(s.Headers) {
+		p := keyPath(path+".headers", name)
+		switch {
+		case !isToken(name):
+			k.keyErrorf(p, "%q is not a valid HTTP header name: use letters, digits and !#$%%&'*+-.^_`|~", name)
+			continue
+		case slices.Contains(managedHeaders, strings.ToLower(name)):
+			k.keyErrorf(p, "header %q is set by the gateway itself: remove it", name)
+		}
+		if prev, dup := canonical[strings.ToLower(name)]; dup {
+			k.keyErrorf(p, "header %q repeats %q (header names ignore case): keep one", name, prev)
+		}
+		canonical[strings.ToLower(name)] = name
+		if strings.ContainsFunc(s.Headers[name], func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			k.errorf(p, "the value contains a line break or another control character, which would corrupt "+
+				"the HTTP request: check it (and any ${VAR} it uses)")
+		}
+	}
+
+	k.positive(path+".timeout", &s.Timeout, DefaultServerTimeout)
+	k.positive(path+".restart.initial_backoff", &s.Restart.InitialBackoff, DefaultInitialBackoff)
+	k.positive(path+".restart.max_backoff", &s.Restart.MaxBackoff, DefaultMaxBackoff)
+	if s.Restart.InitialBackoff > s.Restart.MaxBackoff {
+		k.errorf(path+".restart.initial_backoff", "%s is longer than max_backoff (%s): make it shorter, "+
+			"or raise max_backoff", s.Restart.InitialBackoff, s.Restart.MaxBackoff)
+	}
+}
+
+// managedHeaders are headers the gateway sets on upstream requests itself (lower case).
+var managedHeaders = []string{
+	"host", "content-length", "content-type", "transfer-encoding", "connection", "accept",
+	"mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for name := range m {
+		keys = append(keys, name)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2), the syntax of a header name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// url checks an upstream URL. Messages never quote the URL, which may hold credentials.
+func (k *checker) url(raw, path string) {
+	const example = "e.g. https://mcp.example.com/mcp"
+	if strings.Contains(raw, "${") {
+		k.errorf(path, "${VAR} is expanded only in env and headers values: write the URL literally and "+
+			"put secrets in headers")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		reason := err.Error()
+		if ue, ok := err.(*url.Error); ok {
+			reason = ue.Err.Error()
+		}
+		if strings.Contains(raw, "@") {
+			reason = "it cannot be parsed"
+		}
+		k.errorf(path, "not a valid URL (%s): write an absolute http:// or https:// URL, %s", reason, example)
+		return
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		k.errorf(path, "must start with http:// or https://, %s", example)
+	case u.User != nil:
+		k.errorf(path, "contains user:password: put credentials in headers instead, e.g. "+
+			"headers: {Authorization: \"Bearer ${TOKEN}\"}, so they come from the environment")
+	case u.Host == "" || u.Hostname() == "":
+		k.errorf(path, "has no host: write an absolute URL, %s", example)
+	case !validPort(u.Port(), true):
+		k.errorf(path, "has an invalid port: use a number from 1 to 65535, %s", example)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		k.errorf(path, "has a #fragment, which is never sent to the server: remove it")
+	}
+}
+
+func (k *checker) positive(path string, d *Duration, def time.Duration) {
+	switch {
+	case *d == 0:
+		*d = Duration(def)
+	case *d < 0:
+		k.errorf(path, "%s is negative: use a positive duration (e.g. %s), or leave it out for the default", *d, Duration(def))
+	}
+}
+
+func (k *checker) http(h *HTTP) {
+	switch {
+	case h.MaxMessageBytes == 0:
+		h.MaxMessageBytes = DefaultMaxMessageBytes
+	case h.MaxMessageBytes < 0:
+		k.errorf("http.max_message_bytes", "must be greater than 0 (write e.g. 4MiB), or leave it out for the default")
+	case h.MaxMessageBytes > maxMessageLimit:
+		k.errorf("http.max_message_bytes", "%d is more than the 1GiB limit", h.MaxMessageBytes)
+	}
+	k.positive("http.read_header_timeout", &h.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	k.positive("http.shutdown_timeout", &h.ShutdownTimeout, DefaultShutdownTimeout)
+	k.positive("http.session_idle_timeout", &h.SessionIdleTimeout, DefaultSessionIdleTimeout)
+
+	for i, o := range h.AllowedOrigins {
+		path := indexPath("http.allowed_origins", i)
+		if o == "*" || o == "null" {
+			k.errorf(path, "%q would let any web page reach the gateway (defeating the DNS-rebinding "+
+				"defence): list each origin, e.g. https://agent.example.com", o)
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.Contains(o, "#") {
+			k.errorf(path, "%q is not an origin: write scheme://host[:port] with nothing after it, "+
+				"e.g. https://agent.example.com", o)
+		}
+	}
+	for i, host := range h.AllowedHosts {
+		path := indexPath("http.allowed_hosts", i)
+		if host == "*" {
+			k.errorf(path, `"*" would accept any Host header (defeating the DNS-rebinding defence): `+
+				"list each host, e.g. mcp.example.com")
+			continue
+		}
+		name := host
+		if hp, port, err := net.SplitHostPort(host); err == nil {
+			name = hp
+			if !validPort(port, false) {
+				name = ""
+			}
+		}
+		if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err != nil && !validHostname(name) {
+			k.errorf(path, "%q is not a host or host:port: write e.g. mcp.example.com or mcp.example.com:8443", host)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+// Package gateway wires the stages of mcpwarden's data path together. chain.go is the data path: read it top
+// to bottom to follow one JSON-RPC message from a client to an upstream server and back.
+//
+//	client ─▶ ① transport  (internal/transport: stdio | Streamable HTTP, both eras; Origin/Host; size limits)
+//	       ─▶ ② session    (internal/session: session id, era, negotiated version, client capabilities)
+//	       ─▶ ③ identity   (who the principal is)                      Stages.Identity
+//	       ─▶ ⑧ audit      (record before forwarding; wraps the rest)  Stages.Audit
+//	       ─▶ ④ policy     (allow | deny | ask | redact)               Stages.Policy
+//	       ─▶ ⑤ approval   (park on ask)                               Stages.Approval
+//	       ─▶ ⑦ inspect    (pins, scanners, taint — on the response)   Stages.Inspect
+//	       ─▶ ⑥ upstream   (internal/upstream: process/HTTP, id mapping, timeouts, restarts)
+//
+// Server→client traffic (sampling, elicitation, roots, notifications, progress) takes the shorter chain
+// ⑧ audit ─▶ ⑦ inspect ─▶ client.
+//
+// Every stage is a Middleware; a nil stage passes messages through unchanged. A stage that refuses a message
+// returns a JSON-RPC error *response* (the client sees the refusal); a Go error means the gateway itself
+// failed, and the client gets an internal error naming the stage.
+package gateway
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/session"
+)
+
+// Direction says which way a message travels.
+type Direction uint8
+
+const (
+	// ClientToServer: requests, notifications and responses sent by the client.
+	ClientToServer Direction = iota + 1
+	// ServerToClient: requests, notifications and responses sent by an upstream server.
+	ServerToClient
+)
+
+func (d Direction) String() string {
+	if d == ServerToClient {
+		return "server_to_client"
+	}
+	return "client_to_server"
+}
+
+// Exchange is one message on its way through the chain, with what the stages learn about it.
+type Exchange struct {
+	// Session is the client session the message belongs to.
+	Session *session.Info
+	// Server is the configured name of the upstream server the message is for or from.
+	Server string
+	// Direction is the way the message travels.
+	Direction Direction
+	// Msg is the message as it will be forwarded. A stage that rewrites it replaces Msg (never edits Raw).
+	Msg *jsonrpc.Message
+	// Original is the message as received, before any rewrite (the aggregate endpoint renames tools).
+	Original *jsonrpc.Message
+	// Header holds HTTP headers that travel with the message (2026 Mcp-Param-*), or nil.
+	Header http.Header
+	// Related is the id of the client request a server→client message belongs to, when known.
+	Related jsonrpc.ID
+}
+
+// Handler processes an exchange. For a request it returns the response to deliver the other way (nil only
+// when ctx ended first); for a notification or a response it returns nil after forwarding.
+type Handler func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error)
+
+// Middleware wraps a Handler with one stage.
+type Middleware func(next Handler) Handler
+
+// Stages holds the pluggable stages of the chain. Each may be nil (no-op).
+type Stages struct {
+	Identity Middleware // ③
+	Audit    Middleware // ⑧
+	Policy   Middleware // ④
+	Approval Middleware // ⑤
+	Inspect  Middleware // ⑦
+}
+
+// clientChain builds the client→server chain in data-path order around the upstream (⑥) handler.
+func (s Stages) clientChain(upstream Handler) Handler {
+	h := upstream            // ⑥ forward to the upstream server, wait for its response
+	h = apply(s.Inspect, h)  // ⑦ inspect what comes back (pins, scanners, taint)
+	h = apply(s.Approval, h) // ⑤ park calls that need a human
+	h = apply(s.Policy, h)   // ④ decide
+	h = apply(s.Audit, h)    // ⑧ record the message before anything is forwarded, and the outcome
+	h = apply(s.Identity, h) // ③ establish the principal
+	return h
+}
+
+// serverChain builds the server→client chain around the client-delivery handler.
+func (s Stages) serverChain(client Handler) Handler {
+	h := client             // ① deliver to the client (and, for requests, wait for its answer)
+	h = apply(s.Inspect, h) // ⑦ inspect server-initiated traffic
+	h = apply(s.Audit, h)   // ⑧ record it
+	return h
+}
+
+func apply(m Middleware, h Handler) Handler {
+	if m == nil {
+		return h
+	}
+	return m(h)
+}
+
+// errorReply builds the error response for request msg.
+func errorReply(msg *jsonrpc.Message, code int64, text string) *jsonrpc.Message {
+	return jsonrpc.MustDecode(jsonrpc.NewErrorResponse(msg.ID, code, text, nil))
+}

@@ -1,0 +1,250 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/transport"
+	"github.com/mcpwarden/mcpwarden/internal/upstream"
+)
+
+// Options configures a Gateway beyond its config file.
+type Options struct {
+	// Stages are the pluggable stages of the chain; zero value = pass-through.
+	Stages Stages
+	// Logger is the operational log. Default slog.Default().
+	Logger *slog.Logger
+	// HTTPClient is used for HTTP and SSE upstreams. Default: a client with sane transport timeouts.
+	HTTPClient *http.Client
+}
+
+// Gateway is a running mcpwarden: upstream runtimes, the chain and the fronts.
+type Gateway struct {
+	cfg     *config.Config
+	stages  Stages
+	log     *slog.Logger
+	servers map[string]*serverRuntime
+	order   []string
+	front   *transport.HTTPFront
+	agg     *aggregateBackend
+
+	closeOnce sync.Once
+}
+
+// New builds a gateway from a validated config. It starts nothing but the eager upstreams.
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	if cfg == nil {
+		return nil, errors.New("gateway: nil config")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 0, // SSE responses may start late; per-request timeouts bound the wait
+		}}
+	}
+	g := &Gateway{cfg: cfg, stages: opts.Stages, log: log, servers: make(map[string]*serverRuntime)}
+	maxMsg := cfg.HTTP.MaxMessageBytes
+	for _, sc := range cfg.Servers {
+		rt, err := newServerRuntime(sc, hc, maxMsg, log)
+		if err != nil {
+			return nil, err
+		}
+		g.servers[sc.Name] = rt
+		g.order = append(g.order, sc.Name)
+	}
+	g.front = transport.NewHTTPFront(transport.HTTPOptions{
+		ListenAddr:         cfg.Listen,
+		AllowedHosts:       cfg.HTTP.AllowedHosts,
+		AllowedOrigins:     cfg.HTTP.AllowedOrigins,
+		MaxMessageBytes:    maxMsg,
+		SessionIdleTimeout: cfg.HTTP.SessionIdleTimeout.D(),
+		Logger:             log,
+	})
+	g.agg = newAggregateBackend(g)
+	return g, nil
+}
+
+// Start starts the upstreams configured with start: eager.
+func (g *Gateway) Start(ctx context.Context) error {
+	for _, name := range g.order {
+		rt := g.servers[name]
+		if rt.eager {
+			if err := rt.startShared(ctx); err != nil {
+				g.log.Warn("eager upstream failed to start; it will be retried on first use", "server", name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Handler returns the gateway's HTTP handler: /mcp (aggregate), /mcp/{name} (one server), /healthz.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	aggregate := g.front.Handler("", g.agg)
+	mux.Handle("/mcp", aggregate)
+	mux.Handle("/mcp/", aggregate)
+	for _, name := range g.order {
+		mux.Handle("/mcp/"+name, g.front.Handler(name, &proxyBackend{g: g, srv: g.servers[name]}))
+	}
+	mux.HandleFunc("/mcp/{name}", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, fmt.Sprintf("no MCP server named %q is configured; configured servers: %s (the aggregate endpoint is /mcp)",
+			r.PathValue("name"), strings.Join(g.order, ", ")), http.StatusNotFound)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// ServeStdio runs the `wrap` front: the client speaks stdio on r/w, the named server sits behind the chain.
+// It returns when the client closes its input or ctx ends.
+func (g *Gateway) ServeStdio(ctx context.Context, name string, r io.Reader, w io.Writer) error {
+	rt := g.servers[name]
+	if rt == nil {
+		return fmt.Errorf("no server named %q in the config; configured servers: %s", name, strings.Join(g.order, ", "))
+	}
+	return transport.ServeStdio(ctx, transport.StdioOptions{
+		Name: name, MaxMessageBytes: int(g.cfg.HTTP.MaxMessageBytes), Logger: g.log,
+	}, &proxyBackend{g: g, srv: rt}, r, w)
+}
+
+// Close shuts the gateway down: in-flight calls get until ctx's deadline, then sessions and upstreams end.
+func (g *Gateway) Close(ctx context.Context) {
+	g.closeOnce.Do(func() {
+		g.front.Close(ctx)
+		g.agg.close()
+		for _, name := range g.order {
+			g.servers[name].close()
+		}
+	})
+}
+
+// Servers returns the configured server names in config order.
+func (g *Gateway) Servers() []string { return append([]string(nil), g.order...) }
+
+// serverRuntime is one configured upstream: how to open sessions to it, and its shared session.
+type serverRuntime struct {
+	name       string
+	kind       string // stdio | http | sse
+	open       func(ctx context.Context) (upstream.Conn, error)
+	timeout    time.Duration
+	backoffMin time.Duration
+	backoffMax time.Duration
+	eager      bool
+	log        *slog.Logger
+
+	mu     sync.Mutex
+	shared *link // stdio: one process shared by 2026-era requests and the aggregate endpoint
+}
+
+func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger) (*serverRuntime, error) {
+	rt := &serverRuntime{
+		name: sc.Name, kind: sc.Transport, timeout: sc.Timeout.D(),
+		backoffMin: sc.Restart.InitialBackoff.D(), backoffMax: sc.Restart.MaxBackoff.D(),
+		eager: sc.Start == "eager", log: log,
+	}
+	if rt.timeout <= 0 {
+		rt.timeout = 60 * time.Second
+	}
+	if rt.backoffMin <= 0 {
+		rt.backoffMin = 100 * time.Millisecond
+	}
+	if rt.backoffMax <= 0 {
+		rt.backoffMax = 30 * time.Second
+	}
+	switch sc.Transport {
+	case "stdio", "":
+		rt.kind = "stdio"
+		dir := sc.Cwd
+		if dir != "" && !filepath.IsAbs(dir) {
+			return nil, fmt.Errorf("server %q: cwd %q must be absolute after config loading", sc.Name, dir)
+		}
+		st := upstream.NewStdio(upstream.StdioOptions{
+			Name: sc.Name, Command: sc.Command, Env: sc.Env, Dir: dir, MaxMessageBytes: int(maxMsg), Logger: log,
+		})
+		rt.open = st.Open
+	case "http":
+		h := upstream.NewHTTP(upstream.HTTPOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log})
+		rt.open = h.Open
+	case "sse":
+		s := upstream.NewSSE(upstream.SSEOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log})
+		rt.open = s.Open
+	default:
+		return nil, fmt.Errorf("server %q: unknown transport %q (use stdio, http or sse)", sc.Name, sc.Transport)
+	}
+	return rt, nil
+}
+
+// modernLink returns the link a 2026-era request uses and whether the caller owns (and must close) it.
+func (rt *serverRuntime) modernLink(owner serverMessageHandler) (*link, bool, error) {
+	switch rt.kind {
+	case "http":
+		// Stateless upstream: one cheap connection per request, ids untouched.
+		l := newLink(rt.name, rt.open, rt.timeout, false, owner, rt.log)
+		return l, true, nil
+	case "sse":
+		return nil, false, errUnsupportedEra(rt.name)
+	default:
+		return rt.sharedLink(), false, nil
+	}
+}
+
+func (rt *serverRuntime) sharedLink() *link {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.shared == nil {
+		rt.shared = newLink(rt.name, rt.open, rt.timeout, true, nil, rt.log)
+		rt.shared.backoffMin, rt.shared.backoffMax = rt.backoffMin, rt.backoffMax
+	}
+	return rt.shared
+}
+
+func (rt *serverRuntime) startShared(ctx context.Context) error {
+	_, _, err := rt.sharedLink().ensure(ctx)
+	return err
+}
+
+func (rt *serverRuntime) close() {
+	rt.mu.Lock()
+	l := rt.shared
+	rt.shared = nil
+	rt.mu.Unlock()
+	if l != nil {
+		l.Close()
+	}
+}
+
+// sortedKeys is used for deterministic output.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = jsonrpc.KindRequest

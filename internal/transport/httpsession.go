@@ -1,0 +1,489 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/session"
+	"github.com/mcpwarden/mcpwarden/internal/sse"
+)
+
+// httpSession is the HTTP side of one client session: the streams its messages go out on. It is the Sink the
+// gateway writes to.
+type httpSession struct {
+	front     *HTTPFront
+	info      *session.Info
+	backend   Session
+	stateless bool
+
+	ctx    context.Context // session lifetime: 2025-era requests are not cancelled by a dropped POST stream
+	cancel context.CancelFunc
+
+	initFailed atomic.Bool
+	last       atomic.Int64 // unix nanos of the last activity
+	active     atomic.Int32 // in-flight POSTs
+
+	mu         sync.Mutex
+	streams    map[int]*stream    // every stream still resumable, by index
+	byRequest  map[string]*stream // request id → the stream waiting for its response
+	byProgress map[string]*stream // progress token → stream of the request that asked for progress
+	standalone *stream            // the GET stream (index 0), created on first need
+	nextIdx    int
+	closed     bool
+	closeOnce  sync.Once
+}
+
+func newHTTPSession(f *HTTPFront, info *session.Info) *httpSession {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &httpSession{
+		front: f, info: info, ctx: ctx, cancel: cancel,
+		streams:    make(map[int]*stream),
+		byRequest:  make(map[string]*stream),
+		byProgress: make(map[string]*stream),
+		nextIdx:    1,
+	}
+	s.touch()
+	return s
+}
+
+func (s *httpSession) touch()              { s.last.Store(time.Now().UnixNano()) }
+func (s *httpSession) lastUsed() time.Time { return time.Unix(0, s.last.Load()) }
+func (s *httpSession) inflight() int32     { return s.active.Load() }
+
+func (s *httpSession) close() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		streams := make([]*stream, 0, len(s.streams)+1)
+		for _, st := range s.streams {
+			streams = append(streams, st)
+		}
+		if s.standalone != nil {
+			streams = append(streams, s.standalone)
+		}
+		s.mu.Unlock()
+		s.cancel()
+		if s.backend != nil {
+			s.backend.Close()
+		}
+		for _, st := range streams {
+			st.finish()
+		}
+	})
+}
+
+// serve handles one POSTed message of this session; it reports whether the message was processed.
+func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc.Message) bool {
+	s.touch()
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	s.front.inGroup.Add(1)
+	defer s.front.inGroup.Done()
+
+	hdr := paramHeaders(r)
+	if msg.Kind != jsonrpc.KindRequest {
+		// Notifications and responses: forward, then 202.
+		ctx := s.ctx
+		if s.stateless {
+			ctx = r.Context()
+		}
+		s.backend.Handle(ctx, msg, hdr)
+		w.WriteHeader(http.StatusAccepted)
+		return true
+	}
+
+	st := s.newStream(msg.ID, acceptsSSE(r))
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		writeRPCError(w, http.StatusNotFound, msg.ID, jsonrpc.CodeUpstreamUnavailable, "session ended")
+		return false
+	}
+	if _, dup := s.byRequest[msg.ID.Key()]; dup {
+		s.mu.Unlock()
+		writeRPCError(w, http.StatusBadRequest, msg.ID, jsonrpc.CodeInvalidRequest,
+			"request id "+msg.ID.String()+" is already in use by an unanswered request in this session")
+		return false
+	}
+	s.byRequest[msg.ID.Key()] = st
+	if len(msg.ProgressToken) > 0 {
+		s.byProgress[string(msg.ProgressToken)] = st
+	}
+	s.streams[st.idx] = st
+	s.mu.Unlock()
+	st.attach(w)
+
+	// 2026-era requests are cancelled when the client goes away (closing the stream is cancellation);
+	// 2025-era requests carry on and their events wait for a Last-Event-ID resumption.
+	ctx := s.ctx
+	if s.stateless {
+		ctx = r.Context()
+	}
+	handled := make(chan struct{})
+	s.front.inGroup.Add(1)
+	go func() {
+		defer s.front.inGroup.Done()
+		defer close(handled)
+		s.backend.Handle(ctx, msg, hdr)
+	}()
+
+	ping := time.NewTicker(s.front.opts.KeepAlive)
+	defer ping.Stop()
+	for {
+		select {
+		case <-st.done:
+			<-handled
+			s.afterResponse(st, msg)
+			return true
+		case <-handled:
+			// Handle returned without a response (ctx ended, or the backend failed to answer).
+			select {
+			case <-st.done:
+			default:
+				st.deliver(jsonrpc.MustDecode(jsonrpc.NewErrorResponse(msg.ID, jsonrpc.CodeInternalError,
+					"the gateway ended this request without a response", nil)), true)
+			}
+			s.afterResponse(st, msg)
+			return true
+		case <-r.Context().Done():
+			st.detach()
+			s.forgetRequest(msg, st)
+			return true
+		case <-ping.C:
+			st.ping()
+		}
+	}
+}
+
+func (s *httpSession) afterResponse(st *stream, msg *jsonrpc.Message) {
+	st.detach()
+	s.forgetRequest(msg, st)
+	if msg.Method == "initialize" && st.finalKind == jsonrpc.KindError {
+		s.initFailed.Store(true)
+	}
+	s.mu.Lock()
+	if !st.sse {
+		delete(s.streams, st.idx) // a JSON response cannot be resumed; nothing to keep
+	}
+	s.mu.Unlock()
+}
+
+func (s *httpSession) forgetRequest(msg *jsonrpc.Message, st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.isDone() {
+		if s.byRequest[msg.ID.Key()] == st {
+			delete(s.byRequest, msg.ID.Key())
+		}
+		if len(msg.ProgressToken) > 0 && s.byProgress[string(msg.ProgressToken)] == st {
+			delete(s.byProgress, string(msg.ProgressToken))
+		}
+	}
+}
+
+func (s *httpSession) newStream(id jsonrpc.ID, allowSSE bool) *stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &stream{idx: s.nextIdx, reqID: id, allowSSE: allowSSE, done: make(chan struct{}), max: s.front.opts.MaxBufferedEvents}
+	s.nextIdx++
+	return st
+}
+
+// Send implements Sink: it routes msg to the stream it belongs on.
+func (s *httpSession) Send(ctx context.Context, msg *jsonrpc.Message, related jsonrpc.ID) error {
+	s.touch()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errSessionClosed
+	}
+	var st *stream
+	final := false
+	switch {
+	case msg.Kind.IsResponse():
+		st = s.byRequest[msg.ID.Key()]
+		final = true
+		if st != nil {
+			delete(s.byRequest, msg.ID.Key())
+		}
+	default:
+		if related != nil {
+			st = s.byRequest[related.Key()]
+		}
+		if st == nil && msg.Method == "notifications/progress" {
+			if tok := progressToken(msg.Params); tok != nil {
+				st = s.byProgress[string(tok)]
+			}
+		}
+		if st == nil && s.stateless {
+			for _, only := range s.byRequest {
+				st = only
+			}
+		}
+		if st != nil && !st.allowSSE {
+			st = nil // a JSON-only POST can carry nothing but its response
+		}
+		if st == nil {
+			st = s.standaloneLocked()
+		}
+	}
+	s.mu.Unlock()
+	if st == nil {
+		s.front.opts.Logger.Warn("response for an unknown or already answered request dropped",
+			"session", s.info.ID, "id", msg.ID.String())
+		return nil
+	}
+	st.deliver(msg, final)
+	return nil
+}
+
+func (s *httpSession) standaloneLocked() *stream {
+	if s.standalone == nil {
+		s.standalone = &stream{idx: 0, allowSSE: true, sse: true, done: make(chan struct{}), max: s.front.opts.MaxBufferedEvents}
+		s.streams[0] = s.standalone
+	}
+	return s.standalone
+}
+
+// standalone serves the GET stream: server messages not tied to a request.
+func (s *httpSession) serveStandalone(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	st := s.standaloneLocked()
+	s.mu.Unlock()
+	if !st.tryAttachSSE(w, -1) {
+		writePlainError(w, http.StatusConflict, "this session already has an open GET stream")
+		return
+	}
+	s.pump(st, r)
+}
+
+// resume serves GET with Last-Event-ID: replay what the stream sent after that event, then continue it.
+func (s *httpSession) resume(w http.ResponseWriter, r *http.Request, last string) {
+	idx, seq, ok := parseEventID(last)
+	s.mu.Lock()
+	st := s.streams[idx]
+	if ok && idx == 0 {
+		st = s.standaloneLocked()
+	}
+	s.mu.Unlock()
+	if !ok || st == nil {
+		writePlainError(w, http.StatusNotFound, "Last-Event-ID "+strconv.Quote(last)+" names no stream this session can resume")
+		return
+	}
+	if !st.tryAttachSSE(w, seq) {
+		writePlainError(w, http.StatusConflict, "that stream is already being read by another connection")
+		return
+	}
+	s.pump(st, r)
+}
+
+func (s *httpSession) pump(st *stream, r *http.Request) {
+	ping := time.NewTicker(s.front.opts.KeepAlive)
+	defer ping.Stop()
+	for {
+		select {
+		case <-st.done:
+			st.detach()
+			return
+		case <-r.Context().Done():
+			st.detach()
+			return
+		case <-s.ctx.Done():
+			st.detach()
+			return
+		case <-ping.C:
+			s.touch()
+			st.ping()
+		}
+	}
+}
+
+func parseEventID(id string) (idx, seq int, ok bool) {
+	a, b, found := strings.Cut(id, "_")
+	if !found {
+		return 0, 0, false
+	}
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	return i, n, err1 == nil && err2 == nil && i >= 0 && n >= 0
+}
+
+func progressToken(params json.RawMessage) json.RawMessage {
+	if len(params) == 0 {
+		return nil
+	}
+	var p struct {
+		Token json.RawMessage `json:"progressToken"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return nil
+	}
+	return p.Token
+}
+
+// stream is one response stream: a POST's (index ≥ 1) or the standalone GET stream (index 0). Its events are
+// kept (bounded) so a client can resume it with Last-Event-ID.
+type stream struct {
+	idx      int
+	reqID    jsonrpc.ID
+	allowSSE bool
+	max      int
+
+	mu        sync.Mutex
+	w         http.ResponseWriter // nil while detached
+	sse       bool                // true once the stream switched to text/event-stream
+	started   bool                // headers written
+	seq       int                 // last event sequence number
+	sent      int                 // last sequence number written to a connection
+	history   []event
+	finished  bool
+	finalKind jsonrpc.Kind
+	done      chan struct{}
+}
+
+type event struct {
+	seq  int
+	data []byte
+}
+
+func (st *stream) isDone() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.finished
+}
+
+func (st *stream) attach(w http.ResponseWriter) {
+	st.mu.Lock()
+	st.w = w
+	st.mu.Unlock()
+}
+
+func (st *stream) detach() {
+	st.mu.Lock()
+	st.w = nil
+	st.mu.Unlock()
+}
+
+// tryAttachSSE attaches w as the stream's reader and replays events after seq (-1: everything not yet sent).
+func (st *stream) tryAttachSSE(w http.ResponseWriter, after int) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.w != nil {
+		return false
+	}
+	st.w = w
+	st.sse = true
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	st.started = true
+	if after < 0 {
+		after = st.sent
+	}
+	for _, ev := range st.history {
+		if ev.seq > after {
+			st.writeEventLocked(ev)
+		}
+	}
+	flush(w)
+	return true
+}
+
+func (st *stream) ping() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.w != nil && st.sse && st.started {
+		_ = sse.WriteComment(st.w, "keep-alive")
+		flush(st.w)
+	}
+}
+
+// deliver writes msg on the stream; final marks the response that completes a POST stream.
+func (st *stream) deliver(msg *jsonrpc.Message, final bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.finished && st.idx != 0 {
+		return
+	}
+	if !st.sse && !st.started && st.w != nil && final {
+		// The common case: the response is the first and only message → plain JSON.
+		h := st.w.Header()
+		h.Set("Content-Type", "application/json")
+		st.w.WriteHeader(http.StatusOK)
+		_, _ = st.w.Write(msg.Raw)
+		st.started = true
+		st.finishLocked(msg.Kind)
+		return
+	}
+	if !st.sse {
+		st.sse = true
+		if st.w != nil && !st.started {
+			h := st.w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			st.w.WriteHeader(http.StatusOK)
+			st.started = true
+		}
+	}
+	st.seq++
+	ev := event{seq: st.seq, data: msg.Raw}
+	st.history = append(st.history, ev)
+	if len(st.history) > st.max {
+		st.history = st.history[len(st.history)-st.max:]
+	}
+	if st.w != nil {
+		st.writeEventLocked(ev)
+		flush(st.w)
+	}
+	if final {
+		st.finishLocked(msg.Kind)
+	}
+}
+
+func (st *stream) writeEventLocked(ev event) {
+	id := strconv.Itoa(st.idx) + "_" + strconv.Itoa(ev.seq)
+	if err := sse.WriteEvent(st.w, sse.Event{ID: id, Type: "message", Data: ev.data}); err == nil && ev.seq > st.sent {
+		st.sent = ev.seq
+	}
+}
+
+func (st *stream) finishLocked(k jsonrpc.Kind) {
+	if !st.finished {
+		st.finished = true
+		st.finalKind = k
+		close(st.done)
+	}
+}
+
+// finish ends the stream without a response (session closed).
+func (st *stream) finish() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.finishLocked(jsonrpc.KindInvalid)
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+type sessionClosedError struct{}
+
+func (sessionClosedError) Error() string { return "client session closed" }
+
+var errSessionClosed error = sessionClosedError{}
+
+var _ Sink = (*httpSession)(nil)
+var _ = bytes.TrimSpace

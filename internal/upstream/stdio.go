@@ -1,0 +1,296 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+)
+
+// StdioOptions configures a stdio upstream.
+type StdioOptions struct {
+	// Name is the configured server name (used in logs and errors).
+	Name string
+	// Command is the argv; Command[0] is looked up in PATH.
+	Command []string
+	// Env is added to the gateway's environment for the child.
+	Env map[string]string
+	// Dir is the working directory ("" = the gateway's).
+	Dir string
+	// MaxMessageBytes caps one line of output; longer lines are dropped with an error log. Default 16 MiB.
+	MaxMessageBytes int
+	// TerminateGrace is how long Close waits after closing stdin before signalling. Default 2s.
+	TerminateGrace time.Duration
+	// Logger receives the child's stderr lines and lifecycle events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Stdio starts stdio MCP servers as child processes.
+type Stdio struct {
+	opts StdioOptions
+}
+
+// NewStdio returns a launcher for the configured command. It starts nothing.
+func NewStdio(opts StdioOptions) *Stdio {
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = 16 << 20
+	}
+	if opts.TerminateGrace <= 0 {
+		opts.TerminateGrace = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Stdio{opts: opts}
+}
+
+// Open starts a new child process and returns its Conn. ctx bounds only the start, not the process lifetime.
+func (s *Stdio) Open(ctx context.Context) (Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o := s.opts
+	if len(o.Command) == 0 || o.Command[0] == "" {
+		return nil, &Error{Server: o.Name, Op: "start", Err: errors.New("no command configured")}
+	}
+	cmd := exec.Command(o.Command[0], o.Command[1:]...)
+	cmd.Dir = o.Dir
+	cmd.Env = os.Environ()
+	for k, v := range o.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	// Own process group, so that Close reaches grandchildren too (npx → node, uvx → python).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, &Error{Server: o.Name, Op: "start", Err: err}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, &Error{Server: o.Name, Op: "start", Err: err}
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, &Error{Server: o.Name, Op: "start", Err: err}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, &Error{Server: o.Name, Op: "start", Err: fmt.Errorf("%w (check the command %q exists and is executable)", err, o.Command[0])}
+	}
+	log := o.Logger.With("server", o.Name, "pid", cmd.Process.Pid)
+	log.Info("upstream started", "command", strings.Join(o.Command, " "))
+	c := &stdioConn{
+		name:   o.Name,
+		cmd:    cmd,
+		stdin:  stdin,
+		grace:  o.TerminateGrace,
+		log:    log,
+		in:     make(chan Frame, 64),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() { defer readers.Done(); c.readStdout(stdout, o.MaxMessageBytes) }()
+	go func() { defer readers.Done(); c.readStderr(stderr) }()
+	go func() {
+		readers.Wait() // Wait must follow the pipe reads (os/exec contract).
+		err := cmd.Wait()
+		if err == nil {
+			err = errors.New("process exited")
+		} else {
+			err = fmt.Errorf("process exited: %w", err)
+		}
+		c.setErr(err)
+		log.Info("upstream exited", "err", err)
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+type stdioConn struct {
+	name  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	grace time.Duration
+	log   *slog.Logger
+
+	wmu sync.Mutex // serialises writes to stdin
+
+	in     chan Frame
+	done   chan struct{} // closed by Close
+	exited chan struct{} // closed when the process has been reaped
+
+	mu        sync.Mutex
+	err       error // why the conn ended
+	closeOnce sync.Once
+}
+
+func (c *stdioConn) setErr(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+func (c *stdioConn) endErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ErrClosed
+	}
+	return c.err
+}
+
+func (c *stdioConn) readStdout(r io.Reader, max int) {
+	defer close(c.in)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var long []byte
+	skipping := false
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if !skipping {
+				long = append(long, line...)
+				if len(long) > max {
+					c.log.Error("upstream wrote a message over the size limit; dropped it", "limit_bytes", max)
+					long, skipping = nil, true
+				}
+			}
+			continue
+		}
+		if skipping {
+			skipping = false
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if long != nil {
+			line = append(long, line...)
+			long = nil
+		} else {
+			line = append([]byte(nil), line...) // ReadSlice's buffer is reused
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			if len(line) > max {
+				c.log.Error("upstream wrote a message over the size limit; dropped it", "limit_bytes", max)
+			} else if msg, derr := jsonrpc.Decode(line); derr != nil {
+				c.log.Warn("upstream wrote a line that is not a JSON-RPC message; ignored (stdio servers must log to stderr)",
+					"err", derr, "line", truncate(line, 200))
+			} else {
+				select {
+				case c.in <- Frame{Msg: msg}:
+				case <-c.done:
+					return
+				}
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.setErr(fmt.Errorf("reading stdout: %w", err))
+			}
+			return
+		}
+	}
+}
+
+func (c *stdioConn) readStderr(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		c.log.Info("upstream stderr", "line", sc.Text())
+	}
+	// Drain anything past an over-long line so the child never blocks on a full pipe.
+	_, _ = io.Copy(io.Discard, r)
+}
+
+func truncate(b []byte, n int) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// Send writes one message as one line.
+func (c *stdioConn) Send(ctx context.Context, f Frame) error {
+	select {
+	case <-c.done:
+		return ErrClosed
+	case <-c.exited:
+		return &Error{Server: c.name, Op: "send", Err: c.endErr()}
+	default:
+	}
+	raw := f.Msg.Raw
+	if bytes.IndexByte(raw, '\n') >= 0 {
+		// Raw is one JSON value; a newline can only be insignificant whitespace, which stdio framing forbids.
+		raw = bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte(" ")), []byte("\n"), []byte(" "))
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf := make([]byte, 0, len(raw)+1)
+	buf = append(append(buf, raw...), '\n')
+	if _, err := c.stdin.Write(buf); err != nil {
+		return &Error{Server: c.name, Op: "send", Err: err}
+	}
+	return nil
+}
+
+// Recv returns the next message from the child's stdout.
+func (c *stdioConn) Recv(ctx context.Context) (Frame, error) {
+	select {
+	case f, ok := <-c.in:
+		if !ok {
+			<-c.exited // the exit status explains the EOF
+			return Frame{}, &Error{Server: c.name, Op: "recv", Err: c.endErr()}
+		}
+		return f, nil
+	case <-c.done:
+		return Frame{}, ErrClosed
+	case <-ctx.Done():
+		return Frame{}, ctx.Err()
+	}
+}
+
+// Close closes stdin, waits up to the grace period, then terminates the process group (SIGTERM, then SIGKILL).
+func (c *stdioConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.setErr(ErrClosed)
+		close(c.done)
+		c.wmu.Lock()
+		_ = c.stdin.Close()
+		c.wmu.Unlock()
+		pgid := -c.cmd.Process.Pid
+		select {
+		case <-c.exited:
+		case <-time.After(c.grace):
+			_ = syscall.Kill(pgid, syscall.SIGTERM)
+			select {
+			case <-c.exited:
+			case <-time.After(c.grace):
+				_ = syscall.Kill(pgid, syscall.SIGKILL)
+				<-c.exited
+			}
+		}
+		// Reap stragglers in the group (e.g. a grandchild that ignored stdin EOF).
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+	})
+	return nil
+}
+
+// Pid returns the child's process id (for tests and logs).
+func (c *stdioConn) Pid() int { return c.cmd.Process.Pid }
+
+var _ Conn = (*stdioConn)(nil)
