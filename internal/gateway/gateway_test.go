@@ -35,6 +35,11 @@ func httpServerYAML(name, url string) string {
 // startGateway builds a gateway from YAML server entries and serves it on a loopback httptest server.
 func startGateway(t *testing.T, servers ...string) (*Gateway, string) {
 	t.Helper()
+	return startGatewayTB(t, servers...)
+}
+
+func startGatewayTB(t testing.TB, servers ...string) (*Gateway, string) {
+	t.Helper()
 	dir := t.TempDir()
 	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + strings.Join(servers, "")
 	path := filepath.Join(dir, "mcpwarden.yaml")
@@ -45,7 +50,12 @@ func startGateway(t *testing.T, servers ...string) (*Gateway, string) {
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yml)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var log *slog.Logger
+	if tt, ok := t.(*testing.T); ok {
+		log = slog.New(slog.NewTextHandler(testWriter{tt}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	g, err := New(cfg, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,9 @@ type Error struct {
 	Err    error
 }
 
-func (e *Error) Error() string { return "upstream " + quote(e.Server) + ": " + e.Op + ": " + e.Err.Error() }
+func (e *Error) Error() string {
+	return "upstream " + quote(e.Server) + ": " + e.Op + ": " + e.Err.Error()
+}
 func (e *Error) Unwrap() error { return e.Err }
 
 func quote(s string) string { return "\"" + s + "\"" }
