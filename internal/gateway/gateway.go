@@ -237,14 +237,5 @@ func (rt *serverRuntime) close() {
 	}
 }
 
-// sortedKeys is used for deterministic output.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 var _ = jsonrpc.KindRequest

@@ -47,7 +47,7 @@ type link struct {
 	handshake  *handshake
 	initResult []byte // the upstream's latest initialize result (aggregate: capabilities, instructions)
 	nextID     atomic.Int64
-	readers   sync.WaitGroup
+	readers    sync.WaitGroup
 }
 
 // handshake is the client's initialize exchange, replayed when the upstream restarts.

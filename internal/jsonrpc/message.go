@@ -106,6 +106,11 @@ type Message struct {
 	// ProgressToken is the raw params._meta.progressToken value, nil when absent.
 	ProgressToken json.RawMessage
 
+	// HTTPStatus is transport metadata, not JSON: for an error response an HTTP upstream sent with a
+	// non-2xx status (the 2026-07-28 era maps errors to statuses, e.g. 404 for -32601), that status, so an
+	// HTTP front can answer with the same one. 0 otherwise.
+	HTTPStatus int
+
 	// idStart/idEnd locate the id value inside Raw so WithID can splice a new id without re-encoding.
 	idStart, idEnd int
 }

@@ -423,7 +423,9 @@ func checkModernHeaders(r *http.Request, msg *jsonrpc.Message, versionHeader str
 	if versionHeader == "" {
 		return "missing " + HeaderProtocolVersion + " header (required in the 2026-07-28 protocol)"
 	}
-	if msg.ProtocolVersion != versionHeader {
+	// A body without the version is the server's to reject (-32602, "missing _meta"); a different one is a
+	// mismatch the gateway refuses itself.
+	if msg.ProtocolVersion != "" && msg.ProtocolVersion != versionHeader {
 		return fmt.Sprintf("header mismatch: %s %q does not match params._meta %q value %q",
 			HeaderProtocolVersion, versionHeader, jsonrpc.MetaProtocolVersionKey, msg.ProtocolVersion)
 	}
@@ -447,9 +449,13 @@ func checkModernHeaders(r *http.Request, msg *jsonrpc.Message, versionHeader str
 	return ""
 }
 
-// paramHeaders returns the Mcp-Param-* headers to forward (nil when there are none).
+// paramHeaders returns the headers that travel with a message to an HTTP upstream (nil when there are
+// none): Mcp-Param-*, and for a 2026-era request the protocol version the client declared.
 func paramHeaders(r *http.Request) http.Header {
 	var out http.Header
+	if v := r.Header.Get(HeaderProtocolVersion); v != "" && session.EraOf(v) == session.EraModern {
+		out = http.Header{HeaderProtocolVersion: {v}}
+	}
 	for k, v := range r.Header {
 		if len(k) > len(HeaderParamPrefix) && strings.EqualFold(k[:len(HeaderParamPrefix)], HeaderParamPrefix) {
 			if out == nil {

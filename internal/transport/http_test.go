@@ -215,7 +215,7 @@ func TestLegacySessionLifecycle(t *testing.T) {
 	h := map[string]string{HeaderSessionID: sid, HeaderProtocolVersion: "2025-11-25"}
 
 	r := do(t, "POST", url, `{"jsonrpc":"2.0","id":"a1","method":"tools/list"}`, h)
-	if r.status != 200 || r.header.Get("Content-Type") != "application/json" || r.body != `{"jsonrpc":"2.0","id":"a1","result":{"method":"tools/list"}}` {
+	if events := parseSSE(r.body); r.status != 200 || r.header.Get("Content-Type") != "text/event-stream" || len(events) != 1 || events[0].data != `{"jsonrpc":"2.0","id":"a1","result":{"method":"tools/list"}}` {
 		t.Fatalf("request: %d %q %q", r.status, r.header.Get("Content-Type"), r.body)
 	}
 	if r := do(t, "POST", url, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, h); r.status != 202 {
@@ -362,7 +362,8 @@ func TestModernStateless(t *testing.T) {
 	f, ts := newTestFront(t, b)
 	url := ts.URL + "/mcp/x"
 	body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
-	good := map[string]string{HeaderProtocolVersion: "2026-07-28", HeaderMethod: "tools/call", HeaderName: "echo", "Mcp-Param-Region": "eu"}
+	good := map[string]string{HeaderProtocolVersion: "2026-07-28", HeaderMethod: "tools/call", HeaderName: "echo", "Mcp-Param-Region": "eu",
+		"Accept": "application/json"} // a JSON-only client gets plain JSON
 	r := do(t, "POST", url, body, good)
 	if r.status != 200 {
 		t.Fatalf("stateless call: %d %s", r.status, r.body)
@@ -374,7 +375,7 @@ func TestModernStateless(t *testing.T) {
 		} `json:"result"`
 	}
 	_ = json.Unmarshal([]byte(r.body), &res)
-	if diff := cmp.Diff(http.Header{"Mcp-Param-Region": {"eu"}}, res.Result.Headers); diff != "" {
+	if diff := cmp.Diff(http.Header{"Mcp-Param-Region": {"eu"}, HeaderProtocolVersion: {"2026-07-28"}}, res.Result.Headers); diff != "" {
 		t.Errorf("Mcp-Param-* forwarded (-want +got):\n%s", diff)
 	}
 	if f.SessionCount() != 0 {

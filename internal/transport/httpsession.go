@@ -101,6 +101,7 @@ func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc
 	}
 
 	st := s.newStream(msg.ID, acceptsSSE(r))
+	st.passStatus = s.stateless
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -336,6 +337,8 @@ type stream struct {
 	reqID    jsonrpc.ID
 	allowSSE bool
 	max      int
+	// passStatus: answer with the upstream's HTTP status for error responses (2026-era requests).
+	passStatus bool
 
 	mu        sync.Mutex
 	w         http.ResponseWriter // nil while detached
@@ -415,11 +418,17 @@ func (st *stream) deliver(msg *jsonrpc.Message, final bool) {
 	if st.finished && st.idx != 0 {
 		return
 	}
-	if !st.sse && !st.started && st.w != nil && final {
-		// The common case: the response is the first and only message → plain JSON.
+	if !st.sse && !st.started && st.w != nil && final && (!st.allowSSE || (st.passStatus && msg.HTTPStatus >= 400)) {
+		// Plain JSON: for clients that accept nothing else, and for 2026-era errors whose HTTP status is
+		// part of the answer. Everyone else gets an event stream, as MCP servers commonly answer: every
+		// message then has an event id, so a dropped connection can be resumed.
 		h := st.w.Header()
 		h.Set("Content-Type", "application/json")
-		st.w.WriteHeader(http.StatusOK)
+		status := http.StatusOK
+		if st.passStatus && msg.HTTPStatus >= 400 && msg.HTTPStatus <= 599 {
+			status = msg.HTTPStatus // 2026 era: the status is part of the answer (e.g. 404 for -32601)
+		}
+		st.w.WriteHeader(status)
 		_, _ = st.w.Write(msg.Raw)
 		st.started = true
 		st.finishLocked(msg.Kind)

@@ -321,7 +321,7 @@ func (b *base) failRequest(id jsonrpc.ID, status int, what string) {
 // relayErrorBody delivers body as the response to request id when it is a JSON-RPC error response, and
 // reports whether it was. A body whose id differs (often null) is re-issued with the request's id and the
 // same error, so the client can match it.
-func (b *base) relayErrorBody(id jsonrpc.ID, body []byte) bool {
+func (b *base) relayErrorBody(id jsonrpc.ID, body []byte, status int) bool {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return false
@@ -339,6 +339,7 @@ func (b *base) relayErrorBody(id jsonrpc.ID, body []byte) bool {
 			return false
 		}
 	}
+	m.HTTPStatus = status
 	b.deliver(Frame{Msg: m, Related: id})
 	return true
 }
@@ -465,7 +466,7 @@ func (c *httpConn) Send(ctx context.Context, f Frame) error {
 	if err := c.begin(); err != nil {
 		return err
 	}
-	ex := exchange{f: f, modern: isModern(f.Msg.ProtocolVersion)}
+	ex := exchange{f: f, modern: isModern(modernVersion(f))}
 	if !ex.modern && f.Msg.Method != "initialize" {
 		c.mu.Lock()
 		ex.sessionID, ex.version = c.sessionID, c.version
@@ -532,6 +533,15 @@ func (c *httpConn) deleteSession(sid, ver string) error {
 	return &Error{Server: c.name, Op: "close", Err: fmt.Errorf("ending the session with DELETE: server answered HTTP %s", resp.Status)}
 }
 
+// modernVersion is the 2026-era version a message travels under: its _meta version, or, for a body that
+// lacks one (which the server must reject with -32602), the version header the client sent with it.
+func modernVersion(f Frame) string {
+	if f.Msg.ProtocolVersion != "" {
+		return f.Msg.ProtocolVersion
+	}
+	return f.Header.Get(headerProtocolVersion)
+}
+
 // newPost builds the POST for ex.
 func (c *httpConn) newPost(ctx context.Context, ex exchange) (*http.Request, error) {
 	req, err := c.newRequest(ctx, http.MethodPost, c.url, ex.f.Msg.Raw)
@@ -540,7 +550,7 @@ func (c *httpConn) newPost(ctx context.Context, ex exchange) (*http.Request, err
 	}
 	m := ex.f.Msg
 	if ex.modern {
-		req.Header.Set(headerProtocolVersion, m.ProtocolVersion)
+		req.Header.Set(headerProtocolVersion, modernVersion(ex.f))
 		if m.Method != "" {
 			req.Header.Set(headerMethod, m.Method)
 		}
@@ -670,7 +680,7 @@ func (c *httpConn) request(sendCtx context.Context, ex exchange, written chan st
 		if ctx.Err() != nil {
 			return
 		}
-		if c.relayErrorBody(id, body) {
+		if c.relayErrorBody(id, body, resp.StatusCode) {
 			return
 		}
 		if resp.StatusCode == http.StatusNotFound && ex.sessionID != "" {

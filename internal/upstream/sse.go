@@ -218,7 +218,7 @@ func (c *sseConn) Send(ctx context.Context, f Frame) error {
 	}
 	if isReq {
 		if c.goOwned(func() {
-			if !c.relayErrorBody(id, body) {
+			if !c.relayErrorBody(id, body, resp.StatusCode) {
 				c.failRequest(id, resp.StatusCode, c.statusText(resp, body))
 			}
 		}) {
