@@ -40,7 +40,12 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				cfg.Listen = listen
 			}
 			log := newLogger(cfg)
-			g, err := gateway.New(cfg, gateway.Options{Logger: log})
+			stages, closeStages, err := gateway.BuildStages(cmd.Context(), cfg, log)
+			if err != nil {
+				return usageErr(err)
+			}
+			defer func() { _ = closeStages() }()
+			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages})
 			if err != nil {
 				return usageErr(err)
 			}

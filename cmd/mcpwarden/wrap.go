@@ -29,7 +29,12 @@ Logs go to stderr; stdout carries only MCP messages.`,
 				return err
 			}
 			log := newLogger(cfg)
-			g, err := gateway.New(cfg, gateway.Options{Logger: log})
+			stages, closeStages, err := gateway.BuildStages(cmd.Context(), cfg, log)
+			if err != nil {
+				return usageErr(err)
+			}
+			defer func() { _ = closeStages() }()
+			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages})
 			if err != nil {
 				return usageErr(err)
 			}
