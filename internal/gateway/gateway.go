@@ -236,5 +236,4 @@ func (rt *serverRuntime) close() {
 	}
 }
 
-
 var _ = jsonrpc.KindRequest
