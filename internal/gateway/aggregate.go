@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/session"
 	"github.com/mcpwarden/mcpwarden/internal/transport"
@@ -135,6 +137,8 @@ type aggSession struct {
 
 	toUpstreamChain Handler
 	toClientChain   Handler
+	// principal is who opened the session (its first message's principal), used for server-initiated traffic.
+	principal atomic.Pointer[identity.Principal]
 }
 
 // Close implements transport.Session.
@@ -154,6 +158,9 @@ func (s *aggSession) Close() {
 
 // Handle implements transport.Session.
 func (s *aggSession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr http.Header) {
+	if p, ok := identity.FromContext(ctx); ok {
+		s.principal.CompareAndSwap(nil, p)
+	}
 	switch msg.Kind {
 	case jsonrpc.KindResult, jsonrpc.KindError:
 		if !s.calls.resolve(msg) {
@@ -633,7 +640,7 @@ func (s *aggSession) serverMessage(_ context.Context, l *link, f upstream.Frame,
 			}
 		}
 	}
-	x := &Exchange{Session: s.info, Server: l.server, Direction: ServerToClient, Msg: msg, Original: f.Msg, Related: related}
+	x := &Exchange{Session: s.info, Server: l.server, Direction: ServerToClient, Msg: msg, Original: f.Msg, Related: related, Principal: s.principal.Load()}
 	if msg.Kind != jsonrpc.KindRequest {
 		if _, err := s.toClientChain(s.ctx, x); err != nil {
 			s.log.Debug("could not deliver server notification", "server", l.server, "method", msg.Method, "err", err)

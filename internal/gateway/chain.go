@@ -22,6 +22,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/session"
 )
@@ -59,6 +60,8 @@ type Exchange struct {
 	Header http.Header
 	// Related is the id of the client request a server→client message belongs to, when known.
 	Related jsonrpc.ID
+	// Principal is who the message is for, set by ③ identity (never nil after it).
+	Principal *identity.Principal
 }
 
 // Handler processes an exchange. For a request it returns the response to deliver the other way (nil only
@@ -85,6 +88,7 @@ func (s Stages) clientChain(upstream Handler) Handler {
 	h = apply(s.Policy, h)   // ④ decide
 	h = apply(s.Audit, h)    // ⑧ record the message before anything is forwarded, and the outcome
 	h = apply(s.Identity, h) // ③ establish the principal
+	h = resolvePrincipal(h)  // ③ default: the principal an authenticating front put in ctx, else the OS user
 	return h
 }
 
@@ -93,7 +97,23 @@ func (s Stages) serverChain(client Handler) Handler {
 	h := client             // ① deliver to the client (and, for requests, wait for its answer)
 	h = apply(s.Inspect, h) // ⑦ inspect server-initiated traffic
 	h = apply(s.Audit, h)   // ⑧ record it
+	h = resolvePrincipal(h) // ③ the session's principal (set by the session), else the OS user
 	return h
+}
+
+// resolvePrincipal fills Exchange.Principal from the context (an authenticating front puts it there) or, in
+// local modes, with the OS user.
+func resolvePrincipal(next Handler) Handler {
+	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
+		if x.Principal == nil {
+			if p, ok := identity.FromContext(ctx); ok {
+				x.Principal = p
+			} else {
+				x.Principal = identity.Local()
+			}
+		}
+		return next(ctx, x)
+	}
 }
 
 func apply(m Middleware, h Handler) Handler {

@@ -27,6 +27,11 @@ type Options struct {
 	Logger *slog.Logger
 	// HTTPClient is used for HTTP and SSE upstreams. Default: a client with sane transport timeouts.
 	HTTPClient *http.Client
+	// HTTPMiddleware, when set, wraps every MCP endpoint (e.g. authentication that puts the principal in
+	// the request context with identity.WithPrincipal). Nil: endpoints are served as they are.
+	HTTPMiddleware func(http.Handler) http.Handler
+	// SessionOwner binds 2025-era sessions to who created them (see transport.HTTPOptions.SessionOwner).
+	SessionOwner func(*http.Request) string
 }
 
 // Gateway is a running mcpwarden: upstream runtimes, the chain and the fronts.
@@ -38,6 +43,8 @@ type Gateway struct {
 	order   []string
 	front   *transport.HTTPFront
 	agg     *aggregateBackend
+	// wrapHTTP wraps the MCP endpoints (authentication); nil = none.
+	wrapHTTP func(http.Handler) http.Handler
 
 	closeOnce sync.Once
 }
@@ -63,7 +70,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 			ResponseHeaderTimeout: 0, // SSE responses may start late; per-request timeouts bound the wait
 		}}
 	}
-	g := &Gateway{cfg: cfg, stages: opts.Stages, log: log, servers: make(map[string]*serverRuntime)}
+	g := &Gateway{cfg: cfg, stages: opts.Stages, log: log, servers: make(map[string]*serverRuntime), wrapHTTP: opts.HTTPMiddleware}
 	maxMsg := cfg.HTTP.MaxMessageBytes
 	for _, sc := range cfg.Servers {
 		rt, err := newServerRuntime(sc, hc, maxMsg, log)
@@ -80,6 +87,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		MaxMessageBytes:    maxMsg,
 		SessionIdleTimeout: cfg.HTTP.SessionIdleTimeout.D(),
 		Logger:             log,
+		SessionOwner:       opts.SessionOwner,
 	})
 	g.agg = newAggregateBackend(g)
 	return g, nil
@@ -101,11 +109,17 @@ func (g *Gateway) Start(ctx context.Context) error {
 // Handler returns the gateway's HTTP handler: /mcp (aggregate), /mcp/{name} (one server), /healthz.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	aggregate := g.front.Handler("", g.agg)
+	wrap := func(h http.Handler) http.Handler {
+		if g.wrapHTTP != nil {
+			return g.wrapHTTP(h)
+		}
+		return h
+	}
+	aggregate := wrap(g.front.Handler("", g.agg))
 	mux.Handle("/mcp", aggregate)
-	mux.Handle("/mcp/", aggregate)
+	mux.Handle("/mcp/{$}", aggregate)
 	for _, name := range g.order {
-		mux.Handle("/mcp/"+name, g.front.Handler(name, &proxyBackend{g: g, srv: g.servers[name]}))
+		mux.Handle("/mcp/"+name, wrap(g.front.Handler(name, &proxyBackend{g: g, srv: g.servers[name]})))
 	}
 	mux.HandleFunc("/mcp/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no MCP server named %q is configured; configured servers: %s (the aggregate endpoint is /mcp)",

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/session"
 	"github.com/mcpwarden/mcpwarden/internal/transport"
@@ -59,11 +60,16 @@ type proxySession struct {
 
 	toUpstreamChain Handler
 	toClientChain   Handler
-	work            sync.WaitGroup
+	// principal is who opened the session (its first message's principal), used for server-initiated traffic.
+	principal atomic.Pointer[identity.Principal]
+	work      sync.WaitGroup
 }
 
 // Handle implements transport.Session.
 func (s *proxySession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr http.Header) {
+	if p, ok := identity.FromContext(ctx); ok {
+		s.principal.CompareAndSwap(nil, p)
+	}
 	if msg.Kind.IsResponse() {
 		// The client's answer to a server→client request: the waiting server chain picks it up.
 		if !s.calls.resolve(msg) {
@@ -136,7 +142,7 @@ func (s *proxySession) toClient(ctx context.Context, x *Exchange) (*jsonrpc.Mess
 
 // serverMessage implements serverMessageHandler: traffic the upstream started.
 func (s *proxySession) serverMessage(_ context.Context, l *link, f upstream.Frame, related jsonrpc.ID) {
-	x := &Exchange{Session: s.info, Server: s.srv.name, Direction: ServerToClient, Msg: f.Msg, Original: f.Msg, Related: related}
+	x := &Exchange{Session: s.info, Server: s.srv.name, Direction: ServerToClient, Msg: f.Msg, Original: f.Msg, Related: related, Principal: s.principal.Load()}
 	if f.Msg.Kind != jsonrpc.KindRequest {
 		if _, err := s.toClientChain(s.ctx, x); err != nil {
 			s.log.Debug("could not deliver server notification", "server", s.srv.name, "method", f.Msg.Method, "err", err)

@@ -50,6 +50,11 @@ type HTTPOptions struct {
 	MaxBufferedEvents int
 	// Logger for front-level events. Default slog.Default().
 	Logger *slog.Logger
+	// SessionOwner, when set, names who is making a request (e.g. the authenticated principal's id). A
+	// session is bound to the owner of its initialize request; a request for it from anyone else is
+	// answered as if the session did not exist, so a leaked session id is useless to another user. Nil: no
+	// binding.
+	SessionOwner func(*http.Request) string
 }
 
 func (o *HTTPOptions) setDefaults() {
@@ -161,14 +166,23 @@ func (f *HTTPFront) reapIdle() {
 	}
 }
 
-func (f *HTTPFront) lookup(id, endpoint string) *httpSession {
+// lookup finds the session id of endpoint on behalf of request r; nil when it does not exist or belongs to
+// someone else.
+func (f *HTTPFront) lookup(r *http.Request, id, endpoint string) *httpSession {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	s := f.sessions[id]
-	if s == nil || s.info.Endpoint != endpoint {
+	f.mu.Unlock()
+	if s == nil || s.info.Endpoint != endpoint || s.owner != f.owner(r) {
 		return nil
 	}
 	return s
+}
+
+func (f *HTTPFront) owner(r *http.Request) string {
+	if f.opts.SessionOwner == nil {
+		return ""
+	}
+	return f.opts.SessionOwner(r)
 }
 
 func (f *HTTPFront) remove(id string) *httpSession {
@@ -333,7 +347,7 @@ func (h *endpointHandler) post(w http.ResponseWriter, r *http.Request) {
 	sid := r.Header.Get(HeaderSessionID)
 	switch {
 	case sid != "":
-		s := f.lookup(sid, h.endpoint)
+		s := f.lookup(r, sid, h.endpoint)
 		if s == nil {
 			writeRPCError(w, http.StatusNotFound, msg.ID, jsonrpc.CodeUpstreamUnavailable,
 				"session not found or expired; start a new session with initialize")
@@ -365,6 +379,7 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 	f := h.front
 	info := session.New(session.TransportHTTP, h.endpoint, r.RemoteAddr, true)
 	s := newHTTPSession(f, info)
+	s.owner = f.owner(r)
 	sess, err := h.backend.Open(r.Context(), info, s)
 	if err != nil {
 		writeRPCError(w, http.StatusBadGateway, msg.ID, jsonrpc.CodeUpstreamUnavailable, err.Error())
@@ -483,7 +498,7 @@ func (h *endpointHandler) get(w http.ResponseWriter, r *http.Request) {
 		writePlainError(w, http.StatusBadRequest, "missing "+HeaderSessionID+" header")
 		return
 	}
-	s := f.lookup(sid, h.endpoint)
+	s := f.lookup(r, sid, h.endpoint)
 	if s == nil {
 		writePlainError(w, http.StatusNotFound, "session not found or expired; start a new session with initialize")
 		return
@@ -502,7 +517,7 @@ func (h *endpointHandler) delete(w http.ResponseWriter, r *http.Request) {
 		writePlainError(w, http.StatusBadRequest, "missing "+HeaderSessionID+" header")
 		return
 	}
-	if s := h.front.lookup(sid, h.endpoint); s == nil {
+	if s := h.front.lookup(r, sid, h.endpoint); s == nil {
 		writePlainError(w, http.StatusNotFound, "session not found or expired")
 		return
 	}

@@ -433,3 +433,27 @@ func FuzzHTTPFront(f *testing.F) {
 		}
 	})
 }
+
+func TestSessionBoundToOwner(t *testing.T) {
+	f := NewHTTPFront(HTTPOptions{
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SessionOwner: func(r *http.Request) string { return r.Header.Get("X-Test-User") },
+	})
+	ts := httptest.NewServer(f.Handler("x", newFakeBackend()))
+	t.Cleanup(func() { ts.Close(); f.Close(context.Background()) })
+	r := do(t, "POST", ts.URL, initBody, map[string]string{"X-Test-User": "alice"})
+	sid := r.header.Get(HeaderSessionID)
+	if r.status != 200 || sid == "" {
+		t.Fatalf("initialize: %d", r.status)
+	}
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	if r := do(t, "POST", ts.URL, list, map[string]string{HeaderSessionID: sid, "X-Test-User": "bob"}); r.status != 404 {
+		t.Errorf("another user's request on alice's session: %d, want 404", r.status)
+	}
+	if r := do(t, "DELETE", ts.URL, "", map[string]string{HeaderSessionID: sid, "X-Test-User": "bob"}); r.status != 404 {
+		t.Errorf("another user's DELETE: %d, want 404", r.status)
+	}
+	if r := do(t, "POST", ts.URL, list, map[string]string{HeaderSessionID: sid, "X-Test-User": "alice"}); r.status != 200 {
+		t.Errorf("owner's request: %d, want 200", r.status)
+	}
+}

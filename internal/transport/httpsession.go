@@ -23,6 +23,7 @@ type httpSession struct {
 	info      *session.Info
 	backend   Session
 	stateless bool
+	owner     string // who initialized the session (HTTPOptions.SessionOwner), "" without binding
 
 	ctx    context.Context // session lifetime: 2025-era requests are not cancelled by a dropped POST stream
 	cancel context.CancelFunc
@@ -91,11 +92,9 @@ func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc
 	hdr := paramHeaders(r)
 	if msg.Kind != jsonrpc.KindRequest {
 		// Notifications and responses: forward, then 202.
-		ctx := s.ctx
-		if s.stateless {
-			ctx = r.Context()
-		}
+		ctx, cancel := s.handleContext(r)
 		s.backend.Handle(ctx, msg, hdr)
+		cancel()
 		w.WriteHeader(http.StatusAccepted)
 		return true
 	}
@@ -122,17 +121,13 @@ func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc
 	s.mu.Unlock()
 	st.attach(w)
 
-	// 2026-era requests are cancelled when the client goes away (closing the stream is cancellation);
-	// 2025-era requests carry on and their events wait for a Last-Event-ID resumption.
-	ctx := s.ctx
-	if s.stateless {
-		ctx = r.Context()
-	}
+	ctx, cancel := s.handleContext(r)
 	handled := make(chan struct{})
 	s.front.inGroup.Add(1)
 	go func() {
 		defer s.front.inGroup.Done()
 		defer close(handled)
+		defer cancel()
 		s.backend.Handle(ctx, msg, hdr)
 	}()
 
@@ -162,6 +157,19 @@ func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc
 			st.ping()
 		}
 	}
+}
+
+// handleContext is the context a message is handled under. It carries the request's values (the
+// authenticated principal, …). A 2026-era request is cancelled when the client goes away (closing the stream
+// is cancellation); a 2025-era request carries on after a dropped stream — its events wait for a
+// Last-Event-ID resumption — and ends with the session.
+func (s *httpSession) handleContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if s.stateless {
+		return context.WithCancel(r.Context())
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 func (s *httpSession) afterResponse(st *stream, msg *jsonrpc.Message) {
