@@ -68,7 +68,7 @@ func NewReader(r io.Reader, maxEventBytes int) *Reader {
 	if maxEventBytes <= 0 {
 		maxEventBytes = DefaultMaxEventBytes
 	}
-	return &Reader{br: bufio.NewReaderSize(r, 32<<10), max: maxEventBytes}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: maxEventBytes} // lines longer than the buffer are accumulated
 }
 
 // LastEventID returns the stream's last event id buffer: what a client sends as Last-Event-ID to resume.

@@ -122,41 +122,24 @@ func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc
 	st.attach(w)
 
 	ctx, cancel := s.handleContext(r)
-	handled := make(chan struct{})
-	s.front.inGroup.Add(1)
-	go func() {
-		defer s.front.inGroup.Done()
-		defer close(handled)
-		defer cancel()
-		s.backend.Handle(ctx, msg, hdr)
-	}()
+	// A client that goes away detaches its stream: what the gateway sends meanwhile is kept for a
+	// Last-Event-ID resumption (2025 era); a 2026-era request is cancelled through ctx.
+	stopDetach := context.AfterFunc(r.Context(), st.detach)
+	// Long-running calls get SSE comments as keep-alive, so proxies do not cut an idle stream.
+	stopPing := every(s.front.opts.KeepAlive, st.ping)
 
-	ping := time.NewTicker(s.front.opts.KeepAlive)
-	defer ping.Stop()
-	for {
-		select {
-		case <-st.done:
-			<-handled
-			s.afterResponse(st, msg)
-			return true
-		case <-handled:
-			// Handle returned without a response (ctx ended, or the backend failed to answer).
-			select {
-			case <-st.done:
-			default:
-				st.deliver(jsonrpc.MustDecode(jsonrpc.NewErrorResponse(msg.ID, jsonrpc.CodeInternalError,
-					"the gateway ended this request without a response", nil)), true)
-			}
-			s.afterResponse(st, msg)
-			return true
-		case <-r.Context().Done():
-			st.detach()
-			s.forgetRequest(msg, st)
-			return true
-		case <-ping.C:
-			st.ping()
-		}
+	// Handle runs on this goroutine: no hand-off on the hot path.
+	s.backend.Handle(ctx, msg, hdr)
+	cancel()
+	stopPing()
+	stopDetach()
+	if !st.isDone() {
+		// Handle returned without a response (ctx ended, or the backend failed to answer).
+		st.deliver(jsonrpc.MustDecode(jsonrpc.NewErrorResponse(msg.ID, jsonrpc.CodeInternalError,
+			"the gateway ended this request without a response", nil)), true)
 	}
+	s.afterResponse(st, msg)
+	return true
 }
 
 // handleContext is the context a message is handled under. It carries the request's values (the
@@ -315,6 +298,29 @@ func (s *httpSession) pump(st *stream, r *http.Request) {
 	}
 }
 
+// every runs fn every interval until the returned stop is called; no goroutine exists between runs.
+func every(interval time.Duration, fn func()) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	t = time.AfterFunc(interval, func() {
+		fn()
+		mu.Lock()
+		if !stopped {
+			t.Reset(interval)
+		}
+		mu.Unlock()
+	})
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
 func parseEventID(id string) (idx, seq int, ok bool) {
 	a, b, found := strings.Cut(id, "_")
 	if !found {
@@ -461,7 +467,9 @@ func (st *stream) deliver(msg *jsonrpc.Message, final bool) {
 	}
 	if st.w != nil {
 		st.writeEventLocked(ev)
-		flush(st.w)
+		if !final || st.idx == 0 {
+			flush(st.w) // a POST stream's final event is flushed by the handler's return, with the stream's end
+		}
 	}
 	if final {
 		st.finishLocked(msg.Kind)
