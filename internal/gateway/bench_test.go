@@ -90,8 +90,13 @@ func BenchmarkProxyLatency(b *testing.B) {
 // BenchmarkProxyThroughput: 16 concurrent sessions; rounds alternate direct and proxied; reports calls/s of
 // each and the ratio proxied/direct.
 func BenchmarkProxyThroughput(b *testing.B) {
-	const sessions = 16
 	direct, proxied := benchSetup(b, false)
+	reportThroughput(b, 16, direct, proxied)
+}
+
+// reportThroughput runs interleaved rounds of concurrent calls on `sessions` sessions to each endpoint and
+// reports calls/s of both and the ratio.
+func reportThroughput(b *testing.B, sessions int, direct, proxied string) {
 	mk := func(url string) []*mcp.ClientSession {
 		out := make([]*mcp.ClientSession, sessions)
 		for i := range out {

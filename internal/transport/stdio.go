@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -50,7 +49,7 @@ func ServeStdio(ctx context.Context, opts StdioOptions, b Backend, r io.Reader, 
 	lines := make(chan []byte)
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- readLines(r, opts.MaxMessageBytes, func(line []byte) bool {
+		readErr <- jsonrpc.ReadLines(r, opts.MaxMessageBytes, func(line []byte) bool {
 			select {
 			case lines <- line:
 				return true
@@ -93,50 +92,6 @@ func ServeStdio(ctx context.Context, opts StdioOptions, b Backend, r io.Reader, 
 				continue
 			}
 			sess.Handle(ctx, msg, nil)
-		}
-	}
-}
-
-// readLines calls fn for every non-blank line of r (without the newline); lines over max are skipped and
-// reported through tooLong. It returns nil at EOF.
-func readLines(r io.Reader, max int, fn func([]byte) bool, tooLong func()) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var long []byte
-	skipping := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if !skipping {
-				long = append(long, chunk...)
-				if len(long) > max {
-					long, skipping = nil, true
-					tooLong()
-				}
-			}
-			continue
-		}
-		var line []byte
-		switch {
-		case skipping:
-			skipping = false
-		case long != nil:
-			line = append(long, chunk...)
-			long = nil
-		default:
-			line = append([]byte(nil), chunk...)
-		}
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			if len(line) > max {
-				tooLong()
-			} else if !fn(line) {
-				return nil
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
 		}
 	}
 }

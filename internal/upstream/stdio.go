@@ -155,54 +155,24 @@ func (c *stdioConn) endErr() error {
 
 func (c *stdioConn) readStdout(r io.Reader, max int) {
 	defer close(c.in)
-	br := bufio.NewReaderSize(r, 64<<10)
-	var long []byte
-	skipping := false
-	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if !skipping {
-				long = append(long, line...)
-				if len(long) > max {
-					c.log.Error("upstream wrote a message over the size limit; dropped it", "limit_bytes", max)
-					long, skipping = nil, true
-				}
-			}
-			continue
+	err := jsonrpc.ReadLines(r, max, func(line []byte) bool {
+		msg, derr := jsonrpc.Decode(line)
+		if derr != nil {
+			c.log.Warn("upstream wrote a line that is not a JSON-RPC message; ignored (stdio servers must log to stderr)",
+				"err", derr, "line", truncate(line, 200))
+			return true
 		}
-		if skipping {
-			skipping = false
-			if err != nil {
-				return
-			}
-			continue
+		select {
+		case c.in <- Frame{Msg: msg}:
+			return true
+		case <-c.done:
+			return false
 		}
-		if long != nil {
-			line = append(long, line...)
-			long = nil
-		} else {
-			line = append([]byte(nil), line...) // ReadSlice's buffer is reused
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			if len(line) > max {
-				c.log.Error("upstream wrote a message over the size limit; dropped it", "limit_bytes", max)
-			} else if msg, derr := jsonrpc.Decode(line); derr != nil {
-				c.log.Warn("upstream wrote a line that is not a JSON-RPC message; ignored (stdio servers must log to stderr)",
-					"err", derr, "line", truncate(line, 200))
-			} else {
-				select {
-				case c.in <- Frame{Msg: msg}:
-				case <-c.done:
-					return
-				}
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				c.setErr(fmt.Errorf("reading stdout: %w", err))
-			}
-			return
-		}
+	}, func() {
+		c.log.Error("upstream wrote a message over the size limit; dropped it", "limit_bytes", max)
+	})
+	if err != nil {
+		c.setErr(fmt.Errorf("reading stdout: %w", err))
 	}
 }
 
