@@ -63,8 +63,9 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				Handler:           g.Handler(),
 				ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 				IdleTimeout:       2 * time.Minute,
-				ErrorLog:          nil,
 			}
+			// Shutdown waits for handlers; open GET event streams would hold it for the whole timeout.
+			srv.RegisterOnShutdown(g.Drain)
 			addr := ln.Addr().String()
 			fmt.Fprintf(os.Stderr, "mcpwarden %s listening on http://%s (servers: %s; aggregate: http://%s/mcp)\n",
 				gateway.Version, addr, strings.Join(g.Servers(), ", "), addr)

@@ -144,6 +144,10 @@ func (g *Gateway) ServeStdio(ctx context.Context, name string, r io.Reader, w io
 	}, &proxyBackend{g: g, srv: rt}, r, w)
 }
 
+// Drain begins a graceful shutdown of the HTTP front (see transport.HTTPFront.Drain); pass it to
+// http.Server.RegisterOnShutdown.
+func (g *Gateway) Drain() { g.front.Drain() }
+
 // Close shuts the gateway down: in-flight calls get until ctx's deadline, then sessions and upstreams end.
 func (g *Gateway) Close(ctx context.Context) {
 	g.closeOnce.Do(func() {

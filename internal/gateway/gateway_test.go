@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -62,10 +63,10 @@ func startGatewayTB(t testing.TB, servers ...string) (*Gateway, string) {
 	}
 	ts := httptest.NewServer(g.Handler())
 	t.Cleanup(func() {
-		ts.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		g.Close(ctx)
+		g.Close(ctx) // ends sessions and their streams, so the server has no open requests left
+		ts.Close()
 	})
 	return g, ts.URL
 }
@@ -150,7 +151,7 @@ func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
 // exercise runs the per-server feature set against one endpoint.
 func exercise(t *testing.T, cs *mcp.ClientSession, rec *recorder, server string, serverRequests bool) {
 	t.Helper()
-	want := []string{"ask", "crash", "echo", "pid", "sample", "slow"}
+	want := []string{"ask", "crash", "echo", "hang", "noise", "pid", "sample", "slow"}
 	if diff := cmp.Diff(want, sortedCopy(toolNames(t, cs))); diff != "" {
 		t.Errorf("tools (-want +got):\n%s", diff)
 	}
@@ -350,4 +351,89 @@ func orStr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+func TestLegacySSEUpstream(t *testing.T) {
+	srv := newTestServer("old")
+	sse := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	t.Cleanup(sse.Close)
+	_, base := startGateway(t, fmt.Sprintf("  - name: old\n    transport: sse\n    url: %s\n    timeout: 20s\n", sse.URL))
+	rec := &recorder{}
+	cs := connect(t, base+"/mcp/old", legacy, rec)
+	exercise(t, cs, rec, "old", true)
+
+	// A default (2026-first) client probes with server/discover, gets a clear error, and falls back.
+	c := mcp.NewClient(&mcp.Implementation{Name: "modern", Version: "1"}, nil)
+	cs2, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: base + "/mcp/old"}, nil)
+	if err != nil {
+		t.Fatalf("a default client must reach a legacy SSE upstream by falling back to the 2025 era: %v", err)
+	}
+	defer cs2.Close()
+	if v := cs2.InitializeResult().ProtocolVersion; !strings.HasPrefix(v, "202") || v == "2026-07-28" {
+		t.Errorf("negotiated %q with a legacy-only upstream", v)
+	}
+}
+
+func TestUpstreamTimeoutAndNoise(t *testing.T) {
+	entry := fmt.Sprintf("  - name: slowpoke\n    command: [%q]\n    env: {MCPWARDEN_TEST_SERVER: slowpoke}\n    timeout: 300ms\n", os.Args[0])
+	_, base := startGateway(t, entry)
+	cs := connect(t, base+"/mcp/slowpoke", legacy, &recorder{})
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "hang", Arguments: map[string]any{}})
+	if err == nil || !strings.Contains(err.Error(), "did not answer tools/call within 300ms") {
+		t.Fatalf("hung upstream: err = %v, want the gateway's timeout error", err)
+	}
+	// The session and the upstream carry on after a timeout, and stderr output does not disturb the stream.
+	if got, _ := callText(t, cs, "noise", map[string]any{"text": "x"}); got != "noisy" {
+		t.Errorf("after timeout: %q", got)
+	}
+	if got, _ := callText(t, cs, "echo", map[string]any{"text": "still here"}); got != "slowpoke:still here" {
+		t.Errorf("after timeout: %q", got)
+	}
+}
+
+func TestAggregatePagination(t *testing.T) {
+	entry := fmt.Sprintf("  - name: big\n    command: [%q]\n    env: {MCPWARDEN_TEST_SERVER: big, MCPWARDEN_TEST_EXTRA_TOOLS: \"700\"}\n  - name: small\n    command: [%q]\n    env: {MCPWARDEN_TEST_SERVER: small}\n", os.Args[0], os.Args[0])
+	_, base := startGateway(t, entry)
+	cs := connect(t, base+"/mcp", legacy, &recorder{})
+	var names []string
+	pages := 0
+	for tl, err := range cs.Tools(t.Context(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tl.Name)
+	}
+	// Count pages explicitly too.
+	cursor := ""
+	for {
+		res, err := cs.ListTools(t.Context(), &mcp.ListToolsParams{Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if res.NextCursor == "" {
+			break
+		}
+		cursor = res.NextCursor
+	}
+	want := 2*8 + 700
+	if len(names) != want {
+		t.Errorf("aggregate listed %d tools, want %d", len(names), want)
+	}
+	if pages < 2 {
+		t.Errorf("%d tools came in %d page(s); want more than one page", len(names), pages)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			t.Errorf("duplicate %q across pages", n)
+		}
+		seen[n] = true
+	}
+	if !seen["big.extra0699"] || !seen["small.echo"] {
+		t.Errorf("missing namespaced tools")
+	}
+	if _, err := cs.ListTools(t.Context(), &mcp.ListToolsParams{Cursor: "bogus"}); err == nil {
+		t.Errorf("a forged cursor was accepted")
+	}
 }

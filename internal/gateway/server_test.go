@@ -92,6 +92,24 @@ func newTestServer(name string) *mcp.Server {
 			os.Exit(3)
 			return nil, nil, nil
 		})
+	mcp.AddTool(s, &mcp.Tool{Name: "hang", Description: "Never answer (until cancelled)."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in struct{}) (*mcp.CallToolResult, any, error) {
+			<-ctx.Done()
+			return nil, nil, ctx.Err()
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "noise", Description: "Write to stderr and a non-JSON line to stdout, then answer."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+			fmt.Fprintln(os.Stderr, "diagnostic from "+name+": "+in.Text)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "noisy"}}}, nil, nil
+		})
+	if n, _ := strconv.Atoi(os.Getenv("MCPWARDEN_TEST_EXTRA_TOOLS")); n > 0 {
+		for i := range n {
+			mcp.AddTool(s, &mcp.Tool{Name: fmt.Sprintf("extra%04d", i), Description: "Filler for pagination tests."},
+				func(ctx context.Context, req *mcp.CallToolRequest, in struct{}) (*mcp.CallToolResult, any, error) {
+					return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
+				})
+		}
+	}
 	mcp.AddTool(s, &mcp.Tool{Name: "pid", Description: "Return the server's process id."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in struct{}) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strconv.Itoa(os.Getpid())}}}, nil, nil
@@ -104,8 +122,14 @@ func newTestServer(name string) *mcp.Server {
 		func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "text/plain", Text: "static from " + name}}}, nil
 		})
+	for _, add := range extraTestTools {
+		add(s, name) // tools other test files add (they pick the server names they apply to)
+	}
 	return s
 }
+
+// extraTestTools are added to newTestServer by other test files, in their init functions.
+var extraTestTools []func(s *mcp.Server, name string)
 
 // newTestHTTPUpstream serves newTestServer over Streamable HTTP (stateless serves both eras).
 func newTestHTTPUpstream(name string, stateless bool) http.Handler {

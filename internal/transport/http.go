@@ -83,6 +83,7 @@ type HTTPFront struct {
 	mu       sync.Mutex
 	sessions map[string]*httpSession
 	closed   bool
+	draining bool
 
 	stop    chan struct{}
 	reaper  sync.WaitGroup
@@ -101,6 +102,22 @@ func NewHTTPFront(opts HTTPOptions) *HTTPFront {
 // Handler returns the http.Handler for one endpoint. endpoint is the server name ("" for the aggregate).
 func (f *HTTPFront) Handler(endpoint string, b Backend) http.Handler {
 	return &endpointHandler{front: f, endpoint: endpoint, backend: b}
+}
+
+// Drain starts a graceful shutdown: new sessions are refused and every open GET stream is ended (a client
+// reconnects elsewhere), while requests in flight go on. Use it with http.Server.RegisterOnShutdown so
+// Shutdown does not wait on streams that never end by themselves.
+func (f *HTTPFront) Drain() {
+	f.mu.Lock()
+	f.draining = true
+	ss := make([]*httpSession, 0, len(f.sessions))
+	for _, s := range f.sessions {
+		ss = append(ss, s)
+	}
+	f.mu.Unlock()
+	for _, s := range ss {
+		s.endStandalone()
+	}
 }
 
 // Close ends every session (and with it the upstream sessions behind them) after in-flight calls have finished
@@ -387,10 +404,10 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 	}
 	s.backend = sess
 	f.mu.Lock()
-	if f.closed {
+	if f.closed || f.draining {
 		f.mu.Unlock()
 		sess.Close()
-		writeRPCError(w, http.StatusServiceUnavailable, msg.ID, jsonrpc.CodeGatewayShutdown, "the gateway is shutting down")
+		writeRPCError(w, http.StatusServiceUnavailable, msg.ID, jsonrpc.CodeGatewayShutdown, "the gateway is shutting down; retry against another instance or later")
 		return
 	}
 	f.sessions[info.ID] = s

@@ -81,6 +81,16 @@ func (s *httpSession) close() {
 	})
 }
 
+// endStandalone ends the session's GET stream, if one is open (graceful shutdown).
+func (s *httpSession) endStandalone() {
+	s.mu.Lock()
+	st := s.standalone
+	s.mu.Unlock()
+	if st != nil {
+		st.finish()
+	}
+}
+
 // serve handles one POSTed message of this session; it reports whether the message was processed.
 func (s *httpSession) serve(w http.ResponseWriter, r *http.Request, msg *jsonrpc.Message) bool {
 	s.touch()
