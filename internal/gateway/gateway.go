@@ -202,7 +202,7 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		st := upstream.NewStdio(upstream.StdioOptions{
 			Name: sc.Name, Command: sc.Command, Env: sc.Env, Dir: dir, MaxMessageBytes: int(maxMsg), Logger: log,
 		})
-		rt.open = st.Open
+		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":
 		h := upstream.NewHTTP(upstream.HTTPOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log})
 		rt.open = h.Open
@@ -213,6 +213,41 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		return nil, fmt.Errorf("server %q: unknown transport %q (use stdio, http or sse)", sc.Name, sc.Transport)
 	}
 	return rt, nil
+}
+
+// maxProcessesPerServer caps the live child processes of one stdio server (one per 2025-era session), so a
+// client that opens sessions in a loop cannot exhaust the host.
+const maxProcessesPerServer = 256
+
+// limitProcesses wraps open so that at most max connections from it are alive at once.
+func (rt *serverRuntime) limitProcesses(open func(context.Context) (upstream.Conn, error), max int) func(context.Context) (upstream.Conn, error) {
+	slots := make(chan struct{}, max)
+	return func(ctx context.Context) (upstream.Conn, error) {
+		select {
+		case slots <- struct{}{}:
+		default:
+			return nil, fmt.Errorf("server %q already runs %d processes (one per client session); close idle sessions and retry", rt.name, max)
+		}
+		c, err := open(ctx)
+		if err != nil {
+			<-slots
+			return nil, err
+		}
+		return &releasingConn{Conn: c, release: func() { <-slots }}, nil
+	}
+}
+
+// releasingConn frees its process slot when closed.
+type releasingConn struct {
+	upstream.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *releasingConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // modernLink returns the link a 2026-era request uses and whether the caller owns (and must close) it.

@@ -48,6 +48,8 @@ type HTTPOptions struct {
 	KeepAlive time.Duration
 	// MaxBufferedEvents bounds the per-stream history kept for Last-Event-ID resumption. Default 1024.
 	MaxBufferedEvents int
+	// MaxSessions caps live 2025-era sessions; initialize beyond it gets 503. Default 10,000.
+	MaxSessions int
 	// Logger for front-level events. Default slog.Default().
 	Logger *slog.Logger
 	// SessionOwner, when set, names who is making a request (e.g. the authenticated principal's id). A
@@ -69,6 +71,9 @@ func (o *HTTPOptions) setDefaults() {
 	}
 	if o.MaxBufferedEvents <= 0 {
 		o.MaxBufferedEvents = 1024
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = 10_000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -394,6 +399,12 @@ func (h *endpointHandler) post(w http.ResponseWriter, r *http.Request) {
 
 func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg *jsonrpc.Message) {
 	f := h.front
+	if n := f.SessionCount(); n >= f.opts.MaxSessions {
+		f.opts.Logger.Warn("session limit reached; initialize refused", "sessions", n)
+		writeRPCError(w, http.StatusServiceUnavailable, msg.ID, jsonrpc.CodeUpstreamUnavailable,
+			fmt.Sprintf("the gateway holds its maximum of %d sessions; close idle sessions (DELETE) and retry", f.opts.MaxSessions))
+		return
+	}
 	info := session.New(session.TransportHTTP, h.endpoint, r.RemoteAddr, true)
 	s := newHTTPSession(f, info)
 	s.owner = f.owner(r)

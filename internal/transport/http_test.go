@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -455,5 +456,27 @@ func TestSessionBoundToOwner(t *testing.T) {
 	}
 	if r := do(t, "POST", ts.URL, list, map[string]string{HeaderSessionID: sid, "X-Test-User": "alice"}); r.status != 200 {
 		t.Errorf("owner's request: %d, want 200", r.status)
+	}
+}
+
+// TestFinishedStreamsAreBounded: a long-lived session answering many requests over SSE keeps only a bounded
+// number of finished streams for resumption (the bench tool found this growing with every call).
+func TestFinishedStreamsAreBounded(t *testing.T) {
+	b := newFakeBackend()
+	_, ts := newTestFront(t, b)
+	url := ts.URL + "/mcp/x"
+	sid := initSession(t, url)
+	for i := range 50 {
+		r := do(t, "POST", url, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"chatty"}`, i+10), map[string]string{HeaderSessionID: sid})
+		if r.status != 200 || r.header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("request %d: %d %s", i, r.status, r.header.Get("Content-Type"))
+		}
+	}
+	sess := b.sinks[len(b.sinks)-1].(*httpSession)
+	sess.mu.Lock()
+	n := len(sess.streams)
+	sess.mu.Unlock()
+	if n > maxRetainedStreams+1 { // the retained ones, plus the standalone stream
+		t.Errorf("session keeps %d streams after 50 delivered requests, want at most %d", n, maxRetainedStreams+1)
 	}
 }

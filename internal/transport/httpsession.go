@@ -32,14 +32,16 @@ type httpSession struct {
 	last       atomic.Int64 // unix nanos of the last activity
 	active     atomic.Int32 // in-flight POSTs
 
-	mu         sync.Mutex
-	streams    map[int]*stream    // every stream still resumable, by index
-	byRequest  map[string]*stream // request id → the stream waiting for its response
-	byProgress map[string]*stream // progress token → stream of the request that asked for progress
-	standalone *stream            // the GET stream (index 0), created on first need
-	nextIdx    int
-	closed     bool
-	closeOnce  sync.Once
+	mu            sync.Mutex
+	streams       map[int]*stream    // every stream still resumable, by index
+	byRequest     map[string]*stream // request id → the stream waiting for its response
+	byProgress    map[string]*stream // progress token → stream of the request that asked for progress
+	standalone    *stream            // the GET stream (index 0), created on first need
+	retained      []int              // finished POST streams kept for resumption, oldest first
+	retainedBytes int                // bytes of event data they hold
+	nextIdx       int
+	closed        bool
+	closeOnce     sync.Once
 }
 
 func newHTTPSession(f *HTTPFront, info *session.Info) *httpSession {
@@ -173,10 +175,29 @@ func (s *httpSession) afterResponse(st *stream, msg *jsonrpc.Message) {
 	}
 	s.mu.Lock()
 	if !st.sse {
-		delete(s.streams, st.idx) // a JSON response cannot be resumed; nothing to keep
+		delete(s.streams, st.idx) // plain JSON cannot be resumed; nothing to keep
+	} else {
+		// Keep the most recent finished streams for a Last-Event-ID resumption (the client may have lost the
+		// end of one without the gateway noticing), bounded in count and bytes so a long-lived, busy session
+		// does not grow the gateway.
+		s.retained = append(s.retained, st.idx)
+		s.retainedBytes += st.historyBytes()
+		for len(s.retained) > maxRetainedStreams || (s.retainedBytes > maxRetainedBytes && len(s.retained) > 1) {
+			if old := s.streams[s.retained[0]]; old != nil {
+				s.retainedBytes -= old.historyBytes()
+			}
+			delete(s.streams, s.retained[0])
+			s.retained = s.retained[1:]
+		}
 	}
 	s.mu.Unlock()
 }
+
+// Bounds on the finished POST streams a session keeps for resumption.
+const (
+	maxRetainedStreams = 8
+	maxRetainedBytes   = 1 << 20
+)
 
 func (s *httpSession) forgetRequest(msg *jsonrpc.Message, st *stream) {
 	s.mu.Lock()
@@ -385,6 +406,17 @@ func (st *stream) isDone() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.finished
+}
+
+// historyBytes is the event data the stream keeps.
+func (st *stream) historyBytes() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for _, ev := range st.history {
+		n += len(ev.data)
+	}
+	return n
 }
 
 func (st *stream) attach(w http.ResponseWriter) {
