@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
@@ -38,21 +39,33 @@ const (
 type aggregateBackend struct {
 	g *Gateway
 
-	mu     sync.Mutex
-	modern map[string]*link // shared upstream sessions for 2026-era requests, by server
+	mu sync.Mutex
+	// modern holds the gateway-owned upstream sessions that serve 2026-era requests, one set per principal
+	// (so one user's upstream session, and the credentials it was opened with, never serves another).
+	modern map[string]*linkSet
 }
 
+type linkSet struct {
+	links    map[string]*link // by server
+	lastUsed time.Time
+}
+
+// modernIdle is how long a principal's shared upstream sessions live without use.
+const modernIdle = 15 * time.Minute
+
 func newAggregateBackend(g *Gateway) *aggregateBackend {
-	return &aggregateBackend{g: g, modern: make(map[string]*link)}
+	return &aggregateBackend{g: g, modern: make(map[string]*linkSet)}
 }
 
 func (b *aggregateBackend) close() {
 	b.mu.Lock()
-	ls := b.modern
-	b.modern = map[string]*link{}
+	sets := b.modern
+	b.modern = map[string]*linkSet{}
 	b.mu.Unlock()
-	for _, l := range ls {
-		l.Close()
+	for _, set := range sets {
+		for _, l := range set.links {
+			l.Close()
+		}
 	}
 }
 
@@ -64,7 +77,11 @@ func (b *aggregateBackend) Open(ctx context.Context, info *session.Info, sink tr
 	s.toClientChain = b.g.stages.serverChain(s.toClient)
 	s.toUpstreamChain = b.g.stages.clientChain(s.toUpstream)
 	if info.Era() == session.EraModern {
-		s.links = b.sharedLinks()
+		owner := ""
+		if p, ok := identity.FromContext(ctx); ok {
+			owner = p.ID()
+		}
+		s.links = b.sharedLinks(owner)
 		s.shared = true
 	} else {
 		for _, name := range b.g.order {
@@ -77,22 +94,41 @@ func (b *aggregateBackend) Open(ctx context.Context, info *session.Info, sink tr
 	return s, nil
 }
 
-// sharedLinks returns the gateway-owned upstream sessions that serve 2026-era aggregate requests.
-func (b *aggregateBackend) sharedLinks() map[string]*link {
+// sharedLinks returns the gateway-owned upstream sessions that serve owner's 2026-era aggregate requests,
+// creating them on first use; sets idle for modernIdle are closed.
+func (b *aggregateBackend) sharedLinks(owner string) map[string]*link {
+	now := time.Now()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make(map[string]*link, len(b.g.order))
-	for _, name := range b.g.order {
-		l := b.modern[name]
-		if l == nil {
+	var idle []*linkSet
+	for k, set := range b.modern {
+		if k != owner && now.Sub(set.lastUsed) > modernIdle {
+			idle = append(idle, set)
+			delete(b.modern, k)
+		}
+	}
+	set := b.modern[owner]
+	if set == nil {
+		set = &linkSet{links: make(map[string]*link, len(b.g.order))}
+		for _, name := range b.g.order {
 			rt := b.g.servers[name]
-			l = newLink(name, rt.open, rt.timeout, true, nil, b.g.log)
+			l := newLink(name, rt.open, rt.timeout, true, nil, b.g.log)
 			l.backoffMin, l.backoffMax = rt.backoffMin, rt.backoffMax
 			init, initialized := upstreamHandshake(session.LegacyVersions[len(session.LegacyVersions)-1], nil, "mcpwarden-aggregate", "")
 			l.setHandshake(init, initialized)
-			b.modern[name] = l
+			set.links[name] = l
 		}
-		out[name] = l
+		b.modern[owner] = set
+	}
+	set.lastUsed = now
+	out := make(map[string]*link, len(set.links))
+	for k, v := range set.links {
+		out[k] = v
+	}
+	b.mu.Unlock()
+	for _, old := range idle {
+		for _, l := range old.links {
+			go l.Close()
+		}
 	}
 	return out
 }
