@@ -40,12 +40,17 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				cfg.Listen = listen
 			}
 			log := newLogger(cfg)
+			auth, err := gateway.BuildHTTPAuth(cmd.Context(), cfg, log)
+			if err != nil {
+				return usageErr(err)
+			}
 			stages, closeStages, err := gateway.BuildStages(cmd.Context(), cfg, log)
 			if err != nil {
 				return usageErr(err)
 			}
 			defer func() { _ = closeStages() }()
-			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages})
+			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages,
+				HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders})
 			if err != nil {
 				return usageErr(err)
 			}
@@ -60,7 +65,7 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				return err
 			}
 			srv := &http.Server{
-				Handler:           g.Handler(),
+				Handler:           auth.Wrap(g.Handler()),
 				ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 				IdleTimeout:       2 * time.Minute,
 			}

@@ -34,7 +34,11 @@ Logs go to stderr; stdout carries only MCP messages.`,
 				return usageErr(err)
 			}
 			defer func() { _ = closeStages() }()
-			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages})
+			upstreamHeaders, _, err := gateway.UpstreamCredentials(cfg)
+			if err != nil {
+				return usageErr(err)
+			}
+			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages, UpstreamHeaders: upstreamHeaders})
 			if err != nil {
 				return usageErr(err)
 			}

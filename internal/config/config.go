@@ -33,10 +33,16 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Log configures the gateway's own log (not the audit trail).
 	Log Log `yaml:"log"`
+	// Audit configures the audit trail: where records are stored, what they capture, and what happens when
+	// they cannot be written.
+	Audit Audit `yaml:"audit"`
 	// Policy is kept as raw YAML until the policy stage parses it (inline rules or a file path): whatever
 	// YAML value is written here, decoded into Go values (map[string]any, []any, string, int, float64,
 	// bool, nil). Nil when absent. The config package does not validate it.
 	Policy any `yaml:"policy"`
+	// Auth turns on authentication of HTTP clients (see docs/identity.md). Nil when absent: the gateway then
+	// serves only loopback clients, as the local OS user, and refuses to start on another address.
+	Auth *Auth `yaml:"auth,omitempty"`
 
 	// Path is the file the config was loaded from, as given to Load or Parse (not a YAML key). Relative
 	// data_dir and cwd values are resolved against its directory; when empty, against the current
@@ -85,6 +91,92 @@ type Server struct {
 	// Restart controls restarts of a stdio server that exited (defaults are filled for every server;
 	// http and sse servers do not restart processes).
 	Restart Restart `yaml:"restart"`
+	// Credentials injects the calling user's own secret from the gateway's encrypted credential store
+	// into every request to this http or sse server (see docs/identity.md). Nil: none.
+	Credentials *Credentials `yaml:"credentials,omitempty"`
+}
+
+// Credentials says which per-user secret a remote server gets, and how.
+type Credentials struct {
+	// Name is the secret's name in the credential store (mcpwarden credentials set --user U NAME).
+	// Required; 1–64 characters from [A-Za-z0-9_.-].
+	Name string `yaml:"name"`
+	// Header is the request header that carries it. Default Authorization.
+	Header string `yaml:"header"`
+	// Format is the header value, with {secret} standing for the secret. Default "Bearer {secret}".
+	Format string `yaml:"format"`
+	// Optional forwards requests of users who have no such secret without the header (default false:
+	// their calls are refused with an error telling them to store one).
+	Optional bool `yaml:"optional"`
+}
+
+// Values of Auth.Mode.
+const (
+	AuthModeOAuth  = "oauth"
+	AuthModeAPIKey = "api_key"
+	AuthModeNone   = "none"
+)
+
+// Auth configures inbound authentication: the gateway as an OAuth 2.1 resource server (MCP authorization),
+// plus gateway API keys for machine clients.
+type Auth struct {
+	// Mode is "oauth" (access tokens from Issuer, and API keys), "api_key" (API keys only) or "none" (no
+	// authentication at all, even on a non-loopback address: an explicit, logged opt-in). Default: oauth
+	// when issuer or introspection is set, else api_key.
+	Mode string `yaml:"mode"`
+	// Resource is the gateway's public base URL as clients reach it, e.g. https://mcp.example.com (https,
+	// or http on a loopback host; no path). Endpoint resource URIs are Resource + /mcp/{server}; tokens
+	// must carry one of them (or Resource) as audience. Required in oauth mode.
+	Resource string `yaml:"resource"`
+	// Issuer is the authorization server's issuer identifier; tokens' iss must equal it exactly. Its
+	// OpenID Connect discovery document names the JWKS unless JWKSURL is set.
+	Issuer string `yaml:"issuer"`
+	// JWKSURL is the issuer's key set (https, or http on a loopback host). Default: discovered.
+	JWKSURL string `yaml:"jwks_url"`
+	// Audience, when set, replaces the accepted audiences (for IdPs that cannot put the resource URI in
+	// aud, e.g. an Entra ID application ID URI api://...).
+	Audience []string `yaml:"audience"`
+	// RequiredScopes must all be granted to a token, or the request gets 403 insufficient_scope.
+	RequiredScopes []string `yaml:"required_scopes"`
+	// Algorithms allowed for token signatures. Default: RS256/384/512, PS256/384/512, ES256/384/512,
+	// EdDSA. "none" and HS* are never accepted.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew is the leeway for exp, nbf and iat. Default 60s.
+	ClockSkew Duration `yaml:"clock_skew"`
+	// JWKSRefetchInterval is the least time between two JWKS fetches caused by an unknown key id. Default 30s.
+	JWKSRefetchInterval Duration `yaml:"jwks_refetch_interval"`
+	// Claims names the token claims the principal is built from.
+	Claims AuthClaims `yaml:"claims"`
+	// Introspection validates opaque access tokens with RFC 7662 introspection. Nil: only JWTs.
+	Introspection *Introspection `yaml:"introspection,omitempty"`
+	// APIKeysFile holds the hashed API keys. Default data_dir/apikeys.json.
+	APIKeysFile string `yaml:"api_keys_file"`
+}
+
+// AuthClaims names the claims of a principal. Dotted names reach into nested objects
+// (realm_access.roles).
+type AuthClaims struct {
+	// Subject is the stable user id claim. Default sub.
+	Subject string `yaml:"subject"`
+	// Email claim. Default email.
+	Email string `yaml:"email"`
+	// Name claim. Default name.
+	Name string `yaml:"name"`
+	// Groups are the claims whose values (a string or list) become the principal's groups. Default
+	// [groups, roles].
+	Groups []string `yaml:"groups"`
+}
+
+// Introspection configures RFC 7662 token introspection.
+type Introspection struct {
+	// URL is the introspection endpoint (https, or http on a loopback host).
+	URL string `yaml:"url"`
+	// ClientID and ClientSecret authenticate the gateway to it. ${VAR} in client_secret is replaced from
+	// the environment at load time.
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// CacheTTL is how long an active result is reused. Default 60s.
+	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
 // Restart is the restart-with-backoff policy for stdio servers.
@@ -114,6 +206,58 @@ type HTTP struct {
 	// SessionIdleTimeout ends a 2025-era client session (and its stdio process) after this long without
 	// traffic. Default 30m.
 	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+}
+
+// Audit configures the audit trail (stage ⑧, see docs/audit.md).
+type Audit struct {
+	// Enabled turns the audit trail on (default true). With false no record is written and nothing is
+	// refused for want of one.
+	Enabled *bool `yaml:"enabled"`
+	// Store is "sqlite" (default: data_dir/audit.db) or "postgres" (PostgresDSN, shared by replicas).
+	Store string `yaml:"store"`
+	// PostgresDSN is the PostgreSQL connection string, e.g. postgres://mcpwarden@db.internal/mcpwarden
+	// (store: postgres only). ${VAR} is replaced from the environment at load time, so the password can
+	// live there.
+	PostgresDSN string `yaml:"postgres_dsn"`
+	// Instance names this gateway instance: its records form one hash chain. Default: the host name.
+	// Gateways sharing a store may share a name (their appends are serialised) or use distinct ones
+	// (one chain each, no contention).
+	Instance string `yaml:"instance"`
+	// Capture says what records keep of arguments, results and error data: "redacted" (default: secrets
+	// replaced by [REDACTED]), "full", "hashed" (keyed HMAC-SHA256 of every value) or "none".
+	Capture string `yaml:"capture"`
+	// MaxValueBytes caps one stored payload (arguments or result); a larger one is replaced by its size
+	// and SHA-256. Default 64KiB. A number of bytes or a size with a unit.
+	MaxValueBytes int64 `yaml:"max_value_bytes"`
+	// FailOpen forwards calls even when their record cannot be written (default false: such calls are
+	// refused with a JSON-RPC error). Only for deployments that value availability over the trail.
+	FailOpen bool `yaml:"fail_open"`
+	// WriteTimeout bounds the wait for a request record's commit before the call is refused. Default 5s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// SigningKey is the Ed25519 key that signs checkpoints. Default data_dir/audit-signing.key (created
+	// when missing). Relative paths are relative to the config file's directory.
+	SigningKey string `yaml:"signing_key"`
+	// CheckpointInterval is how often, at most, the chain is sealed with a signed checkpoint while
+	// records arrive (one is also written every 1000 records and at shutdown). Default 1m.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// RetentionDays deletes records older than this many days (checked hourly), keeping the rest verifiable
+	// from a signed checkpoint. Default 0: keep everything.
+	RetentionDays int `yaml:"retention_days"`
+	// OTLP also sends every committed record to an OpenTelemetry collector (metadata only: never arguments
+	// or results), following the GenAI MCP semantic conventions. Off unless otlp.endpoint is set.
+	OTLP AuditOTLP `yaml:"otlp,omitempty"`
+}
+
+// AuditOTLP configures the OTLP/HTTP (JSON) exporter of the audit trail.
+type AuditOTLP struct {
+	// Endpoint is the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 (records go to
+	// /v1/logs and /v1/traces under it).
+	Endpoint string `yaml:"endpoint"`
+	// Signals lists what to send: logs (one log record per audit record) and/or traces (one span per
+	// request and its response). Default [logs] when Endpoint is set.
+	Signals []string `yaml:"signals"`
+	// Headers are added to every export request (e.g. an API key); ${VAR} is replaced from the environment.
+	Headers map[string]string `yaml:"headers"`
 }
 
 // Log configures the gateway's operational log.

@@ -197,6 +197,11 @@ func TestCheckAndSetDefaults(t *testing.T) {
 			SessionIdleTimeout: Duration(30 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
+		Audit: Audit{
+			Enabled: new(true), Store: "sqlite", Capture: "redacted", MaxValueBytes: 64 << 10,
+			WriteTimeout: Duration(5 * time.Second), CheckpointInterval: Duration(time.Minute),
+			SigningKey: "/home/alice/.local/share/mcpwarden/audit-signing.key",
+		},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)

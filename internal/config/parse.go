@@ -612,6 +612,11 @@ func (d *decoder) secretMap(dst *map[string]string) func(*yaml.Node, string) {
 
 func (d *decoder) config(n *yaml.Node, c *Config) {
 	d.object(n, "", []field{
+		{"audit", func(v *yaml.Node, p string) { d.audit(v, p, &c.Audit) }},
+		{"auth", func(v *yaml.Node, p string) {
+			c.Auth = &Auth{}
+			d.auth(v, p, c.Auth)
+		}},
 		{"data_dir", d.setStr(&c.DataDir)},
 		{"http", func(v *yaml.Node, p string) { d.http(v, p, &c.HTTP) }},
 		{"listen", d.setStr(&c.Listen)},
@@ -624,6 +629,119 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		{"policy", func(v *yaml.Node, p string) { d.policy(v, p, &c.Policy) }},
 		{"servers", func(v *yaml.Node, p string) { d.servers(v, p, &c.Servers) }},
 	})
+}
+
+func (d *decoder) audit(n *yaml.Node, path string, a *Audit) {
+	d.object(n, path, []field{
+		{"capture", d.setStr(&a.Capture)},
+		{"checkpoint_interval", d.duration(&a.CheckpointInterval)},
+		{"enabled", func(v *yaml.Node, p string) {
+			if b, ok := d.boolean(v, p); ok {
+				a.Enabled = &b
+			}
+		}},
+		{"fail_open", func(v *yaml.Node, p string) {
+			if b, ok := d.boolean(v, p); ok {
+				a.FailOpen = b
+			}
+		}},
+		{"instance", d.setStr(&a.Instance)},
+		{"max_value_bytes", d.size(&a.MaxValueBytes)},
+		{"otlp", func(v *yaml.Node, p string) {
+			d.object(v, p, []field{
+				{"endpoint", d.setStr(&a.OTLP.Endpoint)},
+				{"headers", d.secretMap(&a.OTLP.Headers)},
+				{"signals", d.strings(&a.OTLP.Signals)},
+			})
+		}},
+		{"postgres_dsn", func(v *yaml.Node, p string) {
+			raw, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			dsn, msg := expandVars(raw, d.lookup)
+			if msg != "" {
+				d.errorf(v, p, "%s", msg)
+				return
+			}
+			a.PostgresDSN = dsn
+		}},
+		{"retention_days", func(v *yaml.Node, p string) {
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			x, err := strconv.Atoi(s)
+			if err != nil || resolve(v).ShortTag() != "!!int" || x < 0 {
+				d.errorf(v, p, "%q is not a number of days: write a whole number such as 90, or 0 to keep everything", s)
+				return
+			}
+			a.RetentionDays = x
+		}},
+		{"signing_key", d.setStr(&a.SigningKey)},
+		{"store", d.setStr(&a.Store)},
+		{"write_timeout", d.duration(&a.WriteTimeout)},
+	})
+}
+
+func (d *decoder) auth(n *yaml.Node, path string, a *Auth) {
+	d.object(n, path, []field{
+		{"algorithms", d.strings(&a.Algorithms)},
+		{"api_keys_file", d.setStr(&a.APIKeysFile)},
+		{"audience", d.strings(&a.Audience)},
+		{"claims", func(v *yaml.Node, p string) {
+			d.object(v, p, []field{
+				{"email", d.setStr(&a.Claims.Email)},
+				{"groups", d.strings(&a.Claims.Groups)},
+				{"name", d.setStr(&a.Claims.Name)},
+				{"subject", d.setStr(&a.Claims.Subject)},
+			})
+		}},
+		{"clock_skew", d.duration(&a.ClockSkew)},
+		{"introspection", func(v *yaml.Node, p string) {
+			in := &Introspection{}
+			a.Introspection = in
+			d.object(v, p, []field{
+				{"cache_ttl", d.duration(&in.CacheTTL)},
+				{"client_id", d.setStr(&in.ClientID)},
+				{"client_secret", func(v *yaml.Node, p string) {
+					raw, ok := d.str(v, p)
+					if !ok {
+						return
+					}
+					secret, msg := expandVars(raw, d.lookup)
+					if msg != "" {
+						d.errorf(v, p, "%s", msg)
+						return
+					}
+					in.ClientSecret = secret
+				}},
+				{"url", d.setStr(&in.URL)},
+			})
+		}},
+		{"issuer", d.setStr(&a.Issuer)},
+		{"jwks_refetch_interval", d.duration(&a.JWKSRefetchInterval)},
+		{"jwks_url", d.setStr(&a.JWKSURL)},
+		{"mode", d.setStr(&a.Mode)},
+		{"required_scopes", d.strings(&a.RequiredScopes)},
+		{"resource", d.setStr(&a.Resource)},
+	})
+}
+
+// boolean decodes true or false (YAML 1.2 spelling only: yes/no/on/off are rejected as ambiguous).
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return false, false
+	}
+	switch s {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	d.errorf(n, path, "%q is not true or false", s)
+	return false, false
 }
 
 func (d *decoder) http(n *yaml.Node, path string, h *HTTP) {
@@ -664,6 +782,19 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 					return
 				}
 				d.strings(&s.Command)(v, p)
+			}},
+			{"credentials", func(v *yaml.Node, p string) {
+				s.Credentials = &Credentials{}
+				d.object(v, p, []field{
+					{"format", d.setStr(&s.Credentials.Format)},
+					{"header", d.setStr(&s.Credentials.Header)},
+					{"name", d.setStr(&s.Credentials.Name)},
+					{"optional", func(v *yaml.Node, p string) {
+						if b, ok := d.boolean(v, p); ok {
+							s.Credentials.Optional = b
+						}
+					}},
+				})
 			}},
 			{"cwd", d.setStr(&s.Cwd)},
 			{"env", d.secretMap(&s.Env)},

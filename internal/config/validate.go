@@ -27,6 +27,13 @@ const (
 	DefaultStart              = "lazy"
 	DefaultLogLevel           = "info"
 	DefaultLogFormat          = "text"
+	DefaultAuditStore         = "sqlite"
+	DefaultAuditCapture       = "redacted"
+	DefaultAuditMaxValueBytes = 64 << 10
+	DefaultAuditWriteTimeout  = 5 * time.Second
+	DefaultAuditCheckpoint    = time.Minute
+	// AuditSigningKeyFile is the default checkpoint signing key's file name inside data_dir.
+	AuditSigningKeyFile = "audit-signing.key"
 )
 
 // Values of Server.Transport and Server.Start.
@@ -146,6 +153,14 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 	}
 
 	k.http(&c.HTTP)
+	k.audit(&c.Audit, c.DataDir, base, lookup)
+	if c.Auth != nil {
+		k.auth(c.Auth, c.DataDir, base, lookup)
+		if c.Auth.Mode == AuthModeOAuth || c.Auth.Mode == AuthModeAPIKey {
+			// Clients authenticate, which is what the non-loopback listen warning asks for.
+			k.warns = slices.DeleteFunc(k.warns, func(w problem) bool { return w.path == "listen" })
+		}
+	}
 
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
@@ -408,6 +423,10 @@ func (k *checker) server(s *Server, path, base string, lookup lookupFunc) {
 		}
 	}
 
+	if s.Credentials != nil {
+		k.credentials(s.Credentials, path+".credentials", s.Transport == TransportStdio, s.Headers)
+	}
+
 	k.positive(path+".timeout", &s.Timeout, DefaultServerTimeout)
 	k.positive(path+".restart.initial_backoff", &s.Restart.InitialBackoff, DefaultInitialBackoff)
 	k.positive(path+".restart.max_backoff", &s.Restart.MaxBackoff, DefaultMaxBackoff)
@@ -490,6 +509,69 @@ func (k *checker) positive(path string, d *Duration, def time.Duration) {
 	}
 }
 
+func (k *checker) audit(a *Audit, dataDir, base string, lookup lookupFunc) {
+	if a.Enabled == nil {
+		on := true
+		a.Enabled = &on
+	}
+	if a.Store == "" {
+		a.Store = DefaultAuditStore
+	}
+	k.enum("audit.store", a.Store, "audit store", "sqlite", "postgres")
+	switch {
+	case a.Store == "postgres" && a.PostgresDSN == "" && *a.Enabled:
+		k.errorf("audit.postgres_dsn", "is required with store: postgres: write e.g. postgres://mcpwarden@db.internal/mcpwarden "+
+			"(put the password in an environment variable: ${PGPASSWORD})")
+	case a.Store != "postgres" && a.PostgresDSN != "":
+		k.errorf("audit.postgres_dsn", "is set but audit.store is %q: add store: postgres, or remove postgres_dsn", a.Store)
+	case a.PostgresDSN != "":
+		if u, err := url.Parse(a.PostgresDSN); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			k.errorf("audit.postgres_dsn", "is not a postgres:// URL: write e.g. postgres://user@host:5432/db?sslmode=require")
+		}
+	}
+	if a.Capture == "" {
+		a.Capture = DefaultAuditCapture
+	}
+	k.enum("audit.capture", a.Capture, "capture mode", "full", "redacted", "hashed", "none")
+	switch {
+	case a.MaxValueBytes == 0:
+		a.MaxValueBytes = DefaultAuditMaxValueBytes
+	case a.MaxValueBytes < 0:
+		k.errorf("audit.max_value_bytes", "must be greater than 0 (write e.g. 64KiB), or leave it out for the default")
+	}
+	if a.RetentionDays < 0 {
+		k.errorf("audit.retention_days", "is negative: write a number of days, or 0 to keep everything")
+	}
+	k.positive("audit.write_timeout", &a.WriteTimeout, DefaultAuditWriteTimeout)
+	k.positive("audit.checkpoint_interval", &a.CheckpointInterval, DefaultAuditCheckpoint)
+	if a.Instance != "" && !validName(a.Instance) {
+		k.errorf("audit.instance", "%q is not a valid instance name: use 1–64 characters from A-Z, a-z, 0-9, _ and -", a.Instance)
+	}
+	if o := &a.OTLP; o.Endpoint != "" {
+		if u, err := url.Parse(o.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			k.errorf("audit.otlp.endpoint", "%q is not an http(s) URL: write the collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318", o.Endpoint)
+		}
+		if len(o.Signals) == 0 {
+			o.Signals = []string{"logs"}
+		}
+		for i, s := range o.Signals {
+			k.enum(indexPath("audit.otlp.signals", i), s, "OTLP signal", "logs", "traces")
+		}
+	} else if len(a.OTLP.Signals) > 0 || len(a.OTLP.Headers) > 0 {
+		k.errorf("audit.otlp.endpoint", "is required when audit.otlp has signals or headers: write the collector's address, e.g. http://127.0.0.1:4318")
+	}
+	switch {
+	case a.SigningKey == "" && dataDir != "":
+		a.SigningKey = filepath.Join(dataDir, AuditSigningKeyFile)
+	case a.SigningKey != "":
+		if p, msg := resolvePath(a.SigningKey, base, lookup); msg != "" {
+			k.errorf("audit.signing_key", "%s", msg)
+		} else {
+			a.SigningKey = p
+		}
+	}
+}
+
 func (k *checker) http(h *HTTP) {
 	switch {
 	case h.MaxMessageBytes == 0:
@@ -534,5 +616,191 @@ func (k *checker) http(h *HTTP) {
 		if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err != nil && !validHostname(name) {
 			k.errorf(path, "%q is not a host or host:port: write e.g. mcp.example.com or mcp.example.com:8443", host)
 		}
+	}
+}
+
+// Defaults of the auth section and of servers[].credentials.
+const (
+	DefaultAuthClockSkew       = 60 * time.Second
+	DefaultJWKSRefetchInterval = 30 * time.Second
+	DefaultIntrospectionTTL    = 60 * time.Second
+	// APIKeysFile is the default API key file's name inside data_dir.
+	APIKeysFile             = "apikeys.json"
+	DefaultCredentialHeader = "Authorization"
+	DefaultCredentialFormat = "Bearer {secret}"
+)
+
+// authAlgorithms are the JWS algorithms auth.algorithms may list: asymmetric ones only.
+var authAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+func (k *checker) auth(a *Auth, dataDir, base string, lookup lookupFunc) {
+	if a.Mode == "" {
+		a.Mode = AuthModeAPIKey
+		if a.Issuer != "" || a.Introspection != nil {
+			a.Mode = AuthModeOAuth
+		}
+	}
+	k.enum("auth.mode", a.Mode, "auth mode", AuthModeOAuth, AuthModeAPIKey, AuthModeNone)
+	if a.Mode == AuthModeNone {
+		if a.Issuer != "" || a.Introspection != nil || a.JWKSURL != "" || len(a.RequiredScopes) > 0 {
+			k.errorf("auth.mode", "none turns authentication off, but issuer, jwks_url, introspection or "+
+				"required_scopes is set: remove them, or choose mode: oauth")
+		}
+		return
+	}
+	if a.Resource != "" {
+		k.authResource(a.Resource)
+	} else if a.Mode == AuthModeOAuth {
+		k.errorf("auth.resource", "is required in oauth mode: write the gateway's public base URL as clients "+
+			"reach it, e.g. resource: https://mcp.example.com (tokens' audience is checked against it)")
+	}
+	if a.Mode == AuthModeOAuth && a.Issuer == "" && a.Introspection == nil {
+		k.errorf("auth.issuer", "oauth mode needs issuer (for JWT access tokens) or introspection (for opaque ones)")
+	}
+	if a.Mode == AuthModeAPIKey && (a.Issuer != "" || a.Introspection != nil) {
+		k.errorf("auth.mode", "api_key mode accepts only API keys, but issuer or introspection is set: use mode: oauth")
+	}
+	if a.Issuer != "" {
+		k.fetchURL("auth.issuer", a.Issuer, true)
+	}
+	if a.JWKSURL != "" {
+		k.fetchURL("auth.jwks_url", a.JWKSURL, false)
+		if a.Issuer == "" {
+			k.errorf("auth.issuer", "is required with jwks_url: tokens' iss must match the issuer exactly")
+		}
+	}
+	for i, alg := range a.Algorithms {
+		if !slices.Contains(authAlgorithms, alg) {
+			k.errorf(indexPath("auth.algorithms", i), "%q is not accepted: use %s (none and HS* are never accepted: "+
+				"a shared-secret algorithm checked with a public key is a forgery)", alg, orList(authAlgorithms))
+		}
+	}
+	for i, s := range a.RequiredScopes {
+		if s == "" || strings.ContainsAny(s, " \t\"\\") {
+			k.errorf(indexPath("auth.required_scopes", i), "%q is not a scope: one word without spaces or quotes", s)
+		}
+	}
+	k.positive("auth.clock_skew", &a.ClockSkew, DefaultAuthClockSkew)
+	if a.ClockSkew.D() > 5*time.Minute {
+		k.errorf("auth.clock_skew", "%s is too lenient for expiry checks: use at most 5m", a.ClockSkew)
+	}
+	k.positive("auth.jwks_refetch_interval", &a.JWKSRefetchInterval, DefaultJWKSRefetchInterval)
+	if a.Claims.Subject == "" {
+		a.Claims.Subject = "sub"
+	}
+	if a.Claims.Email == "" {
+		a.Claims.Email = "email"
+	}
+	if a.Claims.Name == "" {
+		a.Claims.Name = "name"
+	}
+	if a.Claims.Groups == nil {
+		a.Claims.Groups = []string{"groups", "roles"}
+	}
+	if in := a.Introspection; in != nil {
+		if in.URL == "" {
+			k.errorf("auth.introspection.url", "is required: write the authorization server's RFC 7662 endpoint")
+		} else {
+			k.fetchURL("auth.introspection.url", in.URL, false)
+		}
+		if in.ClientID == "" {
+			k.errorf("auth.introspection.client_id", "is required: introspection endpoints authenticate the caller")
+		}
+		k.positive("auth.introspection.cache_ttl", &in.CacheTTL, DefaultIntrospectionTTL)
+	}
+	switch {
+	case a.APIKeysFile == "" && dataDir != "":
+		a.APIKeysFile = filepath.Join(dataDir, APIKeysFile)
+	case a.APIKeysFile != "":
+		if p, msg := resolvePath(a.APIKeysFile, base, lookup); msg != "" {
+			k.errorf("auth.api_keys_file", "%s", msg)
+		} else {
+			a.APIKeysFile = p
+		}
+	}
+}
+
+// authResource checks auth.resource: an origin, https unless on a loopback host.
+func (k *checker) authResource(raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		k.errorf("auth.resource", "must be the gateway's public base URL, e.g. https://mcp.example.com")
+	case u.Scheme == "http" && !isLoopbackName(u.Hostname()):
+		k.errorf("auth.resource", "must use https (http only on a loopback host): tokens must not cross the network in clear")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		k.errorf("auth.resource", "must be scheme://host[:port] only, with no path, query or user info "+
+			"(the endpoints are its /mcp paths)")
+	}
+}
+
+// fetchURL checks a URL the gateway fetches keys or token information from: https, or http on a loopback
+// host. issuer identifiers may have a path but no query or fragment.
+func (k *checker) fetchURL(path, raw string, issuer bool) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		k.errorf(path, "must be an absolute https:// URL")
+	case u.Scheme == "http" && !isLoopbackName(u.Hostname()):
+		k.errorf(path, "must use https (http only on a loopback host, for a local IdP)")
+	case u.User != nil:
+		k.errorf(path, "must not contain user:password")
+	case issuer && (u.RawQuery != "" || u.Fragment != ""):
+		k.errorf(path, "an issuer identifier has no query or fragment")
+	}
+}
+
+func isLoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func validSecretName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (k *checker) credentials(c *Credentials, path string, stdio bool, headers map[string]string) {
+	if stdio {
+		k.errorf(path, "credentials apply only to http and sse servers (reached by url); per-user stdio "+
+			"processes are not supported")
+	}
+	if !validSecretName(c.Name) {
+		k.errorf(path+".name", "%q is not a secret name: use 1–64 letters, digits, _, - or .", c.Name)
+	}
+	if c.Header == "" {
+		c.Header = DefaultCredentialHeader
+	}
+	switch {
+	case !isToken(c.Header):
+		k.errorf(path+".header", "%q is not a valid HTTP header name", c.Header)
+	case slices.Contains(managedHeaders, strings.ToLower(c.Header)):
+		k.errorf(path+".header", "header %q is set by the gateway itself: choose another", c.Header)
+	}
+	for name := range headers {
+		if strings.EqualFold(name, c.Header) {
+			k.errorf(path+".header", "%q is also set in headers: the per-user secret would be mixed with a "+
+				"shared one; remove it from headers", c.Header)
+		}
+	}
+	if c.Format == "" {
+		c.Format = DefaultCredentialFormat
+	}
+	if !strings.Contains(c.Format, "{secret}") {
+		k.errorf(path+".format", "%q does not contain {secret}: write e.g. \"Bearer {secret}\"", c.Format)
+	}
+	if strings.ContainsFunc(c.Format, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		k.errorf(path+".format", "contains a line break or another control character")
 	}
 }

@@ -76,6 +76,7 @@ func (b *aggregateBackend) Open(ctx context.Context, info *session.Info, sink tr
 	s.calls = newClientCalls(sink, true)
 	s.toClientChain = b.g.stages.serverChain(s.toClient)
 	s.toUpstreamChain = b.g.stages.clientChain(s.toUpstream)
+	s.localChain = b.g.stages.localChain(s.answerLocally)
 	if info.Era() == session.EraModern {
 		owner := ""
 		if p, ok := identity.FromContext(ctx); ok {
@@ -173,6 +174,7 @@ type aggSession struct {
 
 	toUpstreamChain Handler
 	toClientChain   Handler
+	localChain      Handler // what the aggregate answers itself
 	// principal is who opened the session (its first message's principal), used for server-initiated traffic.
 	principal atomic.Pointer[identity.Principal]
 }
@@ -203,17 +205,39 @@ func (s *aggSession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr http.
 			s.log.Warn("client answered a request the gateway did not send; dropped", "id", msg.ID.String())
 		}
 		return
-	case jsonrpc.KindNotification:
-		s.notification(ctx, msg)
-		return
 	}
-	reply := s.request(ctx, msg, hdr)
-	if reply == nil {
+	var reply *jsonrpc.Message
+	if msg.Kind == jsonrpc.KindRequest && routedMethods[msg.Method] {
+		reply = s.request(ctx, msg, hdr) // recorded by the routed request's own chain
+	} else {
+		x := &Exchange{Session: s.info, Direction: ClientToServer, Msg: msg, Original: msg, Header: hdr}
+		var err error
+		if reply, err = s.localChain(ctx, x); err != nil && msg.Kind == jsonrpc.KindRequest {
+			reply = errorReply(msg, jsonrpc.CodeInternalError, "gateway error: "+err.Error())
+		}
+	}
+	if msg.Kind != jsonrpc.KindRequest || reply == nil {
 		return
 	}
 	if err := s.sink.Send(ctx, reply, msg.ID); err != nil {
 		s.log.Debug("could not deliver response", "err", err)
 	}
+}
+
+// routedMethods are forwarded to one server and recorded by that server's chain; everything else the
+// aggregate answers itself, through localChain.
+var routedMethods = map[string]bool{
+	"tools/call": true, "prompts/get": true, "resources/read": true, "resources/subscribe": true,
+	"resources/unsubscribe": true, "completion/complete": true,
+}
+
+// answerLocally is the end of localChain.
+func (s *aggSession) answerLocally(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
+	if x.Msg.Kind == jsonrpc.KindNotification {
+		s.notification(ctx, x.Msg)
+		return nil, nil
+	}
+	return s.request(ctx, x.Msg, x.Header), nil
 }
 
 func (s *aggSession) notification(ctx context.Context, msg *jsonrpc.Message) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/policy"
 	"github.com/mcpwarden/mcpwarden/internal/session"
 )
 
@@ -62,6 +63,10 @@ type Exchange struct {
 	Related jsonrpc.ID
 	// Principal is who the message is for, set by ③ identity (never nil after it).
 	Principal *identity.Principal
+	// Decision is the policy stage's decision about the message (④), nil when no policy ran. It is set
+	// before the later stages run; audit (⑧ wraps ④) reads it when the chain returns. In monitor mode it
+	// records what would have happened (Decision.Monitor).
+	Decision *policy.Decision
 }
 
 // Handler processes an exchange. For a request it returns the response to deliver the other way (nil only
@@ -114,6 +119,17 @@ func resolvePrincipal(next Handler) Handler {
 		}
 		return next(ctx, x)
 	}
+}
+
+// localChain wraps what the gateway answers itself (the aggregate endpoint's initialize, ping, merged lists):
+// no upstream is involved, so only ③ identity and ⑧ audit apply; each upstream request the answer needs
+// travels its own full clientChain.
+func (s Stages) localChain(local Handler) Handler {
+	h := local
+	h = apply(s.Audit, h)
+	h = apply(s.Identity, h)
+	h = resolvePrincipal(h)
+	return h
 }
 
 func apply(m Middleware, h Handler) Handler {

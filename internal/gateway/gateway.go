@@ -32,6 +32,9 @@ type Options struct {
 	HTTPMiddleware func(http.Handler) http.Handler
 	// SessionOwner binds 2025-era sessions to who created them (see transport.HTTPOptions.SessionOwner).
 	SessionOwner func(*http.Request) string
+	// UpstreamHeaders, when set, returns for a server the per-request header function of its HTTP or SSE
+	// upstream (upstream.HTTPOptions.RequestHeaders: the caller's own credential), or nil for none.
+	UpstreamHeaders func(server string) func(ctx context.Context) (http.Header, error)
 }
 
 // Gateway is a running mcpwarden: upstream runtimes, the chain and the fronts.
@@ -73,7 +76,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, stages: opts.Stages, log: log, servers: make(map[string]*serverRuntime), wrapHTTP: opts.HTTPMiddleware}
 	maxMsg := cfg.HTTP.MaxMessageBytes
 	for _, sc := range cfg.Servers {
-		rt, err := newServerRuntime(sc, hc, maxMsg, log)
+		var reqHeaders func(context.Context) (http.Header, error)
+		if opts.UpstreamHeaders != nil {
+			reqHeaders = opts.UpstreamHeaders(sc.Name)
+		}
+		rt, err := newServerRuntime(sc, hc, maxMsg, log, reqHeaders)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +184,7 @@ type serverRuntime struct {
 	shared *link // stdio: one process shared by 2026-era requests and the aggregate endpoint
 }
 
-func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger) (*serverRuntime, error) {
+func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger, reqHeaders func(context.Context) (http.Header, error)) (*serverRuntime, error) {
 	rt := &serverRuntime{
 		name: sc.Name, kind: sc.Transport, timeout: sc.Timeout.D(),
 		backoffMin: sc.Restart.InitialBackoff.D(), backoffMax: sc.Restart.MaxBackoff.D(),
@@ -204,10 +211,12 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		})
 		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":
-		h := upstream.NewHTTP(upstream.HTTPOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log})
+		h := upstream.NewHTTP(upstream.HTTPOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log,
+			RequestHeaders: reqHeaders})
 		rt.open = h.Open
 	case "sse":
-		s := upstream.NewSSE(upstream.SSEOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log})
+		s := upstream.NewSSE(upstream.SSEOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log,
+			RequestHeaders: reqHeaders})
 		rt.open = s.Open
 	default:
 		return nil, fmt.Errorf("server %q: unknown transport %q (use stdio, http or sse)", sc.Name, sc.Transport)

@@ -3,9 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
 
 // BuildStages builds the chain's stages from the config: each stage package is opened here and adapted to
@@ -24,9 +28,43 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 
 	// ③ identity: not built yet — the principal is the local OS user.
 
-	// ⑧ audit: (filled in by the audit stage)
+	// ⑧ audit: every message is recorded (SQLite in data_dir, or PostgreSQL); requests are committed before
+	// they go further, and refused when they cannot be (fail closed) unless audit.fail_open.
+	if cfg.Audit.Enabled == nil || *cfg.Audit.Enabled {
+		a, err := audit.Open(ctx, cfg, log)
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		closers = append(closers, func() error {
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return a.Close(cctx)
+		})
+		st.Audit = AuditStage(a, log)
+		log.Info("audit trail on", "store", cfg.Audit.Store, "capture", cfg.Audit.Capture, "fail_open", cfg.Audit.FailOpen)
+	}
 
-	// ④ policy: (filled in by the policy stage)
+	// ④ policy: the config's policy: (inline, a file, or the shipped default when absent), compiled once,
+	// reloaded on file change and SIGHUP (an invalid new policy is rejected and the old one stays).
+	{
+		src, err := policy.SourceFromConfig(cfg)
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		holder, err := policy.NewHolder(src, policy.Options{})
+		if err != nil {
+			return Stages{}, nil, errors.Join(fmt.Errorf("policy: %w", err), closeAll())
+		}
+		holder.Watch(0, log)
+		closers = append(closers, holder.Close)
+		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log})
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		st.Policy = mw
+		p := holder.Policy()
+		log.Info("policy loaded", "source", p.Source, "version", p.Version, "rules", p.Rules(), "mode", p.Mode, "default", p.Default)
+	}
 
 	// ⑤ approval: not built yet.
 

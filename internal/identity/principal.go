@@ -3,6 +3,13 @@
 //
 // Local modes (`wrap`, or a loopback gateway without authentication) use the OS user and host, marked with
 // AuthMethod "local" so nobody mistakes it for an authenticated identity.
+//
+// On the HTTP front, Authenticator makes the gateway an OAuth 2.1 resource server (MCP authorization): its
+// Middleware validates bearer tokens — JWTs against the issuer's cached JWKS (JWTValidator, JWKS), opaque
+// tokens by RFC 7662 introspection (Introspector), mcpw_ API keys (APIKeyStore) — puts the Principal in the
+// request context (WithPrincipal) and strips the token, so it is never forwarded; refusals are 401/403 with
+// an RFC 6750 challenge naming the RFC 9728 metadata it publishes. CredentialStore keeps per-user upstream
+// secrets encrypted with AES-256-GCM. Secrets and tokens never appear in errors or logs.
 package identity
 
 import (

@@ -117,7 +117,7 @@ func TestNewErrorResponse(t *testing.T) {
 		want    string
 	}{
 		{name: "with id", id: StringID("a1"), code: CodePolicyDenied, message: "denied by rule \"no-rm\"",
-			want: `{"jsonrpc":"2.0","id":"a1","error":{"code":-32003,"message":"denied by rule \"no-rm\""}}`},
+			want: `{"jsonrpc":"2.0","id":"a1","error":{"code":-32082,"message":"denied by rule \"no-rm\""}}`},
 		{name: "nil id is null", code: CodeParseError, message: "parse error",
 			want: `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}`},
 		{name: "invalid id is null", id: ID(`{"x":1}`), code: CodeInvalidRequest, message: "m",
@@ -125,7 +125,7 @@ func TestNewErrorResponse(t *testing.T) {
 		{name: "garbage id is null", id: ID(`1,"id":2`), code: CodeInvalidRequest, message: "m",
 			want: `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"m"}}`},
 		{name: "data", id: ID("4"), code: CodeApprovalRequired, message: "ask", data: map[string]string{"approval": "ap-1"},
-			want: `{"jsonrpc":"2.0","id":4,"error":{"code":-32005,"message":"ask","data":{"approval":"ap-1"}}}`},
+			want: `{"jsonrpc":"2.0","id":4,"error":{"code":-32084,"message":"ask","data":{"approval":"ap-1"}}}`},
 		{name: "raw data compacted", id: ID("4"), code: 1, message: "m", data: json.RawMessage("[1,\n 2]"),
 			want: `{"jsonrpc":"2.0","id":4,"error":{"code":1,"message":"m","data":[1,2]}}`},
 		{name: "unencodable data left out", id: ID("4"), code: 1, message: "m", data: func() {},

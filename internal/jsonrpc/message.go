@@ -132,20 +132,22 @@ const (
 	// CodeUnsupportedProtocolVersion (2026-07-28).
 	CodeUnsupportedProtocolVersion = -32022
 
-	// Gateway-specific codes, in the implementation-defined server error range (-32000 to -32099).
+	// Gateway-specific codes, in the implementation-defined server error range (-32000 to -32099), in a block
+	// no MCP SDK uses (go-sdk's jsonrpc2 uses -32001, -32003, -32004, -32005 for its own transport errors;
+	// MCP itself -32002, -32020…-32022, -32042), so a client can tell a gateway refusal from its own errors.
 
 	// CodeUpstreamUnavailable: the upstream server could not be reached, crashed, or closed the session.
-	CodeUpstreamUnavailable = -32001
+	CodeUpstreamUnavailable = -32080
 	// CodeUpstreamTimeout: the upstream did not answer within its configured timeout.
-	CodeUpstreamTimeout = -32002
+	CodeUpstreamTimeout = -32081
 	// CodePolicyDenied: a policy rule refused the request.
-	CodePolicyDenied = -32003
+	CodePolicyDenied = -32082
 	// CodeAuditUnavailable: the call could not be recorded, so it was refused (fail closed).
-	CodeAuditUnavailable = -32004
+	CodeAuditUnavailable = -32083
 	// CodeApprovalRequired: the call needs a human approval that has not (yet) been given.
-	CodeApprovalRequired = -32005
+	CodeApprovalRequired = -32084
 	// CodeGatewayShutdown: the gateway is shutting down.
-	CodeGatewayShutdown = -32006
+	CodeGatewayShutdown = -32085
 )
 
 // MustDecode decodes a message the gateway built itself; it panics on invalid input, which would be a bug.

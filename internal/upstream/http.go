@@ -74,6 +74,13 @@ type HTTPOptions struct {
 	MaxMessageBytes int64
 	// Logger receives diagnostics. Nil discards them.
 	Logger *slog.Logger
+	// RequestHeaders, when set, adds headers to every request to the server, after Headers (typically a
+	// per-user credential). It is called with the context of the message being sent for a POST, and with
+	// the context given to Open for the session's GET stream and closing DELETE, so it can read values the
+	// caller put there (the principal). An error fails that request: a request gets a JSON-RPC error that
+	// quotes it, so it must not contain secrets. The values never appear in errors or logs, and are
+	// redacted from upstream error bodies quoted in errors.
+	RequestHeaders func(ctx context.Context) (http.Header, error)
 }
 
 // HTTP is a Streamable HTTP upstream server (protocol versions 2025-03-26 to 2025-11-25 with sessions, and
@@ -109,6 +116,7 @@ func (u *HTTP) Open(ctx context.Context) (Conn, error) {
 		return nil, &Error{Server: u.opts.Name, Op: "open", Err: err}
 	}
 	c := &httpConn{base: newBase(u.opts.Name, u.opts.Headers, u.opts.Client, u.opts.MaxMessageBytes, u.opts.Logger)}
+	c.setRequestHeaders(ctx, u.opts.RequestHeaders)
 	c.url = ep.String()
 	c.host = ep.Host
 	return c, nil
@@ -145,7 +153,25 @@ type base struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	// reqHeaders adds per-request headers (HTTPOptions.RequestHeaders); openValues carries the values of
+	// Open's context for requests that belong to no message.
+	reqHeaders func(context.Context) (http.Header, error)
+	openValues context.Context
+	// dynSecrets are recent reqHeaders values, redacted like headers (bounded; guarded by secMu, a lock
+	// of its own so it can be taken wherever mu is held).
+	secMu      sync.Mutex
+	dynSecrets map[string]struct{}
 }
+
+// setRequestHeaders installs a per-request header function; Open calls it with its own context.
+func (b *base) setRequestHeaders(openCtx context.Context, f func(context.Context) (http.Header, error)) {
+	b.reqHeaders = f
+	b.openValues = context.WithoutCancel(openCtx)
+}
+
+// maxDynSecrets bounds the remembered per-request header values.
+const maxDynSecrets = 64
 
 func newBase(name string, headers map[string]string, client *http.Client, max int64, log *slog.Logger) base {
 	if max <= 0 {
@@ -291,6 +317,23 @@ func (b *base) newRequest(ctx context.Context, method, target string, body []byt
 	for k, v := range b.headers {
 		req.Header.Set(k, v)
 	}
+	if b.reqHeaders != nil {
+		hctx := ctx
+		if method != http.MethodPost {
+			hctx = b.openValues
+		}
+		extra, err := b.reqHeaders(hctx)
+		if err != nil {
+			return nil, err
+		}
+		for k, vs := range extra {
+			req.Header.Del(k)
+			for _, v := range vs {
+				req.Header.Add(k, v)
+				b.rememberSecret(v)
+			}
+		}
+	}
 	switch method {
 	case http.MethodPost:
 		req.Header.Set("Content-Type", "application/json")
@@ -361,6 +404,15 @@ func (b *base) statusText(resp *http.Response, body []byte) string {
 	return s
 }
 
+func (b *base) rememberSecret(v string) {
+	b.secMu.Lock()
+	defer b.secMu.Unlock()
+	if b.dynSecrets == nil || len(b.dynSecrets) >= maxDynSecrets {
+		b.dynSecrets = map[string]struct{}{}
+	}
+	b.dynSecrets[v] = struct{}{}
+}
+
 // snippet returns up to 200 bytes of body as printable text, with configured header values redacted.
 func (b *base) snippet(body []byte) string {
 	s := strings.ToValidUTF8(string(body), "?")
@@ -369,6 +421,13 @@ func (b *base) snippet(body []byte) string {
 			s = strings.ReplaceAll(s, v, "[redacted]")
 		}
 	}
+	b.secMu.Lock()
+	for v := range b.dynSecrets {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	b.secMu.Unlock()
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '

@@ -31,6 +31,9 @@ type SSEOptions struct {
 	MaxMessageBytes int64
 	// Logger receives diagnostics. Nil discards them.
 	Logger *slog.Logger
+	// RequestHeaders adds per-request headers, as HTTPOptions.RequestHeaders (the event stream is opened
+	// with Open's context).
+	RequestHeaders func(ctx context.Context) (http.Header, error)
 }
 
 // SSE is a legacy HTTP+SSE upstream server: the gateway holds a GET event stream open, the server names a
@@ -64,6 +67,7 @@ func (u *SSE) Open(ctx context.Context) (Conn, error) {
 		base:  newBase(u.opts.Name, u.opts.Headers, u.opts.Client, u.opts.MaxMessageBytes, u.opts.Logger),
 		ended: make(chan struct{}),
 	}
+	c.setRequestHeaders(ctx, u.opts.RequestHeaders)
 	// Opening is bounded by ctx; the stream then lives with the Conn.
 	stopOpenBound := context.AfterFunc(ctx, c.cancel)
 	abort := func(err error) (Conn, error) {

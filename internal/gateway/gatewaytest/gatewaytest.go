@@ -29,8 +29,8 @@ type Gateway struct {
 }
 
 // Start writes "listen/data_dir" plus extra (YAML, e.g. a servers: block) to a config file, loads it, builds
-// the gateway with the stages the config asks for, and serves it until the test ends. Logs go to t.Log when
-// the test runs with -v.
+// the gateway with the stages and the authentication (auth:) the config asks for, and serves it until the
+// test ends. Logs go to t.Log when the test runs with -v.
 func Start(t testing.TB, extra string) *Gateway {
 	t.Helper()
 	dir := t.TempDir()
@@ -47,11 +47,16 @@ func Start(t testing.TB, extra string) *Gateway {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	auth, err := gateway.BuildHTTPAuth(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("auth: %v", err)
+	}
 	stages, closeStages, err := gateway.BuildStages(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("stages: %v", err)
 	}
-	g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages})
+	g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages,
+		HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +64,7 @@ func Start(t testing.TB, extra string) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: auth.Wrap(g.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

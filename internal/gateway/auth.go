@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/identity"
+)
+
+// HTTPAuth is stage ③ on the HTTP front, built from the config's auth section: who a request is from.
+// Pass Middleware and SessionOwner to Options (HTTPMiddleware, SessionOwner), and serve Wrap(g.Handler())
+// so the RFC 9728 metadata documents are published next to the endpoints.
+type HTTPAuth struct {
+	// Middleware authenticates the MCP endpoints; nil in local mode (the principal is the OS user).
+	Middleware func(http.Handler) http.Handler
+	// SessionOwner binds 2025-era sessions to their principal; nil in local mode.
+	SessionOwner func(*http.Request) string
+	// Authenticator is the OAuth resource server, when auth is configured (nil otherwise).
+	Authenticator *identity.Authenticator
+	// APIKeys is the API key store, when auth is configured (nil otherwise).
+	APIKeys identity.APIKeyStore
+	// Credentials is the per-user credential store, when a server has credentials: (nil otherwise).
+	Credentials *identity.CredentialStore
+	// UpstreamHeaders injects each caller's credential into requests to servers with credentials:
+	// pass it as Options.UpstreamHeaders. Nil when no server has credentials.
+	UpstreamHeaders func(server string) func(ctx context.Context) (http.Header, error)
+}
+
+// Wrap returns h serving, in addition, the protected resource metadata (when auth is configured).
+func (a *HTTPAuth) Wrap(h http.Handler) http.Handler {
+	if a == nil || a.Authenticator == nil {
+		return h
+	}
+	return a.Authenticator.Wrap(h)
+}
+
+// AnonymousSubject is the subject of requests served with auth mode none.
+const AnonymousSubject = "anonymous"
+
+// BuildHTTPAuth builds the HTTP authentication front for cfg (after any --listen override):
+//   - no auth section: local mode. Allowed only on a loopback listen address; every request is the OS
+//     user. On any other address it is an error, so a gateway is never exposed without authentication.
+//   - auth mode none: no authentication on any address, an explicit opt-in logged as a warning; requests
+//     are the principal {subject: anonymous, auth_method: none}.
+//   - auth mode oauth or api_key: bearer tokens (JWT via the issuer's JWKS, opaque via introspection) and
+//     mcpw_ API keys from the key file.
+//
+// It does no network I/O: keys are fetched on the first token.
+func BuildHTTPAuth(ctx context.Context, cfg *config.Config, log *slog.Logger) (*HTTPAuth, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	ha, err := buildInboundAuth(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ha.UpstreamHeaders, ha.Credentials, err = UpstreamCredentials(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ha, nil
+}
+
+// OpenCredentialStore opens the per-user credential store of cfg: data_dir/credentials.json, sealed with
+// the key in $MCPWARDEN_CREDENTIAL_KEY or else data_dir/credentials.key (created on first use).
+func OpenCredentialStore(cfg *config.Config) (*identity.CredentialStore, error) {
+	kr, err := identity.LoadKeyring(filepath.Join(cfg.DataDir, identity.CredentialKeyFile), os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("credential store: %w", err)
+	}
+	return identity.NewCredentialStore(filepath.Join(cfg.DataDir, identity.CredentialStoreFile), kr)
+}
+
+// UpstreamCredentials opens the credential store when a server of cfg has credentials: and returns the
+// Options.UpstreamHeaders function that injects them (nil, nil, nil when no server has any). `serve` gets it
+// through BuildHTTPAuth; `wrap` (whose principal is the local user) calls it directly.
+func UpstreamCredentials(cfg *config.Config) (func(server string) func(context.Context) (http.Header, error), *identity.CredentialStore, error) {
+	byServer := map[string]*config.Credentials{}
+	for _, sc := range cfg.Servers {
+		if sc.Credentials != nil {
+			byServer[sc.Name] = sc.Credentials
+		}
+	}
+	if len(byServer) == 0 {
+		return nil, nil, nil
+	}
+	store, err := OpenCredentialStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	headers := func(server string) func(context.Context) (http.Header, error) {
+		c := byServer[server]
+		if c == nil {
+			return nil
+		}
+		return CredentialHeaders(store, server, *c)
+	}
+	return headers, store, nil
+}
+
+// CredentialHeaders returns the header function that sends the calling principal's credential c.Name to
+// server as c.Header, formatted by c.Format. A caller without one is refused (unless c.Optional) with an
+// error telling how to store it; errors never contain the secret.
+func CredentialHeaders(store *identity.CredentialStore, server string, c config.Credentials) func(context.Context) (http.Header, error) {
+	return func(ctx context.Context) (http.Header, error) {
+		p, ok := identity.FromContext(ctx)
+		if !ok {
+			p = identity.Local()
+		}
+		secret, found, err := store.Get(ctx, p.ID(), c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("server %q needs your %q credential, but it could not be read: %v", server, c.Name, err)
+		}
+		if !found {
+			if c.Optional {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("server %q needs your own %q credential and none is stored for %s: "+
+				"ask an operator to run mcpwarden credentials set --config FILE --user %q %s", server, c.Name, p.ID(), p.ID(), c.Name)
+		}
+		if strings.ContainsFunc(string(secret), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return nil, fmt.Errorf("your %q credential contains a control character and cannot be sent in a header: store it again", c.Name)
+		}
+		return http.Header{http.CanonicalHeaderKey(c.Header): {strings.ReplaceAll(c.Format, "{secret}", string(secret))}}, nil
+	}
+}
+
+func buildInboundAuth(ctx context.Context, cfg *config.Config, log *slog.Logger) (*HTTPAuth, error) {
+	_ = ctx
+	a := cfg.Auth
+	if a == nil {
+		if !loopbackListen(cfg.Listen) {
+			return nil, fmt.Errorf("listen address %s is reachable from other machines, but no auth: section is configured: "+
+				"configure auth (an OIDC issuer, or API keys: auth: {mode: api_key}; see docs/identity.md), listen on "+
+				"127.0.0.1, or opt out explicitly with auth: {mode: none}", cfg.Listen)
+		}
+		return &HTTPAuth{}, nil
+	}
+	if a.Mode == config.AuthModeNone {
+		log.Warn("AUTHENTICATION IS OFF (auth.mode: none): anyone who can reach this gateway can use every configured server as \"anonymous\"",
+			"listen", cfg.Listen)
+		anon := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				p := &identity.Principal{Subject: AnonymousSubject, AuthMethod: config.AuthModeNone,
+					Claims: map[string]any{"remote_addr": r.RemoteAddr}}
+				next.ServeHTTP(w, r.WithContext(identity.WithPrincipal(r.Context(), p)))
+			})
+		}
+		return &HTTPAuth{Middleware: anon}, nil
+	}
+
+	keys, err := identity.NewFileAPIKeyStore(a.APIKeysFile)
+	if err != nil {
+		return nil, fmt.Errorf("auth.api_keys_file: %w", err)
+	}
+	claims := identity.ClaimMapping{Subject: a.Claims.Subject, Email: a.Claims.Email, Name: a.Claims.Name, Groups: a.Claims.Groups}
+	opts := identity.AuthOptions{
+		Resource:       a.Resource,
+		Audiences:      a.Audience,
+		RequiredScopes: a.RequiredScopes,
+		APIKeys:        keys,
+		Endpoints:      serverNames(cfg),
+		Logger:         log,
+	}
+	if a.Issuer != "" {
+		opts.AuthorizationServers = []string{a.Issuer}
+		jwks := identity.NewJWKS(identity.JWKSOptions{URL: a.JWKSURL, Issuer: a.Issuer, MinRefetch: a.JWKSRefetchInterval.D()})
+		jv, err := identity.NewJWTValidator(identity.JWTOptions{Issuer: a.Issuer, Keys: jwks, Algorithms: a.Algorithms,
+			ClockSkew: a.ClockSkew.D(), Claims: claims})
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		opts.JWT = jv
+	}
+	if in := a.Introspection; in != nil {
+		iv, err := identity.NewIntrospector(identity.IntrospectionOptions{URL: in.URL, ClientID: in.ClientID,
+			ClientSecret: in.ClientSecret, Issuer: a.Issuer, CacheTTL: in.CacheTTL.D(), Claims: claims})
+		if err != nil {
+			return nil, fmt.Errorf("auth.introspection: %w", err)
+		}
+		opts.Introspection = iv
+	}
+	auth, err := identity.NewAuthenticator(opts)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return &HTTPAuth{Middleware: auth.Middleware, SessionOwner: identity.SessionOwner, Authenticator: auth, APIKeys: keys}, nil
+}
+
+// loopbackListen reports whether addr (host:port) only accepts connections from this machine.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func serverNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Servers))
+	for i, s := range cfg.Servers {
+		names[i] = s.Name
+	}
+	return names
+}

@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/session"
+)
+
+// AuditAnnotate, when set, adds what later stages learned about an exchange to its audit records beyond
+// the principal (Exchange.Principal) and the policy decision (Exchange.Decision), which the audit stage
+// copies itself: the approval (id, approver) and detector findings. The audit stage calls it for each
+// record after the rest of the chain returned, with the record's fields already filled from the message.
+// Nil: no approval or findings are recorded.
+//
+// HOOK for the approval and inspect stages: once Exchange carries their results, set this in BuildStages
+// to copy them into r.Approval and r.Findings.
+var AuditAnnotate func(x *Exchange, r *audit.Record)
+
+// annotate copies the principal and the policy decision from x into r, then runs AuditAnnotate.
+func annotate(x *Exchange, r *audit.Record) {
+	if p := x.Principal; p != nil {
+		r.Principal = audit.Principal{User: p.Subject, Groups: p.Groups, AuthMethod: p.AuthMethod}
+	}
+	if d := x.Decision; d != nil {
+		action := string(d.Effect)
+		if d.Monitor {
+			action = "monitor:" + action
+		}
+		r.Decision = &audit.Decision{Action: action, Rule: d.RuleID, Reason: d.Reason}
+	}
+	if r.Error != nil && r.Error.Code == jsonrpc.CodePolicyDenied && r.DecisionAction() != "deny" {
+		// A later stage refused the call on policy grounds after the policy stage itself allowed it.
+		r.Decision = &audit.Decision{Action: "deny", Reason: r.Error.Message}
+	}
+	if AuditAnnotate != nil {
+		AuditAnnotate(x, r)
+	}
+}
+
+// AuditStage adapts an Auditor to the chain (stage ⑧). Requests are recorded and committed before the rest
+// of the chain sees them; when the commit fails the request is refused with CodeAuditUnavailable (unless
+// audit.fail_open). Each response is recorded with its latency and sizes, linked to its request record;
+// notifications are recorded as they pass. Records are built from copies: the live message is never
+// modified.
+func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
+	if log == nil {
+		log = slog.Default()
+	}
+	return func(next Handler) Handler {
+		return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
+			rec := auditRecord(a, x, x.Msg, x.Direction)
+			if p := x.Principal; p != nil {
+				rec.Principal = audit.Principal{User: p.Subject, Groups: p.Groups, AuthMethod: p.AuthMethod}
+			}
+			if x.Msg.Kind != jsonrpc.KindRequest {
+				reply, err := next(ctx, x)
+				annotate(x, rec)
+				if qerr := a.Queue(ctx, rec); qerr != nil {
+					log.Error("audit: could not queue a record", "method", x.Msg.Method, "err", qerr)
+				}
+				return reply, err
+			}
+			parent := ""
+			if err := a.Commit(ctx, rec); err != nil {
+				if !a.FailOpen() {
+					log.Warn("audit: refusing a request that could not be recorded (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", err)
+					return errorReply(x.Msg, jsonrpc.CodeAuditUnavailable,
+						"mcpwarden refused this request because it could not be recorded in the audit trail ("+err.Error()+
+							"); nothing was forwarded. The gateway retries the audit store by itself; if this persists, check the audit store "+
+							"(data_dir or audit.postgres_dsn)"), nil
+				}
+				log.Warn("audit: forwarding a request that could not be recorded (audit.fail_open is set)", "server", x.Server, "method", x.Msg.Method, "err", err)
+			} else {
+				parent = rec.Ref()
+			}
+			start := time.Now()
+			reply, err := next(ctx, x)
+			resp := auditResponse(a, x, rec, parent, reply, err, time.Since(start))
+			annotate(x, resp)
+			if qerr := a.Queue(ctx, resp); qerr != nil {
+				log.Error("audit: could not queue a response record", "method", x.Msg.Method, "err", qerr)
+			}
+			return reply, err
+		}
+	}
+}
+
+// auditRecord builds the record of msg travelling in direction d within exchange x.
+func auditRecord(a *audit.Auditor, x *Exchange, msg *jsonrpc.Message, d Direction) *audit.Record {
+	r := &audit.Record{
+		Time:      time.Now().UTC(),
+		Direction: d.String(),
+		Kind:      msg.Kind.String(),
+		Server:    x.Server,
+		Method:    msg.Method,
+		Name:      msg.Name,
+		Headers:   audit.Headers(x.Header),
+		BytesIn:   len(msg.Raw),
+	}
+	if !msg.ID.IsZero() {
+		r.RequestID = msg.ID.String()
+	}
+	if !x.Related.IsZero() {
+		r.RelatedRequestID = x.Related.String()
+	}
+	if s := x.Session; s != nil {
+		r.SessionID = s.ID
+		r.Transport = string(s.Transport)
+		r.Remote = s.Remote
+		r.ProtocolVersion = s.Version()
+		if e := s.Era(); e != session.EraUnknown {
+			r.Era = e.String()
+		}
+		r.Client.Name, r.Client.Version = s.Client()
+	}
+	if r.ProtocolVersion == "" {
+		r.ProtocolVersion = msg.ProtocolVersion
+	}
+	c := a.Capturer()
+	switch {
+	case msg.Arguments != nil:
+		r.Arguments = c.Payload(msg.Arguments)
+	case msg.Params != nil:
+		r.Params = c.Payload(msg.Params)
+	}
+	auditOutcome(c, r, msg)
+	return r
+}
+
+// auditOutcome fills the result or error of a response message.
+func auditOutcome(c *audit.Capturer, r *audit.Record, msg *jsonrpc.Message) {
+	switch msg.Kind {
+	case jsonrpc.KindResult:
+		r.Result = c.Payload(msg.Result)
+	case jsonrpc.KindError:
+		if msg.Error != nil {
+			r.Error = &audit.ErrorInfo{Code: msg.Error.Code, Message: msg.Error.Message, Data: c.Payload(msg.Error.Data)}
+			if msg.Error.Code == jsonrpc.CodePolicyDenied {
+				r.Decision = &audit.Decision{Action: "deny", Reason: msg.Error.Message}
+			}
+		}
+	}
+}
+
+// auditResponse builds the record of the answer to request record req.
+func auditResponse(a *audit.Auditor, x *Exchange, req *audit.Record, parent string, reply *jsonrpc.Message, err error, latency time.Duration) *audit.Record {
+	d := ServerToClient
+	if x.Direction == ServerToClient {
+		d = ClientToServer
+	}
+	r := &audit.Record{
+		Time: time.Now().UTC(), Direction: d.String(), Server: req.Server, Method: req.Method, Name: req.Name,
+		RequestID: req.RequestID, RelatedRequestID: req.RelatedRequestID, Parent: parent,
+		SessionID: req.SessionID, Era: req.Era, ProtocolVersion: req.ProtocolVersion, Transport: req.Transport, Remote: req.Remote,
+		Client: req.Client, Principal: req.Principal,
+		LatencyMS: float64(latency.Microseconds()) / 1000, BytesIn: req.BytesIn,
+	}
+	if s := x.Session; s != nil {
+		// initialize fills these in only when its response arrives.
+		r.Client.Name, r.Client.Version = s.Client()
+		if v := s.Version(); v != "" {
+			r.ProtocolVersion = v
+		}
+		if e := s.Era(); e != session.EraUnknown {
+			r.Era = e.String()
+		}
+	}
+	switch {
+	case err != nil:
+		r.Kind = jsonrpc.KindError.String()
+		r.Error = &audit.ErrorInfo{Code: jsonrpc.CodeInternalError, Message: "gateway error: " + err.Error()}
+	case reply == nil:
+		r.Kind = jsonrpc.KindError.String()
+		r.Error = &audit.ErrorInfo{Message: "no response: the requester went away before the answer arrived"}
+	default:
+		r.Kind = reply.Kind.String()
+		r.BytesOut = len(reply.Raw)
+		auditOutcome(a.Capturer(), r, reply)
+	}
+	return r
+}

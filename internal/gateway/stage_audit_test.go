@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/config"
+)
+
+// startAuditedGateway is startGatewayTB with only the audit stage (SQLite in the test's data_dir).
+func startAuditedGateway(tb testing.TB, servers ...string) (string, *audit.Auditor) {
+	tb.Helper()
+	dir := tb.TempDir()
+	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + strings.Join(servers, "")
+	path := filepath.Join(dir, "mcpwarden.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := audit.Open(context.Background(), cfg, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, err := New(cfg, Options{Logger: log, Stages: Stages{Audit: AuditStage(a, log)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(g.Handler())
+	tb.Cleanup(func() {
+		ts.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		g.Close(ctx)
+		if err := a.Close(ctx); err != nil {
+			tb.Errorf("audit close: %v", err)
+		}
+	})
+	return ts.URL, a
+}
+
+// TestAuditServerToClient: a server→client request (sampling, inside a tools/call) and its answer are
+// recorded on the server chain, linked to each other and to the client call they belong to.
+func TestAuditServerToClient(t *testing.T) {
+	url, a := startAuditedGateway(t, stdioServerYAML("s1"))
+	rec := &recorder{}
+	cs := connect(t, url+"/mcp/s1", legacy, rec)
+	text, isErr := callText(t, cs, "sample", map[string]any{"text": "hi"})
+	if isErr || text != "model said: HI" {
+		t.Fatalf("sample: %q %v", text, isErr)
+	}
+	_ = cs.Close()
+	if err := a.Writer().Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ Dir, Kind, Method, Name, Related string }
+	var got []row
+	var entries []audit.Entry
+	err := a.Sink().Scan(t.Context(), audit.Filter{Method: "sampling/createMessage"}, func(r *audit.StoredRecord) error {
+		got = append(got, row{r.Direction, r.Kind, r.Method, r.Name, r.RelatedRequestID})
+		entries = append(entries, audit.EntryOf(r))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{"server_to_client", "request", "sampling/createMessage", "", "2"},
+		{"client_to_server", "result", "sampling/createMessage", "", "2"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("sampling records (-want +got):\n%s", diff)
+	}
+	if entries[1].Parent != entries[0].Ref || !strings.Contains(string(entries[1].Result), "HI") {
+		t.Errorf("the answer is not linked to the request: %+v", entries[1])
+	}
+	rep, err := audit.Verify(t.Context(), a.Sink(), a.Signer())
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	var n int
+	_ = a.Sink().Scan(t.Context(), audit.Filter{Tool: "sample"}, func(*audit.StoredRecord) error { n++; return nil })
+	if n != 2 {
+		t.Errorf("%d records for the sample call, want 2", n)
+	}
+}
+
+// TestAuditModernEra: stateless 2026-07-28 requests through both endpoints are recorded with their era and
+// version, on the aggregate endpoint under the upstream's own tool name.
+func TestAuditModernEra(t *testing.T) {
+	remote := httptest.NewServer(newTestHTTPUpstream("b", true))
+	t.Cleanup(remote.Close)
+	url, a := startAuditedGateway(t, httpServerYAML("b", remote.URL))
+	for _, ep := range []string{"/mcp/b", "/mcp"} {
+		cs := connect(t, url+ep, "", &recorder{})
+		tool := "echo"
+		if ep == "/mcp" {
+			tool = "b.echo"
+		}
+		if got, _ := callText(t, cs, tool, map[string]any{"text": "m"}); got != "b:m" {
+			t.Fatalf("%s %s = %q", ep, tool, got)
+		}
+		_ = cs.Close()
+	}
+	if err := a.Writer().Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := a.Sink().Scan(t.Context(), audit.Filter{Method: "tools/call"}, func(r *audit.StoredRecord) error {
+		got = append(got, r.Kind+" "+r.Name+" "+r.Era+" "+r.ProtocolVersion)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"request echo modern 2026-07-28", "result echo modern 2026-07-28",
+		"request echo modern 2026-07-28", "result echo modern 2026-07-28",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tools/call records (-want +got):\n%s", diff)
+	}
+}
