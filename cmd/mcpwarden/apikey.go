@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/gateway"
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 )
 
@@ -23,11 +23,7 @@ func apiKeyStore(cfgPath string) (*identity.FileAPIKeyStore, *config.Config, err
 	if err != nil {
 		return nil, nil, err
 	}
-	path := filepath.Join(cfg.DataDir, config.APIKeysFile)
-	if cfg.Auth != nil && cfg.Auth.APIKeysFile != "" {
-		path = cfg.Auth.APIKeysFile
-	}
-	s, err := identity.NewFileAPIKeyStore(path)
+	s, err := identity.NewFileAPIKeyStore(gateway.APIKeysPath(cfg))
 	if err != nil {
 		return nil, nil, usageErr(err)
 	}

@@ -28,6 +28,7 @@ Endpoints:
   /mcp/{server}   transparent endpoint for one configured server (both protocol eras)
   /mcp            aggregate endpoint: every server's tools and prompts as {server}.{name}
   /healthz        liveness
+  /api/v1/fleet/  fleet inventory: discover --report posts here (API key auth)
 
 SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout to finish.`,
 		Args: cobra.NoArgs,
@@ -64,8 +65,17 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				_ = ln.Close()
 				return err
 			}
+			fleetAPI, closeFleet, err := gateway.OpenFleetAPI(cmd.Context(), cfg)
+			if err != nil {
+				_ = ln.Close()
+				return err
+			}
+			defer func() { _ = closeFleet() }()
+			routes := http.NewServeMux()
+			routes.Handle(gateway.FleetPath, fleetAPI)
+			routes.Handle("/", g.Handler())
 			srv := &http.Server{
-				Handler:           auth.Wrap(g.Handler()),
+				Handler:           auth.Wrap(routes),
 				ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.D(),
 				IdleTimeout:       2 * time.Minute,
 			}
