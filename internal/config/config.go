@@ -85,6 +85,10 @@ type Server struct {
 	// Headers the gateway manages itself (Host, Content-Type, Mcp-Session-Id, …) cannot be set.
 	Headers map[string]string `yaml:"headers"`
 
+	// Trusted declares the server trustworthy: only then do its tool annotations (readOnlyHint,
+	// destructiveHint, …) lower the risk policy sees — MCP hints are untrusted by default. Default false.
+	Trusted bool `yaml:"trusted,omitempty"`
+
 	// Timeout bounds one request to this server (no answer in time → the call gets a JSON-RPC error).
 	// Default 60s. Progress notifications from the server reset it.
 	Timeout Duration `yaml:"timeout"`

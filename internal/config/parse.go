@@ -809,6 +809,11 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			{"start", d.setStr(&s.Start)},
 			{"timeout", d.duration(&s.Timeout)},
 			{"transport", d.setStr(&s.Transport)},
+			{"trusted", func(v *yaml.Node, p string) {
+				if b, ok := d.boolean(v, p); ok {
+					s.Trusted = b
+				}
+			}},
 			{"url", d.setStr(&s.URL)},
 		})
 	}

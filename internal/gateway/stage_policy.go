@@ -31,6 +31,9 @@ type PolicyStageConfig struct {
 	// PassAsk forwards ask decisions to the next stage (the approval stage reads x.Decision) instead of
 	// answering CodeApprovalRequired. Leave false while no approval stage is configured.
 	PassAsk bool
+	// Trusted reports whether the operator marked a server trusted (servers[].trusted): only then do its tool
+	// annotations lower risk. Nil: no server is trusted.
+	Trusted func(server string) bool
 	// Logger receives monitor-mode decisions and tool-list problems; nil discards.
 	Logger *slog.Logger
 }
@@ -325,7 +328,8 @@ func (s *policyStage) learn(x *Exchange, reply *jsonrpc.Message) {
 	defer st.mu.Unlock()
 	st.listed = true
 	for _, t := range r.Tools {
-		def := &policy.ToolDef{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, Annotations: t.Annotations}
+		def := &policy.ToolDef{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, Annotations: t.Annotations,
+			Trusted: s.cfg.Trusted != nil && s.cfg.Trusted(x.Server)}
 		st.byName[t.Name] = def
 		c := policy.Canonical(t.Name)
 		if prev := st.canon[c]; prev == nil || prev.Name == t.Name {

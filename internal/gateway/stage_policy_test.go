@@ -99,10 +99,10 @@ func startPolicyGateway(t *testing.T, policyYAML string, servers ...string) stri
 	}
 	ts := httptest.NewServer(g.Handler())
 	t.Cleanup(func() {
-		ts.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		g.Close(ctx)
+		g.Close(ctx) // ends sessions and their streams first, so the server has no open requests left
+		ts.Close()
 		if err := closeStages(); err != nil {
 			t.Errorf("closing stages: %v", err)
 		}

@@ -57,7 +57,12 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		}
 		holder.Watch(0, log)
 		closers = append(closers, holder.Close)
-		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log})
+		trusted := map[string]bool{}
+		for _, sc := range cfg.Servers {
+			trusted[sc.Name] = sc.Trusted
+		}
+		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log,
+			Trusted: func(server string) bool { return trusted[server] }})
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}

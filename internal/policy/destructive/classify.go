@@ -650,8 +650,10 @@ func (c *classifier) finish() {
 	}
 	reads, writes := 0, 0
 
-	// Tool name and annotations.
-	if f.Tool.Destructive {
+	// Tool name and annotations. A trusted server's readOnlyHint is the operator's word and outranks the
+	// guess from the tool's name; what the arguments hold (SQL, shell, paths) still counts below.
+	trustedRead := f.Annotations.Trusted && f.Annotations.ReadOnly
+	if f.Tool.Destructive && !trustedRead {
 		reason("tool name has destructive verb %q", firstOr(f.Tool.DestructiveVerbs, f.Tool.Verb))
 	}
 	if f.Annotations.Hints["destructiveHint"] && !f.Annotations.Hints["readOnlyHint"] {
@@ -682,7 +684,7 @@ func (c *classifier) finish() {
 	switch {
 	case f.Tool.Read:
 		reads++
-	case f.Tool.Destructive || f.Tool.Write && !executor:
+	case (f.Tool.Destructive || f.Tool.Write && !executor) && !trustedRead:
 		writes++
 	}
 	c.finishPaths(reason, &writes)
