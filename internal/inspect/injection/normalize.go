@@ -1,0 +1,204 @@
+package injection
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
+)
+
+// normText is the form keyword rules read, with a map back to the original text.
+type normText struct {
+	s string
+	// idx[i] is the offset in the original text of normalised byte i; nil means the identity (ASCII
+	// text without anything sanitize removes: only case changed).
+	idx []int32
+	n   int // length of the original text
+}
+
+// orig maps a normalised offset (0…len(s)) to an offset in the original text.
+func (t *normText) orig(i int) int {
+	if t.idx == nil {
+		return i
+	}
+	if i >= len(t.idx) {
+		return t.n
+	}
+	return int(t.idx[i])
+}
+
+// plainASCII reports whether s is printable ASCII, tab, newline and carriage return only.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x7F || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// needsSanitize reports whether text holds anything sanitize.String removes (it is much slower than
+// this check on text that is merely non-ASCII).
+func needsSanitize(text string) bool {
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' || c == 0x7F || c == '\r' && (i+1 >= len(text) || text[i+1] != '\n') {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r == utf8.RuneError && size == 1 || sanitize.IsControl(r) || sanitize.IsInvisible(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// normalize builds the keyword form of text: sanitize.String removes escape sequences, controls and
+// invisible characters; compatibility forms fold (NFKC: fullwidth, ligatures, mathematical letters);
+// Latin, Greek and Cyrillic letters lose their diacritics; everything is lower case.
+func normalize(text string) normText {
+	if plainASCII(text) {
+		return normText{s: lowerASCII(text), n: len(text)}
+	}
+	clean, changed := text, false
+	if needsSanitize(text) {
+		clean, changed = sanitize.String(text)
+	}
+	// cleanIdx maps clean offsets to original offsets: sanitize only removes characters (and replaces an
+	// invalid byte by U+FFFD), so a greedy walk aligns the two.
+	var cleanIdx []int32
+	if changed {
+		cleanIdx = make([]int32, 0, len(clean))
+		i := 0
+		for j := 0; j < len(clean); {
+			r, size := utf8.DecodeRuneInString(clean[j:])
+			for i < len(text) {
+				or, osize := utf8.DecodeRuneInString(text[i:])
+				if or == r && (r != utf8.RuneError || osize == size) || r == utf8.RuneError && or == utf8.RuneError && osize == 1 {
+					break
+				}
+				i += osize
+			}
+			for k := 0; k < size; k++ {
+				cleanIdx = append(cleanIdx, int32(min(i, len(text))))
+			}
+			if i < len(text) {
+				_, osize := utf8.DecodeRuneInString(text[i:])
+				i += osize
+			}
+			j += size
+		}
+	}
+	at := func(j int) int32 {
+		if cleanIdx == nil {
+			return int32(j)
+		}
+		return cleanIdx[j]
+	}
+	out := make([]byte, 0, len(clean)+8)
+	idx := make([]int32, 0, len(clean)+8)
+	var buf [utf8.UTFMax]byte
+	for j := 0; j < len(clean); {
+		r, size := utf8.DecodeRuneInString(clean[j:])
+		o := at(j)
+		switch {
+		case r < utf8.RuneSelf:
+			c := byte(r)
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			out = append(out, c)
+			idx = append(idx, o)
+		default:
+			// Most runes are already in normal form and only need lower-casing; the buffer avoids an
+			// allocation per rune.
+			n0 := utf8.EncodeRune(buf[:], r)
+			latin := r >= 0xC0 && r < 0x530 // Latin, Greek, Cyrillic, Armenian: strip diacritics
+			f := norm.NFKC
+			if latin {
+				f = norm.NFKD
+			}
+			if f.IsNormal(buf[:n0]) {
+				n := utf8.EncodeRune(buf[:], unicode.ToLower(r))
+				for k := 0; k < n; k++ {
+					out = append(out, buf[k])
+					idx = append(idx, o)
+				}
+				break
+			}
+			for _, d := range f.String(string(r)) {
+				if latin && d >= 0x300 && d <= 0x36F {
+					continue
+				}
+				n := utf8.EncodeRune(buf[:], unicode.ToLower(d))
+				for k := 0; k < n; k++ {
+					out = append(out, buf[k])
+					idx = append(idx, o)
+				}
+			}
+		}
+		j += size
+	}
+	return normText{s: string(out), idx: idx, n: len(text)}
+}
+
+// excerpt returns at most width bytes of s around [start, end) on rune boundaries, newlines flattened.
+func excerpt(s string, start, end, width int) string {
+	if end-start > width {
+		end = start + width
+	}
+	pad := (width - (end - start)) / 2
+	from, to := max(0, start-pad), min(len(s), end+pad)
+	for from > 0 && !utf8.RuneStart(s[from]) {
+		from--
+	}
+	for to < len(s) && !utf8.RuneStart(s[to]) {
+		to++
+	}
+	b := make([]byte, 0, to-from+8)
+	if from > 0 {
+		b = append(b, "…"...)
+	}
+	space := false
+	for _, r := range s[from:to] {
+		if r == '\n' || r == '\r' || r == '\t' || r == ' ' {
+			if !space {
+				b = append(b, ' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		if sanitize.IsControl(r) || sanitize.IsInvisible(r) {
+			continue
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	if to < len(s) {
+		b = append(b, "…"...)
+	}
+	return string(b)
+}

@@ -1,0 +1,979 @@
+package injection
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/secrets"
+)
+
+// anchorRef is one anchor of one pattern.
+type anchorRef struct {
+	anchor string
+	pat    int
+	word   bool // the anchor starts with an ASCII letter: require a word boundary before it
+}
+
+// index finds, in one pass, every position where an anchor starts: a table keyed by the first two
+// bytes, plus the one-byte anchors.
+func init() {
+	for i := range patterns {
+		switch patterns[i].cat {
+		case catData, catSend, catToolCall:
+			patterns[i].negatable = true
+		}
+	}
+}
+
+var index = func() (ix struct {
+	byPair  [1 << 16]uint16
+	lists   [][]anchorRef
+	singles [256][]anchorRef
+	// wordOnly[c]: every anchor that starts with byte c starts with an ASCII letter (needs a boundary).
+	wordOnly [256]bool
+}) {
+	for c := 'a'; c <= 'z'; c++ {
+		ix.wordOnly[c] = true
+	}
+	for i, p := range patterns {
+		for _, a := range p.anchors {
+			if a == "" {
+				panic("injection: empty anchor in " + p.id)
+			}
+			ref := anchorRef{anchor: a, pat: i, word: 'a' <= a[0] && a[0] <= 'z'}
+			if !ref.word {
+				ix.wordOnly[a[0]] = false
+			}
+			if len(a) == 1 {
+				ix.singles[a[0]] = append(ix.singles[a[0]], ref)
+				continue
+			}
+			k := uint16(a[0])<<8 | uint16(a[1])
+			if ix.byPair[k] == 0 {
+				ix.lists = append(ix.lists, nil)
+				ix.byPair[k] = uint16(len(ix.lists))
+			}
+			ix.lists[ix.byPair[k]-1] = append(ix.lists[ix.byPair[k]-1], ref)
+		}
+	}
+	return ix
+}()
+
+// Limits that bound the work on hostile input.
+const (
+	maxDepth         = 2       // hidden text inside hidden text is scanned, one level further is not
+	maxDecodes       = 16      // base64/hex runs decoded per text
+	maxHiddenRegion  = 4 << 10 // bytes of an HTML comment or invisible element treated as hidden
+	maxFindingsPerID = 8
+)
+
+// metaPhrases mark text that discusses prompt injection: a quoted example there is not an attack.
+var metaPhrases = []string{"prompt injection", "prompt-injection", "injection attack", "indirect injection", "adversarial prompt", "red team", "red-team", "jailbreak attack"}
+
+type region struct{ start, end int }
+
+// textScan holds the state of one text.
+type textScan struct {
+	orig     string
+	nt       normText
+	depth    int
+	findings []Finding
+	hidden   []region // in normalised offsets
+	perID    map[string]int
+}
+
+func (ts *textScan) add(f Finding) {
+	if ts.perID == nil {
+		ts.perID = map[string]int{}
+	}
+	if ts.perID[f.RuleID] >= maxFindingsPerID {
+		return
+	}
+	ts.perID[f.RuleID]++
+	ts.findings = append(ts.findings, f)
+}
+
+// scanText returns the findings of one text (not scored).
+func scanText(text string, depth int) []Finding {
+	ts := &textScan{orig: text, nt: normalize(text), depth: depth}
+	if !plainASCII(text) {
+		ts.raw()
+	}
+	ts.keywords()
+	ts.encoded()
+	ts.markHidden()
+	ts.discount()
+	return dedupe(ts.findings)
+}
+
+// dedupe keeps, of findings of one category whose spans overlap, the heaviest (the first on ties).
+func dedupe(fs []Finding) []Finding {
+	out := fs[:0]
+	for _, f := range fs {
+		dup := false
+		for i := range out {
+			g := &out[i]
+			if g.Category == f.Category && g.Path == f.Path && f.Start < g.End && g.Start < f.End {
+				if f.Weight > g.Weight {
+					*g = f
+				}
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// keywords runs the anchored patterns where their anchors start.
+func (ts *textScan) keywords() {
+	s := ts.nt.s
+	lastEnd := make([]int, len(patterns))
+	try := func(p int, ref anchorRef) {
+		if ref.word && p > 0 && isWordByte(s[p-1]) {
+			return
+		}
+		if !strings.HasPrefix(s[p:], ref.anchor) || lastEnd[ref.pat] > p {
+			return
+		}
+		pt := &patterns[ref.pat]
+		if pt.sentenceStart && !opensSentence(s, p) || pt.lineStart && !opensLine(s, p) {
+			return
+		}
+		var m []int
+		from := p
+		if pt.back > 0 {
+			// Try the verbs before the anchor, nearest first.
+			for _, v := range verbsBefore(s, p, pt) {
+				win := s[v:min(len(s), v+pt.maxLen)]
+				if mm := pt.re.FindStringSubmatchIndex(win); mm != nil && v+mm[1] > p {
+					m, from = mm, v
+					break
+				}
+			}
+		} else {
+			win := s[p:min(len(s), p+pt.maxLen)]
+			if pt.url != urlNone && !urlWorthParsing(pt.url, win) {
+				return
+			}
+			if pt.needs == nil || containsAny(win[:min(len(win), needWindow)], pt.needs) {
+				m = pt.re.FindStringSubmatchIndex(win)
+			}
+		}
+		if m == nil {
+			return
+		}
+		win := s[from:min(len(s), from+pt.maxLen)]
+		start, end := from+m[0], from+m[1]
+		if pt.negatable && negated(s, start) {
+			return
+		}
+		lastEnd[ref.pat] = end
+		switch {
+		case pt.hidden:
+			ts.hidden = append(ts.hidden, hiddenRegion(s, p, pt.anchors[0] == "<!--"))
+		case pt.url != urlNone:
+			u := win[m[2]:m[3]]
+			if weight, why := gradeURL(pt.url, u); weight > 0 {
+				ts.addAt(pt.id, pt.cat, weight, start, end, pt.msg+": "+why)
+			}
+		default:
+			ts.addAt(pt.id, pt.cat, pt.weight, start, end, pt.msg)
+		}
+	}
+	for p := 0; p < len(s); p++ {
+		c := s[p]
+		if p > 0 && index.wordOnly[c] && isWordByte(s[p-1]) {
+			continue // inside a word: every anchor starting with c needs a word boundary
+		}
+		for _, ref := range index.singles[c] {
+			try(p, ref)
+		}
+		if p+1 < len(s) {
+			if l := index.byPair[uint16(c)<<8|uint16(s[p+1])]; l != 0 {
+				for _, ref := range index.lists[l-1] {
+					try(p, ref)
+				}
+			}
+		}
+	}
+}
+
+// negations that void an action phrase right after them.
+var negations = []string{"never", "not", "don't", "dont", "shouldn't", "can't", "cannot", "won't", "mustn't", "no need to"}
+
+// negated reports whether the two words before s[p] hold a negation ("never share", "do not send",
+// "should not ever post").
+func negated(s string, p int) bool {
+	before := strings.TrimRight(s[max(0, p-24):p], " \t\n")
+	for _, n := range negations {
+		if strings.HasSuffix(before, n) {
+			return true
+		}
+		if i := strings.LastIndexByte(before, ' '); i >= 0 && strings.HasSuffix(strings.TrimRight(before[:i], " "), n) {
+			return true
+		}
+	}
+	return false
+}
+
+// verbsBefore returns the starts of up to three of a backward pattern's verbs within its back bytes
+// before s[p] in the same sentence, nearest first. Words are runs of letters, '\” and '-'.
+func verbsBefore(s string, p int, pt *pattern) []int {
+	var found []int
+	limit := max(0, p-pt.back)
+	end := p
+	prevWord := ""
+	check := func(start int) {
+		w := s[start:end]
+		if w == "" {
+			return
+		}
+		if pt.verbs[w] || prevWord != "" && pt.verbs[w+" "+prevWord] {
+			found = append(found, start)
+		}
+		prevWord = w
+	}
+	i := p - 1
+	for ; i >= limit && len(found) < 3; i-- {
+		c := s[i]
+		if c == '.' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\n') || c == '!' || c == '?' || c == ';' {
+			return found
+		}
+		if isVerbByte(c) {
+			continue
+		}
+		check(i + 1)
+		end = i
+	}
+	if i < 0 && len(found) < 3 {
+		check(0)
+	}
+	return found
+}
+
+func isVerbByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || c == '-' || c == '\'' || c >= 0x80
+}
+
+// opensLine reports whether only spaces stand between the previous newline (or the start) and s[p].
+func opensLine(s string, p int) bool {
+	for p > 0 {
+		p--
+		switch s[p] {
+		case ' ', '\t', '>':
+			continue
+		case '\n':
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+// opensSentence reports whether s[p] starts the text, a line or a sentence (or follows a quote or a
+// markup delimiter that does).
+func opensSentence(s string, p int) bool {
+	for p > 0 {
+		p--
+		switch s[p] {
+		case ' ', '\t', '*', '_', '"', '\'', '(', '[':
+			continue
+		case '\n', '.', '!', '?', ':', '>', '-', '#':
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_'
+}
+
+// addAt adds a finding at normalised offsets [p, end).
+func (ts *textScan) addAt(id, cat string, weight, p, end int, msg string) {
+	ts.add(Finding{
+		RuleID:   id,
+		Category: cat,
+		Weight:   weight,
+		Start:    ts.nt.orig(p),
+		End:      ts.nt.orig(end),
+		Evidence: excerpt(ts.nt.s, p, end, 120),
+		Message:  msg,
+	})
+}
+
+// hiddenRegion returns the extent of an HTML comment, or of the element whose style hides it.
+func hiddenRegion(s string, p int, comment bool) region {
+	limit := min(len(s), p+maxHiddenRegion)
+	if comment {
+		if e := strings.Index(s[p:limit], "-->"); e >= 0 {
+			return region{p, p + e + 3}
+		}
+		return region{p, limit}
+	}
+	if e := strings.Index(s[p:limit], "</"); e >= 0 {
+		return region{p, p + e}
+	}
+	return region{p, limit}
+}
+
+// markHidden flags findings inside hidden regions and adds one RuleHiddenHTML finding per region that
+// holds an instruction or an action.
+func (ts *textScan) markHidden() {
+	for _, r := range ts.hidden {
+		from, to := ts.nt.orig(r.start), ts.nt.orig(r.end)
+		found := false
+		for i := range ts.findings {
+			f := &ts.findings[i]
+			if f.Start >= from && f.End <= to && f.Category != catHidden {
+				f.Hidden = true
+				if instructionCats[f.Category] || actionCats[f.Category] {
+					found = true
+				}
+			}
+		}
+		if found {
+			ts.add(Finding{RuleID: RuleHiddenHTML, Category: catHidden, Weight: 20, Start: from, End: to, Hidden: true,
+				Evidence: excerpt(ts.nt.s, r.start, r.end, 120),
+				Message:  "instructions inside an HTML comment or an invisible element: the user does not see them, the model does"})
+		}
+	}
+}
+
+// discount lowers visible keyword findings in text that discusses prompt injection (documentation,
+// research, detector READMEs): to 60 %, and to 30 % for phrases quoted or in code spans, which is how
+// such text shows its examples. Outside such text quotes do not matter: a CSV cell or a JSON string is
+// quoted too.
+func (ts *textScan) discount() {
+	if len(ts.findings) == 0 {
+		return
+	}
+	s := ts.nt.s
+	meta := false
+	for _, m := range metaPhrases {
+		if strings.Contains(s, m) {
+			meta = true
+			break
+		}
+	}
+	if !meta {
+		return
+	}
+	for i := range ts.findings {
+		f := &ts.findings[i]
+		if f.Hidden || f.Category == catInvisible || f.Category == catANSI || f.Category == catEncoded || f.Category == catHidden {
+			continue
+		}
+		if ts.quoted(f.Start) {
+			f.Weight = f.Weight * 3 / 10
+		} else {
+			f.Weight = f.Weight * 6 / 10
+		}
+	}
+}
+
+// quoted reports whether the finding at original offset start opens right after a quote or inside a
+// code span of its line.
+func (ts *textScan) quoted(start int) bool {
+	t := ts.orig
+	if start > len(t) {
+		return false
+	}
+	line := t[:start]
+	if nl := strings.LastIndexByte(line, '\n'); nl >= 0 {
+		line = line[nl+1:]
+	}
+	if strings.Count(line, "`")%2 == 1 || strings.Count(line, `"`)%2 == 1 || strings.Count(line, "“") > strings.Count(line, "”") ||
+		strings.Count(line, "«") > strings.Count(line, "»") || strings.Count(line, "「") > strings.Count(line, "」") {
+		return true
+	}
+	trimmed := strings.TrimRight(line, " \t*_")
+	r, _ := utf8.DecodeLastRuneInString(trimmed)
+	return r == '\'' || r == '‘'
+}
+
+// ---- raw characters: invisible Unicode, escapes ----
+
+func isEmojiBase(r rune) bool {
+	return r >= 0x80 && (unicode.Is(unicode.So, r) || r >= 0x1F000 && r <= 0x1FAFF)
+}
+
+func (ts *textScan) raw() {
+	t := ts.orig
+	var (
+		tagStart, tagEnd = -1, -1
+		tagText          []byte
+		zw, zwFirst      = 0, -1
+		bidi, bidiFirst  = 0, -1
+		vs, vsFirst      = 0, -1
+		ansiWeight       = 0
+		ansiFirst        = -1
+		ansiWhat         string
+		ctl, ctlFirst    = 0, -1
+		prev             rune
+	)
+	for i := 0; i < len(t); {
+		if c := t[i]; c >= 0x20 && c < 0x7F || c == '\n' || c == '\t' || c == '\r' && i+1 < len(t) && t[i+1] == '\n' {
+			prev = rune(c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(t[i:])
+		switch {
+		case r >= 0xE0000 && r <= 0xE007F:
+			if tagStart < 0 {
+				tagStart = i
+			}
+			tagEnd = i + size
+			if r >= 0xE0020 && r <= 0xE007E {
+				tagText = append(tagText, byte(r-0xE0000))
+			}
+		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0x180E || r == 0xFEFF && i > 0 || r >= 0x2061 && r <= 0x2064:
+			zw, zwFirst = zw+1, firstOf(zwFirst, i)
+		case r == 0x200D:
+			next, _ := utf8.DecodeRuneInString(t[i+size:])
+			if !isEmojiBase(prev) || !isEmojiBase(next) {
+				zw, zwFirst = zw+1, firstOf(zwFirst, i)
+			}
+		case r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069:
+			bidi, bidiFirst = bidi+1, firstOf(bidiFirst, i)
+		case r >= 0xE0100 && r <= 0xE01EF:
+			vs, vsFirst = vs+1, firstOf(vsFirst, i)
+		case r >= 0xFE00 && r <= 0xFE0F:
+			if !isEmojiBase(prev) {
+				vs, vsFirst = vs+1, firstOf(vsFirst, i)
+			}
+		case r == 0x1B || r == 0x9B:
+			w, what := classifyEscape(t, i, size)
+			if w > ansiWeight {
+				ansiWeight, ansiWhat = w, what
+			}
+			ansiFirst = firstOf(ansiFirst, i)
+		case r == 0x08 || r == 0x7F || r == '\r' && i+1 < len(t) && t[i+1] != '\n':
+			ctl, ctlFirst = ctl+1, firstOf(ctlFirst, i)
+		case sanitize.IsControl(r) && r != 0x1B:
+			ctl, ctlFirst = ctl+1, firstOf(ctlFirst, i)
+		}
+		prev = r
+		i += size
+	}
+	if tagStart >= 0 {
+		ts.add(Finding{RuleID: RuleTagSmuggling, Category: catInvisible, Weight: 50, Start: tagStart, End: tagEnd, Hidden: true,
+			Evidence: "hidden: " + excerpt(string(tagText), 0, len(tagText), 120),
+			Message:  "Unicode tag characters: invisible to the user, read by the model as ASCII"})
+		if ts.depth < maxDepth && len(tagText) > 0 {
+			ts.addHidden(string(tagText), tagStart, tagEnd)
+		}
+	}
+	if zw > 0 {
+		weight := 5
+		if zw >= 3 {
+			weight = 20
+		}
+		ts.add(Finding{RuleID: RuleZeroWidth, Category: catInvisible, Weight: weight, Start: zwFirst, End: zwFirst + 3,
+			Evidence: excerpt(ts.orig, zwFirst, zwFirst+1, 60), Message: plural(zw, "zero-width character") + " inside the text: they split keywords and hide content"})
+	}
+	if bidi > 0 {
+		ts.add(Finding{RuleID: RuleBidi, Category: catInvisible, Weight: 25, Start: bidiFirst, End: bidiFirst + 3,
+			Evidence: excerpt(ts.orig, bidiFirst, bidiFirst+1, 60),
+			Message:  plural(bidi, "bidirectional control") + ": displayed text differs from the text the model reads"})
+	}
+	if vs >= 4 {
+		ts.add(Finding{RuleID: RuleVariationSel, Category: catInvisible, Weight: 30, Start: vsFirst, End: vsFirst + 3,
+			Evidence: excerpt(ts.orig, vsFirst, vsFirst+1, 60),
+			Message:  plural(vs, "variation selector") + " outside emoji: a channel for invisible data"})
+	}
+	if ansiWeight > 0 {
+		ts.add(Finding{RuleID: RuleANSI, Category: catANSI, Weight: ansiWeight, Start: ansiFirst, End: ansiFirst + 1,
+			Evidence: excerpt(ts.orig, ansiFirst, ansiFirst+1, 60),
+			Message:  "terminal escape sequence (" + ansiWhat + "): can hide or rewrite text in a terminal client"})
+	}
+	if ctl > 0 {
+		ts.add(Finding{RuleID: RuleANSI, Category: catANSI, Weight: 15, Start: ctlFirst, End: ctlFirst + 1,
+			Evidence: excerpt(ts.orig, ctlFirst, ctlFirst+1, 60),
+			Message:  plural(ctl, "control character") + " (backspace, bare carriage return, …) that can overwrite displayed text"})
+	}
+}
+
+func firstOf(first, i int) int {
+	if first < 0 {
+		return i
+	}
+	return first
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return itoa(n) + " " + what + "s"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// classifyEscape grades the escape sequence at t[i] (ESC of size 1, or the 8-bit CSI of size 2).
+func classifyEscape(t string, i, size int) (int, string) {
+	j := i + size
+	if size == 1 {
+		if j >= len(t) {
+			return 15, "bare ESC"
+		}
+		switch t[j] {
+		case '[':
+			j++
+		case ']':
+			if strings.HasPrefix(t[j+1:], "8;") {
+				return 25, "OSC 8 hyperlink"
+			}
+			return 20, "OSC"
+		default:
+			return 15, "ESC sequence"
+		}
+	}
+	k := j
+	for k < len(t) && t[k] >= 0x20 && t[k] <= 0x3F {
+		k++
+	}
+	if k >= len(t) {
+		return 15, "CSI"
+	}
+	params := t[j:k]
+	switch t[k] {
+	case 'm':
+		for _, p := range strings.Split(params, ";") {
+			if p == "8" {
+				return 30, "SGR conceal"
+			}
+		}
+		if strings.Contains(params, "30;40") || strings.Contains(params, "37;47") || strings.Contains(params, "38;5;16;48;5;16") {
+			return 30, "SGR invisible colours"
+		}
+		return 15, "SGR colour"
+	case 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'J', 'K', 'f', 's', 'u', 'S', 'T':
+		return 25, "cursor movement or erase"
+	}
+	return 15, "CSI"
+}
+
+// addHidden scans text recovered from a hidden channel and adds its findings, located at [start, end)
+// of the original text and marked hidden.
+func (ts *textScan) addHidden(text string, start, end int) {
+	for _, f := range scanText(text, ts.depth+1) {
+		f.Start, f.End, f.Hidden = start, end, true
+		f.Evidence = "hidden: " + f.Evidence
+		ts.add(f)
+	}
+}
+
+// ---- encoded payloads ----
+
+var base64Bytes = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=") {
+		t[c] = true
+	}
+	return t
+}()
+
+func isBase64Byte(c byte) bool { return base64Bytes[c] }
+
+func isHexByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// encoded decodes base64 and hex runs that turn out to be readable text and scans them as hidden text.
+func (ts *textScan) encoded() {
+	if ts.depth >= maxDepth {
+		return
+	}
+	t := ts.orig
+	decodes := 0
+	for i := 0; i < len(t) && decodes < maxDecodes; {
+		if !isBase64Byte(t[i]) {
+			i++
+			continue
+		}
+		j := i
+		hexOnly := true
+		for j < len(t) && isBase64Byte(t[j]) {
+			if !isHexByte(t[j]) {
+				hexOnly = false
+			}
+			j++
+		}
+		run := t[i:j]
+		start := i
+		i = j
+		var dec string
+		switch {
+		case hexOnly && len(run) >= 32:
+			decodes++
+			b, err := hex.DecodeString(run[:len(run)&^1])
+			if err == nil && readable(b) {
+				dec = string(b)
+			}
+		case len(run) >= 24 && !hexOnly:
+			// "key=BASE64" and "a=…&b=…" hold base64 after an '='; padding only ends a run.
+			for _, piece := range strings.FieldsFunc(run, func(r rune) bool { return r == '=' }) {
+				if len(piece) >= 24 && decodes < maxDecodes {
+					decodes++
+					if dec = decodeBase64(piece); dec != "" {
+						break
+					}
+				}
+			}
+		}
+		if dec == "" {
+			continue
+		}
+		before := len(ts.findings)
+		ts.addHidden(dec, start, j)
+		for _, f := range ts.findings[before:] {
+			if instructionCats[f.Category] || actionCats[f.Category] {
+				ts.add(Finding{RuleID: RuleEncoded, Category: catEncoded, Weight: 20, Start: start, End: j, Hidden: true,
+					Evidence: "decoded: " + excerpt(dec, 0, len(dec), 120),
+					Message:  "base64/hex text that decodes to instructions for the model"})
+				break
+			}
+		}
+	}
+}
+
+func decodeBase64(run string) string {
+	trimmed := strings.TrimRight(run, "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(trimmed); err == nil && readable(b) {
+			return string(b)
+		}
+	}
+	return ""
+}
+
+// readable reports whether b looks like human language: valid UTF-8, printable, with spaces between
+// words and mostly letters.
+func readable(b []byte) bool {
+	if len(b) < 12 || !utf8.Valid(b) {
+		return false
+	}
+	printable, spaces, letters, n := 0, 0, 0, 0
+	for _, r := range string(b) {
+		n++
+		if r == ' ' {
+			spaces++
+		}
+		if unicode.IsLetter(r) {
+			letters++
+		}
+		if unicode.IsPrint(r) || r == '\n' || r == '\t' {
+			printable++
+		}
+	}
+	return printable*100 >= n*95 && spaces >= 2 && letters*2 >= n
+}
+
+// ---- URLs ----
+
+// badgeHosts serve README badges, whose query strings carry style options, not data.
+var badgeHosts = []string{"img.shields.io", "shields.io", "badge.fury.io", "goreportcard.com", "codecov.io", "coveralls.io",
+	"travis-ci.org", "travis-ci.com", "github.com", "pkg.go.dev", "godoc.org", "api.netlify.com", "circleci.com",
+	"badgen.net", "snyk.io", "app.fossa.com", "bestpractices.coreinfrastructure.org", "api.securityscorecards.dev",
+	"sonarcloud.io", "opencollective.com", "img.youtube.com", "www.codefactor.io", "deepsource.io", "dev.azure.com"}
+
+// dataWords name private data in a placeholder or a query parameter.
+var dataWords = []string{"conversation", "history", "chat", "secret", "token", "password", "passwd", "apikey", "api_key", "key",
+	"credential", "creds", "memory", "prompt", "context", "summary", "message", "messages", "data", "content", "email", "ssn",
+	"cookie", "session", "private", "info", "user", "repo", "file", "env"}
+
+// strongDataWords name data no honest URL template asks for; bare URLs (code samples are full of
+// http://host/${user}) need one of them.
+var strongDataWords = []string{"conversation", "history", "chat", "secret", "token", "password", "passwd", "apikey", "api_key",
+	"credential", "creds", "memory", "prompt", "ssn", "cookie", "summary", "context"}
+
+func hasStrongDataWord(s string) bool {
+	for _, w := range strongDataWords {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDataWord(s string) bool {
+	for _, w := range dataWords {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholder returns the first template placeholder in u: {x}, {{x}}, $x, ${x}, <x>, [x], %7bx%7d.
+func placeholder(u string) string {
+	for _, pair := range [][2]string{{"{{", "}}"}, {"${", "}"}, {"{", "}"}, {"%7b", "%7d"}, {"<", ">"}, {"%3c", "%3e"}, {"[", "]"}, {"%5b", "%5d"}} {
+		from := 0
+		for {
+			i := strings.Index(u[from:], pair[0])
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + len(pair[0])
+			j := strings.Index(u[from:], pair[1])
+			if j < 0 || j > 40 {
+				continue
+			}
+			if name := u[from : from+j]; identifier(name) {
+				return u[i : from+j+len(pair[1])]
+			}
+		}
+	}
+	if i := strings.IndexByte(u, '$'); i >= 0 && i+1 < len(u) && ('a' <= u[i+1] && u[i+1] <= 'z' || u[i+1] == '_') {
+		j := i + 1
+		for j < len(u) && (isWordByte(u[j])) {
+			j++
+		}
+		return u[i:j]
+	}
+	return ""
+}
+
+// identifier reports whether a placeholder's content names a variable (conversation_history,
+// user.email, API KEY) rather than being data (URL-encoded JSON, a list).
+func identifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isWordByte(c) || c == '.' || c == '-' || c == ' ' || c == '%' && strings.HasPrefix(s[i:], "%20")) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlWorthParsing is a cheap necessary condition for gradeURL to weigh the URL that win (starting at
+// the pattern's anchor) holds: a placeholder character, or for images and links a query.
+func urlWorthParsing(kind urlKind, win string) bool {
+	i := strings.Index(win, "http")
+	if i < 0 {
+		return false
+	}
+	end := i
+	for end < len(win) && win[end] > ' ' && win[end] != ')' && win[end] != '"' && win[end] != '\'' && win[end] != '>' {
+		end++
+	}
+	u := win[i:end]
+	if kind == urlBare {
+		return strings.ContainsAny(u, "{$<[%")
+	}
+	return strings.ContainsAny(u, "{$<[%?")
+}
+
+// gradeURL weighs a URL (lower case) found in a markdown image, link, HTML image or bare text.
+func gradeURL(kind urlKind, u string) (int, string) {
+	if kind == urlBare && !strings.ContainsAny(u, "{$<[%") || !strings.ContainsAny(u, "{$<[%?") {
+		return 0, "" // a URL counts only with a placeholder or, for images and links, a query
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return 0, ""
+	}
+	host := parsed.Hostname()
+	for _, b := range badgeHosts {
+		if host == b {
+			return 0, ""
+		}
+	}
+	ph := placeholder(u)
+	if ph != "" && kind == urlBare && !hasStrongDataWord(ph) {
+		return 0, ""
+	}
+	if ph != "" && hasDataWord(ph) {
+		switch kind {
+		case urlImage:
+			return 45, "placeholder " + ph + " in an auto-loaded URL"
+		case urlLink:
+			return 35, "placeholder " + ph + " in the URL"
+		default:
+			return 30, "placeholder " + ph + " in the URL"
+		}
+	}
+	if kind == urlBare {
+		return 0, ""
+	}
+	q := parsed.RawQuery
+	if q == "" && ph == "" {
+		return 0, ""
+	}
+	if ph != "" && kind == urlImage {
+		return 25, "placeholder " + ph + " in an auto-loaded URL"
+	}
+	// A long parameter value, or one carrying words (encoded spaces), looks like data, not an option.
+	for _, kv := range strings.Split(q, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		words := strings.Count(v, "%20") + strings.Count(v, "+")
+		if kind == urlImage && (words >= 3 || hasDataWord(k) && len(v) >= 16) {
+			return 25, "an auto-loaded URL carries text in parameter " + clip(k, 20)
+		}
+		if kind == urlImage && len(v) >= 64 {
+			return 15, "an auto-loaded URL carries a long parameter (" + clip(k, 20) + ")"
+		}
+		if kind == urlLink && (words >= 5 || hasDataWord(k) && len(v) >= 24 && words >= 1) {
+			return 20, "the URL carries text in parameter " + clip(k, 20)
+		}
+	}
+	return 0, ""
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// ---- scoring ----
+
+// comboMin is the weight a finding needs to take part in the combination bonuses; categories weaker
+// than it add at most weakCap together.
+const (
+	comboMin = 15
+	weakCap  = 20
+)
+
+// score turns findings into a Report.
+func score(fs []Finding) Report {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Start, b.Start), strings.Compare(a.RuleID, b.RuleID))
+	})
+	best := map[string]int{}
+	rules := map[string]map[string]bool{}
+	hiddenInstr, instr, action, strong := false, false, false, false
+	for _, f := range fs {
+		w := f.Weight
+		if f.Hidden && f.Category != catInvisible && f.Category != catHidden && f.Category != catEncoded {
+			w = w * 3 / 2
+		}
+		best[f.Category] = max(best[f.Category], w)
+		if rules[f.Category] == nil {
+			rules[f.Category] = map[string]bool{}
+		}
+		rules[f.Category][f.RuleID+f.Evidence] = true
+		// Discounted findings (quoted examples) count in their category but do not make combinations.
+		if f.Weight < comboMin {
+			continue
+		}
+		if instructionCats[f.Category] {
+			instr = true
+			if f.Hidden {
+				hiddenInstr = true
+			}
+		}
+		if actionCats[f.Category] {
+			action = true
+			if f.Hidden {
+				hiddenInstr = true
+			}
+		}
+		if (f.Category == catOverride || f.Category == catConceal) && f.Weight >= 40 {
+			strong = true
+		}
+	}
+	// Categories whose best finding is weak (discounted examples) add up to weakCap together, so that a
+	// document listing many quoted examples does not outscore one real instruction.
+	total, weak := 0, 0
+	for c, w := range best {
+		if w < comboMin {
+			weak += w
+			continue
+		}
+		total += w + min(6, 2*(len(rules[c])-1))
+	}
+	total += min(weakCap, weak)
+	if instr && action {
+		total += 15
+	}
+	if best[catSend] > 0 && best[catData] > 0 {
+		total += 15
+	}
+	if hiddenInstr {
+		total += 15
+	}
+	if strong {
+		total = max(total, 40)
+	}
+	total = min(100, total)
+	if fs == nil {
+		fs = []Finding{}
+	}
+	return Report{Score: total, Level: LevelOf(total), Findings: fs}
+}
+
+// Scan scores one text: a tool result's text content, a resource's text, a prompt message.
+func Scan(text string) Report {
+	return score(scanText(text, 0))
+}
+
+// minJSONString is the shortest JSON string worth scanning on its own.
+const minJSONString = 8
+
+// ScanJSON scores a JSON document (a tool result, a resource, a prompt) as a whole: every key and string
+// value is scanned, findings carry its JSON path, and the score counts the document's findings together.
+// Invalid JSON is scanned as text.
+func ScanJSON(raw []byte) Report {
+	var fs []Finding
+	ok := secrets.WalkJSON(raw, func(t *secrets.JSONToken) {
+		if !t.String || len(t.Value) < minJSONString {
+			return
+		}
+		got := scanText(t.Value, 0)
+		if len(got) == 0 {
+			return
+		}
+		p := t.Path()
+		for i := range got {
+			got[i].Path = p
+		}
+		fs = append(fs, got...)
+	})
+	if !ok {
+		return Scan(string(raw))
+	}
+	return score(fs)
+}

@@ -1,0 +1,20 @@
+// Package secrets finds credentials in the text that flows through the gateway — tool arguments, tool
+// results, resource contents and prompts — and redacts them, for the inspect stage (⑦) and for the audit
+// trail (⑧), which must never store a secret unless capture is configured.
+//
+// Detection uses the rule set of gitleaks (github.com/zricethezav/gitleaks/v8) as a library: its
+// default configuration, compiled once, and its detector with its own keyword prefilter. This package
+// adds byte offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
+//
+// Contract: Scan, ScanJSON, Redact and RedactJSON are pure (no I/O, no mutable global state beyond the
+// rule set compiled on first use), deterministic (findings sorted by offset, then rule) and safe for
+// concurrent use; they never panic on any input. A Finding never holds the secret itself, only a
+// redacted preview, so findings may be logged and audited.
+//
+// JSON: ScanJSON and RedactJSON visit every string of a document, object keys included (a key that is
+// itself a credential is redacted like a value), and additionally flag every scalar value whose key names
+// a secret (api_key, password, token, authorization, private_key, client_secret, …, compared without
+// case, underscores, dashes, dots or spaces), whatever the value looks like. RedactJSON returns the very
+// input slice when nothing matched; otherwise only the strings that changed are re-encoded and every
+// other byte is kept.
+package secrets
