@@ -66,25 +66,31 @@ func BenchmarkProxyLatency(b *testing.B) {
 	}{{"2025-11-25", "2025-11-25", false}, {"2026-07-28", "", true}} {
 		b.Run(era.name, func(b *testing.B) {
 			direct, proxied := benchSetup(b, era.stateless)
-			dcs, pcs := benchSession(b, direct, era.version), benchSession(b, proxied, era.version)
-			for range 50 { // warm both paths
-				benchCall(b, dcs)
-				benchCall(b, pcs)
-			}
-			dd := make([]time.Duration, 0, b.N)
-			pd := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for range b.N {
-				dd = append(dd, benchCall(b, dcs))
-				pd = append(pd, benchCall(b, pcs))
-			}
-			b.StopTimer()
-			b.ReportMetric(us(percentile(dd, 0.5)), "direct-p50-µs")
-			b.ReportMetric(us(percentile(pd, 0.5)), "proxied-p50-µs")
-			b.ReportMetric(us(percentile(pd, 0.5)-percentile(dd, 0.5)), "added-p50-µs")
-			b.ReportMetric(us(percentile(pd, 0.99)-percentile(dd, 0.99)), "added-p99-µs")
+			reportAddedLatency(b, benchSession(b, direct, era.version), benchSession(b, proxied, era.version), "direct", "proxied")
 		})
 	}
+}
+
+// reportAddedLatency warms both sessions, then calls them alternately b.N times and reports the p50 of each
+// and what the second adds to the first at p50 and p99.
+func reportAddedLatency(b *testing.B, base, other *mcp.ClientSession, baseLabel, otherLabel string) {
+	b.Helper()
+	for range 50 {
+		benchCall(b, base)
+		benchCall(b, other)
+	}
+	bd := make([]time.Duration, 0, b.N)
+	od := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		bd = append(bd, benchCall(b, base))
+		od = append(od, benchCall(b, other))
+	}
+	b.StopTimer()
+	b.ReportMetric(us(percentile(bd, 0.5)), baseLabel+"-p50-µs")
+	b.ReportMetric(us(percentile(od, 0.5)), otherLabel+"-p50-µs")
+	b.ReportMetric(us(percentile(od, 0.5)-percentile(bd, 0.5)), "added-p50-µs")
+	b.ReportMetric(us(percentile(od, 0.99)-percentile(bd, 0.99)), "added-p99-µs")
 }
 
 // BenchmarkProxyThroughput: 16 concurrent sessions; rounds alternate direct and proxied; reports calls/s of

@@ -5,7 +5,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"testing"
-	"time"
 )
 
 // BenchmarkFloorReverseProxy: the cost of one plain HTTP hop (stdlib ReverseProxy) — the floor for any
@@ -18,19 +17,7 @@ func BenchmarkFloorReverseProxy(b *testing.B) {
 	rp.FlushInterval = -1
 	px := httptest.NewServer(rp)
 	b.Cleanup(px.Close)
-	dcs, pcs := benchSession(b, up.URL, "2025-11-25"), benchSession(b, px.URL, "2025-11-25")
-	for range 50 {
-		benchCall(b, dcs)
-		benchCall(b, pcs)
-	}
-	dd := make([]time.Duration, 0, b.N)
-	pd := make([]time.Duration, 0, b.N)
-	for range b.N {
-		dd = append(dd, benchCall(b, dcs))
-		pd = append(pd, benchCall(b, pcs))
-	}
-	b.ReportMetric(us(percentile(pd, 0.5)-percentile(dd, 0.5)), "added-p50-µs")
-	b.ReportMetric(us(percentile(pd, 0.99)-percentile(dd, 0.99)), "added-p99-µs")
+	reportAddedLatency(b, benchSession(b, up.URL, "2025-11-25"), benchSession(b, px.URL, "2025-11-25"), "direct", "proxied")
 }
 
 func BenchmarkFloorReverseProxyThroughput(b *testing.B) {

@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http/httptest"
 	"testing"
-	"time"
 )
 
 // BenchmarkAuditLatency: the same upstream behind two gateways, one without stages and one with only the
@@ -16,23 +15,7 @@ func BenchmarkAuditLatency(b *testing.B) {
 	b.Cleanup(up.Close)
 	_, plain := startGatewayTB(b, httpServerYAML("up", up.URL))
 	audited, _ := startAuditedGateway(b, httpServerYAML("up", up.URL))
-	pcs, acs := benchSession(b, plain+"/mcp/up", legacy), benchSession(b, audited+"/mcp/up", legacy)
-	for range 50 {
-		benchCall(b, pcs)
-		benchCall(b, acs)
-	}
-	pd := make([]time.Duration, 0, b.N)
-	ad := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
-		pd = append(pd, benchCall(b, pcs))
-		ad = append(ad, benchCall(b, acs))
-	}
-	b.StopTimer()
-	b.ReportMetric(us(percentile(pd, 0.5)), "off-p50-µs")
-	b.ReportMetric(us(percentile(ad, 0.5)), "audited-p50-µs")
-	b.ReportMetric(us(percentile(ad, 0.5)-percentile(pd, 0.5)), "added-p50-µs")
-	b.ReportMetric(us(percentile(ad, 0.99)-percentile(pd, 0.99)), "added-p99-µs")
+	reportAddedLatency(b, benchSession(b, plain+"/mcp/up", legacy), benchSession(b, audited+"/mcp/up", legacy), "off", "audited")
 }
 
 // BenchmarkAuditThroughput: 16 concurrent sessions through the audited gateway; reports calls/s (each call

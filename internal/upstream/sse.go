@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -15,26 +14,10 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/sse"
 )
 
-// SSEOptions configures a legacy HTTP+SSE upstream (protocol version 2024-11-05).
-type SSEOptions struct {
-	// Name is the configured server name, used in errors and logs.
-	Name string
-	// URL is the server's SSE endpoint (the GET URL, often .../sse).
-	URL string
-	// Headers are added to every request (typically credentials). Their values never appear in errors or
-	// logs.
-	Headers map[string]string
-	// Client sends the requests. Nil means a client without an overall timeout. Redirects to another
-	// origin are refused unless the given client sets its own CheckRedirect.
-	Client *http.Client
-	// MaxMessageBytes bounds one message (one SSE event or one error body). 0 means DefaultMaxMessageBytes.
-	MaxMessageBytes int64
-	// Logger receives diagnostics. Nil discards them.
-	Logger *slog.Logger
-	// RequestHeaders adds per-request headers, as HTTPOptions.RequestHeaders (the event stream is opened
-	// with Open's context).
-	RequestHeaders func(ctx context.Context) (http.Header, error)
-}
+// SSEOptions configures a legacy HTTP+SSE upstream (protocol version 2024-11-05). The fields mean what they
+// mean for HTTPOptions; URL is the SSE endpoint (the GET URL, often .../sse), and the event stream is opened
+// with Open's context.
+type SSEOptions = HTTPOptions
 
 // SSE is a legacy HTTP+SSE upstream server: the gateway holds a GET event stream open, the server names a
 // POST endpoint in its first "endpoint" event, each client message is POSTed there, and every server
