@@ -30,6 +30,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*SQLSink, error) {
 	if cfg.Audit.Store == "postgres" {
 		opts = store.Options{Dialect: store.Postgres, DSN: cfg.Audit.PostgresDSN}
 	}
+	opts.RelaxedSync = cfg.Audit.Sync == "normal"
 	db, err := store.Open(ctx, opts, Migrations)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)

@@ -680,6 +680,7 @@ func (d *decoder) audit(n *yaml.Node, path string, a *Audit) {
 		}},
 		{"signing_key", d.setStr(&a.SigningKey)},
 		{"store", d.setStr(&a.Store)},
+		{"sync", d.setStr(&a.Sync)},
 		{"write_timeout", d.duration(&a.WriteTimeout)},
 	})
 }

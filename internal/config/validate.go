@@ -533,6 +533,9 @@ func (k *checker) audit(a *Audit, dataDir, base string, lookup lookupFunc) {
 		a.Capture = DefaultAuditCapture
 	}
 	k.enum("audit.capture", a.Capture, "capture mode", "full", "redacted", "hashed", "none")
+	if a.Sync != "" { // "" means full
+		k.enum("audit.sync", a.Sync, "sync mode", "full", "normal")
+	}
 	switch {
 	case a.MaxValueBytes == 0:
 		a.MaxValueBytes = DefaultAuditMaxValueBytes

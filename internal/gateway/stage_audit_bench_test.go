@@ -14,8 +14,12 @@ func BenchmarkAuditLatency(b *testing.B) {
 	up := httptest.NewServer(newTestHTTPUpstream("up", false))
 	b.Cleanup(up.Close)
 	_, plain := startGatewayTB(b, httpServerYAML("up", up.URL))
-	audited, _ := startAuditedGateway(b, httpServerYAML("up", up.URL))
-	reportAddedLatency(b, benchSession(b, plain+"/mcp/up", legacy), benchSession(b, audited+"/mcp/up", legacy), "off", "audited")
+	for _, mode := range []string{"full", "normal"} {
+		b.Run("sync="+mode, func(b *testing.B) {
+			audited, _ := startAuditedGateway(b, httpServerYAML("up", up.URL), "audit: {sync: "+mode+"}\n")
+			reportAddedLatency(b, benchSession(b, plain+"/mcp/up", legacy), benchSession(b, audited+"/mcp/up", legacy), "off", "audited")
+		})
+	}
 }
 
 // BenchmarkAuditThroughput: 16 concurrent sessions through the audited gateway; reports calls/s (each call

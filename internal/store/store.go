@@ -42,6 +42,10 @@ type Options struct {
 	Path string
 	// DSN is the PostgreSQL connection string (postgres://…). Postgres only.
 	DSN string
+	// RelaxedSync trades power-loss durability for latency: SQLite runs synchronous=NORMAL (a commit survives
+	// a crash of the gateway process, not of the machine) and PostgreSQL synchronous_commit=off. Default
+	// false: a commit is on disk when it returns.
+	RelaxedSync bool
 	// ConnMaxLifetime recycles connections after this long, so a store that changed under the gateway
 	// (a file made read-only, a server restarted) is reopened. Default 2s for SQLite, 5m for Postgres.
 	ConnMaxLifetime time.Duration
@@ -85,7 +89,11 @@ func Open(ctx context.Context, opts Options, migrations []Migration) (*DB, error
 		}
 		// WAL lets readers (audit list, the dashboard) run while the gateway writes; synchronous=FULL makes a
 		// commit durable once it returns; busy_timeout makes concurrent CLI readers wait rather than fail.
-		dsn := "file:" + opts.Path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+		sync := "FULL"
+		if opts.RelaxedSync {
+			sync = "NORMAL"
+		}
+		dsn := "file:" + opts.Path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 		db, err = sql.Open("sqlite", dsn)
 		if opts.ConnMaxLifetime == 0 {
 			opts.ConnMaxLifetime = 2 * time.Second
@@ -94,7 +102,11 @@ func Open(ctx context.Context, opts Options, migrations []Migration) (*DB, error
 		if opts.DSN == "" {
 			return nil, errors.New("store: no PostgreSQL DSN given (set audit.postgres_dsn, e.g. postgres://user@host/db)")
 		}
-		db, err = sql.Open("pgx", opts.DSN)
+		dsn := opts.DSN
+		if opts.RelaxedSync {
+			dsn = withParam(dsn, "synchronous_commit", "off")
+		}
+		db, err = sql.Open("pgx", dsn)
 		if opts.ConnMaxLifetime == 0 {
 			opts.ConnMaxLifetime = 5 * time.Minute
 		}
@@ -219,4 +231,16 @@ func (db *DB) migrate(ctx context.Context, migrations []Migration) error {
 		}
 	}
 	return nil
+}
+
+// withParam adds a runtime parameter to a PostgreSQL DSN (URL or key=value form); pgx sends unknown
+// parameters to the server as session settings.
+func withParam(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if strings.Contains(dsn, "?") {
+			return dsn + "&" + key + "=" + value
+		}
+		return dsn + "?" + key + "=" + value
+	}
+	return dsn + " " + key + "=" + value
 }

@@ -89,3 +89,29 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRelaxedSync(t *testing.T) {
+	for _, tc := range []struct {
+		relaxed bool
+		want    int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{{false, 2}, {true, 1}} {
+		db, err := Open(t.Context(), Options{Dialect: SQLite, Path: filepath.Join(t.TempDir(), "s.db"), RelaxedSync: tc.relaxed}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := db.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Close()
+		if got != tc.want {
+			t.Errorf("RelaxedSync=%v: synchronous=%d, want %d", tc.relaxed, got, tc.want)
+		}
+	}
+	if got := withParam("postgres://u@h/db?sslmode=disable", "synchronous_commit", "off"); got != "postgres://u@h/db?sslmode=disable&synchronous_commit=off" {
+		t.Errorf("withParam URL: %q", got)
+	}
+	if got := withParam("host=h dbname=db", "synchronous_commit", "off"); got != "host=h dbname=db synchronous_commit=off" {
+		t.Errorf("withParam key=value: %q", got)
+	}
+}
