@@ -43,6 +43,18 @@ type Config struct {
 	// Auth turns on authentication of HTTP clients (see docs/identity.md). Nil when absent: the gateway then
 	// serves only loopback clients, as the local OS user, and refuses to start on another address.
 	Auth *Auth `yaml:"auth,omitempty"`
+	// Approval turns on human approval of calls the policy marks "ask" (see docs/approval.md): such a call is
+	// parked until an approver decides, instead of being refused. Nil when absent: ask decisions are refused.
+	Approval *Approval `yaml:"approval,omitempty"`
+
+	// Pinning configures tool pinning: trust on first use of every tool, prompt, resource template and
+	// server instructions (see docs/pinning.md). Nil when absent: mode tofu.
+	Pinning *Pinning `yaml:"pinning,omitempty"`
+	// Scan configures the runtime poisoning scan and the sanitising of what servers send (see
+	// docs/poisoning.md). Nil when absent: quarantine at high, sanitise descriptions and results.
+	Scan *Scan `yaml:"scan,omitempty"`
+	// Allowlist restricts which stdio servers may be launched (see docs/pinning.md). Nil when absent: any.
+	Allowlist *Allowlist `yaml:"allowlist,omitempty"`
 
 	// Path is the file the config was loaded from, as given to Load or Parse (not a YAML key). Relative
 	// data_dir and cwd values are resolved against its directory; when empty, against the current
@@ -95,9 +107,53 @@ type Server struct {
 	// Restart controls restarts of a stdio server that exited (defaults are filled for every server;
 	// http and sse servers do not restart processes).
 	Restart Restart `yaml:"restart"`
+	// Pin pins the program of a stdio server by its SHA-256 (stdio only). Nil: not pinned by hash (see
+	// allowlist.require_pinned for what else counts as pinned).
+	Pin *ServerPin `yaml:"pin,omitempty"`
 	// Credentials injects the calling user's own secret from the gateway's encrypted credential store
 	// into every request to this http or sse server (see docs/identity.md). Nil: none.
 	Credentials *Credentials `yaml:"credentials,omitempty"`
+}
+
+// Values of Pinning.Mode.
+const (
+	PinningTOFU   = "tofu"
+	PinningStrict = "strict"
+	PinningOff    = "off"
+)
+
+// Pinning configures tool pinning (inspect stage ⑦).
+type Pinning struct {
+	// Mode is "tofu" (default: pin each item the first time it is seen; quarantine it when its definition
+	// changes until `mcpwarden pins approve`), "strict" (also quarantine items never approved) or "off".
+	Mode string `yaml:"mode"`
+}
+
+// Scan configures the runtime poisoning scan and sanitising (inspect stage ⑦).
+type Scan struct {
+	// QuarantineAt is the lowest finding severity that quarantines an item: info, low, medium, high
+	// (default) or critical; "off" never quarantines (findings are still recorded).
+	QuarantineAt string `yaml:"quarantine_at"`
+	// SanitizeDescriptions strips terminal escapes, control and invisible characters from list results
+	// (descriptions, schemas). Default true.
+	SanitizeDescriptions *bool `yaml:"sanitize_descriptions,omitempty"`
+	// SanitizeResults strips them from tool results and other responses passed to the client. Default true.
+	SanitizeResults *bool `yaml:"sanitize_results,omitempty"`
+}
+
+// Allowlist restricts what stdio servers may be launched.
+type Allowlist struct {
+	// RequirePinned refuses every stdio server whose command is not pinned: npx/npm packages with an exact
+	// version (pkg@1.2.3), uvx/pip with ==, docker images by @sha256: digest, other programs by
+	// servers[].pin.sha256.
+	RequirePinned bool `yaml:"require_pinned"`
+}
+
+// ServerPin pins what a stdio server runs.
+type ServerPin struct {
+	// SHA256 is the hex SHA-256 of the program (command[0] as found in PATH); a program whose hash differs
+	// is not started.
+	SHA256 string `yaml:"sha256"`
 }
 
 // Credentials says which per-user secret a remote server gets, and how.
@@ -266,6 +322,50 @@ type AuditOTLP struct {
 	Signals []string `yaml:"signals"`
 	// Headers are added to every export request (e.g. an API key); ${VAR} is replaced from the environment.
 	Headers map[string]string `yaml:"headers"`
+}
+
+// Approval configures the approval stage (⑤, see docs/approval.md).
+type Approval struct {
+	// Enabled turns the stage on (default true when the approval: section is present).
+	Enabled *bool `yaml:"enabled"`
+	// Timeout is how long a parked call waits for a decision. Default 2m.
+	Timeout Duration `yaml:"timeout"`
+	// DefaultOnTimeout is what happens to a call nobody decided in time: "deny" (default: the agent gets an
+	// error naming the approval, which stays approvable for a retry) or "allow" (forward it anyway).
+	DefaultOnTimeout string `yaml:"default_on_timeout"`
+	// PendingTTL is how long an undecided approval can still be approved after its call timed out (the
+	// agent then retries the identical call, which passes through the grant). Default 24h.
+	PendingTTL Duration `yaml:"pending_ttl"`
+	// Rules tighten the approval of calls asked by particular policy rules (four-eyes, approver groups,
+	// their own timeout, in-band self-approval).
+	Rules []ApprovalRule `yaml:"rules"`
+	// Webhook, when set, is notified of every new pending approval.
+	Webhook *ApprovalWebhook `yaml:"webhook,omitempty"`
+}
+
+// ApprovalWebhook posts a Slack-compatible JSON message for every parked call.
+type ApprovalWebhook struct {
+	// URL receives the POST (an http:// or https:// URL, e.g. a Slack incoming webhook). ${VAR} is replaced
+	// from the environment (such URLs are secrets).
+	URL string `yaml:"url"`
+	// Secret signs the body: the X-Mcpwarden-Signature header is "sha256=" and the hex HMAC-SHA256 of
+	// the timestamp header, ".", and the body. ${VAR} is replaced from the environment. Optional.
+	Secret string `yaml:"secret"`
+}
+
+// ApprovalRule is the approval requirement of one policy rule's ask decisions.
+type ApprovalRule struct {
+	// Rule is the policy rule id (e.g. default-ask-destructive); "" applies to the policy's default effect.
+	Rule string `yaml:"rule"`
+	// FourEyes requires an approver other than the caller.
+	FourEyes bool `yaml:"four_eyes"`
+	// Approvers limits who may decide to members of these groups (any one of them). Empty: anyone.
+	Approvers []string `yaml:"approvers"`
+	// Timeout replaces approval.timeout for these calls.
+	Timeout Duration `yaml:"timeout"`
+	// SelfApprove lets the calling client approve in-band (an MCP elicitation to the caller). Default false.
+	// Ignored when FourEyes is set.
+	SelfApprove bool `yaml:"self_approve"`
 }
 
 // Log configures the gateway's operational log.

@@ -612,6 +612,20 @@ func (d *decoder) secretMap(dst *map[string]string) func(*yaml.Node, string) {
 
 func (d *decoder) config(n *yaml.Node, c *Config) {
 	d.object(n, "", []field{
+		{"allowlist", func(v *yaml.Node, p string) {
+			c.Allowlist = &Allowlist{}
+			d.object(v, p, []field{
+				{"require_pinned", func(v *yaml.Node, p string) {
+					if b, ok := d.boolean(v, p); ok {
+						c.Allowlist.RequirePinned = b
+					}
+				}},
+			})
+		}},
+		{"approval", func(v *yaml.Node, p string) {
+			c.Approval = &Approval{}
+			d.approval(v, p, c.Approval)
+		}},
 		{"audit", func(v *yaml.Node, p string) { d.audit(v, p, &c.Audit) }},
 		{"auth", func(v *yaml.Node, p string) {
 			c.Auth = &Auth{}
@@ -626,8 +640,101 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				{"level", d.setStr(&c.Log.Level)},
 			})
 		}},
+		{"pinning", func(v *yaml.Node, p string) {
+			c.Pinning = &Pinning{}
+			d.object(v, p, []field{{"mode", d.setStr(&c.Pinning.Mode)}})
+		}},
 		{"policy", func(v *yaml.Node, p string) { d.policy(v, p, &c.Policy) }},
+		{"scan", func(v *yaml.Node, p string) {
+			c.Scan = &Scan{}
+			d.object(v, p, []field{
+				{"quarantine_at", d.setStr(&c.Scan.QuarantineAt)},
+				{"sanitize_descriptions", func(v *yaml.Node, p string) {
+					if b, ok := d.boolean(v, p); ok {
+						c.Scan.SanitizeDescriptions = &b
+					}
+				}},
+				{"sanitize_results", func(v *yaml.Node, p string) {
+					if b, ok := d.boolean(v, p); ok {
+						c.Scan.SanitizeResults = &b
+					}
+				}},
+			})
+		}},
 		{"servers", func(v *yaml.Node, p string) { d.servers(v, p, &c.Servers) }},
+	})
+}
+
+func (d *decoder) approval(n *yaml.Node, path string, a *Approval) {
+	d.object(n, path, []field{
+		{"default_on_timeout", d.setStr(&a.DefaultOnTimeout)},
+		{"enabled", func(v *yaml.Node, p string) {
+			if b, ok := d.boolean(v, p); ok {
+				a.Enabled = &b
+			}
+		}},
+		{"pending_ttl", d.duration(&a.PendingTTL)},
+		{"rules", func(v *yaml.Node, p string) {
+			seq := resolve(v)
+			if seq.Kind != yaml.SequenceNode {
+				d.errorf(v, p, "must be a list of rules (each item starts with \"- rule: RULE_ID\"), not %s", kindName(v))
+				return
+			}
+			if !d.spend(len(seq.Content)+1, seq) {
+				return
+			}
+			a.Rules = make([]ApprovalRule, len(seq.Content))
+			for i, item := range seq.Content {
+				r := &a.Rules[i]
+				ip := indexPath(p, i)
+				d.record(ip, nil, item)
+				d.object(item, ip, []field{
+					{"approvers", d.strings(&r.Approvers)},
+					{"four_eyes", func(v *yaml.Node, p string) {
+						if b, ok := d.boolean(v, p); ok {
+							r.FourEyes = b
+						}
+					}},
+					{"rule", d.setStr(&r.Rule)},
+					{"self_approve", func(v *yaml.Node, p string) {
+						if b, ok := d.boolean(v, p); ok {
+							r.SelfApprove = b
+						}
+					}},
+					{"timeout", d.duration(&r.Timeout)},
+				})
+			}
+		}},
+		{"timeout", d.duration(&a.Timeout)},
+		{"webhook", func(v *yaml.Node, p string) {
+			a.Webhook = &ApprovalWebhook{}
+			d.object(v, p, []field{
+				{"secret", func(v *yaml.Node, p string) {
+					raw, ok := d.str(v, p)
+					if !ok {
+						return
+					}
+					secret, msg := expandVars(raw, d.lookup)
+					if msg != "" {
+						d.errorf(v, p, "%s", msg)
+						return
+					}
+					a.Webhook.Secret = secret
+				}},
+				{"url", func(v *yaml.Node, p string) {
+					raw, ok := d.str(v, p)
+					if !ok {
+						return
+					}
+					u, msg := expandVars(raw, d.lookup) // a Slack webhook URL is itself a secret
+					if msg != "" {
+						d.errorf(v, p, "%s", msg)
+						return
+					}
+					a.Webhook.URL = u
+				}},
+			})
+		}},
 	})
 }
 
@@ -801,6 +908,10 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			{"env", d.secretMap(&s.Env)},
 			{"headers", d.secretMap(&s.Headers)},
 			{"name", d.setStr(&s.Name)},
+			{"pin", func(v *yaml.Node, p string) {
+				s.Pin = &ServerPin{}
+				d.object(v, p, []field{{"sha256", d.setStr(&s.Pin.SHA256)}})
+			}},
 			{"restart", func(v *yaml.Node, p string) {
 				d.object(v, p, []field{
 					{"initial_backoff", d.duration(&s.Restart.InitialBackoff)},

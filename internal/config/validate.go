@@ -154,6 +154,10 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 
 	k.http(&c.HTTP)
 	k.audit(&c.Audit, c.DataDir, base, lookup)
+	if c.Approval != nil {
+		k.approval(c.Approval)
+	}
+	k.inspect(c)
 	if c.Auth != nil {
 		k.auth(c.Auth, c.DataDir, base, lookup)
 		if c.Auth.Mode == AuthModeOAuth || c.Auth.Mode == AuthModeAPIKey {
@@ -506,6 +510,52 @@ func (k *checker) positive(path string, d *Duration, def time.Duration) {
 		*d = Duration(def)
 	case *d < 0:
 		k.errorf(path, "%s is negative: use a positive duration (e.g. %s), or leave it out for the default", *d, Duration(def))
+	}
+}
+
+// Approval defaults.
+const (
+	DefaultApprovalTimeout    = 2 * time.Minute
+	DefaultApprovalOnTimeout  = "deny"
+	DefaultApprovalPendingTTL = 24 * time.Hour
+)
+
+func (k *checker) approval(a *Approval) {
+	if a.Enabled == nil {
+		on := true
+		a.Enabled = &on
+	}
+	k.positive("approval.timeout", &a.Timeout, DefaultApprovalTimeout)
+	k.positive("approval.pending_ttl", &a.PendingTTL, DefaultApprovalPendingTTL)
+	if a.DefaultOnTimeout == "" {
+		a.DefaultOnTimeout = DefaultApprovalOnTimeout
+	}
+	k.enum("approval.default_on_timeout", a.DefaultOnTimeout, "timeout outcome", "deny", "allow")
+	if a.Webhook != nil {
+		if a.Webhook.URL == "" {
+			k.errorf("approval.webhook.url", "missing: write the URL to notify, e.g. https://hooks.slack.com/services/...")
+		} else {
+			k.url(a.Webhook.URL, "approval.webhook.url")
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range a.Rules {
+		p := fmt.Sprintf("approval.rules[%d]", i)
+		if seen[r.Rule] {
+			k.errorf(p+".rule", "rule %q appears twice: merge the two entries", r.Rule)
+		}
+		seen[r.Rule] = true
+		if r.Timeout < 0 {
+			k.errorf(p+".timeout", "%s is negative: use a positive duration (e.g. 5m), or leave it out for approval.timeout", r.Timeout)
+		}
+		if r.FourEyes && r.SelfApprove {
+			k.errorf(p+".self_approve", "four_eyes needs an approver other than the caller, so self_approve cannot be true: remove one of them")
+		}
+		for j, g := range r.Approvers {
+			if strings.TrimSpace(g) == "" {
+				k.errorf(fmt.Sprintf("%s.approvers[%d]", p, j), "empty group name: write a group, e.g. approvers: [dba]")
+			}
+		}
 	}
 }
 

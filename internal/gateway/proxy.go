@@ -81,6 +81,9 @@ func (s *proxySession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr htt
 		noteInitialize(s.info, msg)
 	}
 	x := &Exchange{Session: s.info, Server: s.srv.name, Direction: ClientToServer, Msg: msg, Original: msg, Header: hdr}
+	if msg.Kind == jsonrpc.KindRequest && s.info.Era() != session.EraModern {
+		ctx = WithClientPeer(ctx, &proxyPeer{s: s, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
+	}
 	reply, err := s.toUpstreamChain(ctx, x)
 	if msg.Method == "notifications/cancelled" && err == nil {
 		// The upstream got the cancellation as sent; stop waiting for an answer that may never come.
@@ -164,6 +167,20 @@ func (s *proxySession) serverMessage(_ context.Context, l *link, f upstream.Fram
 			s.log.Warn("could not return the client's answer to the upstream", "server", s.srv.name, "err", err)
 		}
 	}()
+}
+
+// proxyPeer is the ClientPeer of one client request on a 2025-era proxy session.
+type proxyPeer struct {
+	s       *proxySession
+	related jsonrpc.ID
+}
+
+func (p *proxyPeer) Notify(ctx context.Context, msg *jsonrpc.Message) error {
+	return p.s.sink.Send(ctx, msg, p.related)
+}
+
+func (p *proxyPeer) Call(ctx context.Context, msg *jsonrpc.Message) (*jsonrpc.Message, error) {
+	return p.s.calls.call(ctx, msg, p.related)
 }
 
 // clientCalls correlates gateway→client requests with the client's responses.

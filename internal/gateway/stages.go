@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
@@ -44,6 +45,8 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		log.Info("audit trail on", "store", cfg.Audit.Store, "capture", cfg.Audit.Capture, "fail_open", cfg.Audit.FailOpen)
 	}
 
+	approvalOn := cfg.Approval != nil && (cfg.Approval.Enabled == nil || *cfg.Approval.Enabled)
+
 	// ④ policy: the config's policy: (inline, a file, or the shipped default when absent), compiled once,
 	// reloaded on file change and SIGHUP (an invalid new policy is rejected and the old one stays).
 	{
@@ -61,7 +64,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		for _, sc := range cfg.Servers {
 			trusted[sc.Name] = sc.Trusted
 		}
-		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log,
+		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn,
 			Trusted: func(server string) bool { return trusted[server] }})
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
@@ -71,9 +74,49 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		log.Info("policy loaded", "source", p.Source, "version", p.Version, "rules", p.Rules(), "mode", p.Mode, "default", p.Default)
 	}
 
-	// ⑤ approval: not built yet.
+	// ⑤ approval: with an approval: section, ask decisions park the call as a pending approval in the
+	// gateway's database (the audit store) until a human decides (CLI, API, in-band), and grants let
+	// identical or covered calls through; without one the policy stage refuses ask decisions itself.
+	if approvalOn {
+		ast, err := approval.OpenStore(ctx, cfg, nil)
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		closers = append(closers, ast.Close)
+		bc := approval.BrokerConfigFrom(cfg.Approval, ast)
+		bc.Logger = log
+		if wh := cfg.Approval.Webhook; wh != nil {
+			hook, err := approval.NewWebhook(approval.WebhookConfig{URL: wh.URL, Secret: wh.Secret, Logger: log})
+			if err != nil {
+				return Stages{}, nil, errors.Join(err, closeAll())
+			}
+			closers = append(closers, hook.Close)
+			bc.OnPark = hook.Notify
+		}
+		broker, err := approval.NewBroker(bc)
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		closers = append(closers, broker.Close)
+		mw, err := NewApprovalStage(ApprovalStageConfig{Broker: broker, Annotate: st.Audit != nil, Logger: log})
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		st.Approval = mw
+		log.Info("approvals on", "timeout", cfg.Approval.Timeout, "default_on_timeout", cfg.Approval.DefaultOnTimeout, "rules", len(cfg.Approval.Rules))
+	}
 
-	// ⑦ inspect: not built yet.
+	// ⑦ inspect: tool pinning (TOFU by default; pins in the audit database), the poisoning scan of every
+	// list that passes back, quarantine of changed or poisoned items, and sanitising. A pin store that
+	// cannot be opened stops the gateway; one that fails later refuses lists and calls (fail closed).
+	{
+		mw, closePins, err := buildInspect(ctx, cfg, log)
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		closers = append(closers, closePins)
+		st.Inspect = mw
+	}
 
 	_ = ctx
 	_ = log

@@ -1,0 +1,110 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/mcpwarden/mcpwarden/internal/store"
+)
+
+// notifyChannel is the PostgreSQL NOTIFY channel on which decisions are announced (payload: the approval id).
+const notifyChannel = "mcpwarden_approvals"
+
+// listener wakes parked calls as soon as a decision is committed in PostgreSQL (LISTEN/NOTIFY), so they do
+// not wait for the next poll. Polling stays on as the fallback: a lost connection only costs latency.
+type listener struct {
+	mu   sync.Mutex
+	wake chan struct{} // closed and replaced on every notification
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startListener starts the listener goroutine on a PostgreSQL store (nil on SQLite). Stop it with stop.
+func startListener(db *store.DB, log *slog.Logger) *listener {
+	if db.Dialect != store.Postgres {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{wake: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			err := l.listen(ctx, db)
+			if ctx.Err() != nil {
+				return
+			}
+			log.Debug("approval: LISTEN connection lost; parked calls poll until it is back", "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+	}()
+	return l
+}
+
+func (l *listener) listen(ctx context.Context, db *store.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+			return err
+		}
+		l.broadcast() // decisions made while no connection listened
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				if errors.Is(err, context.Canceled) {
+					// Leave the connection clean for the pool.
+					_, _ = pc.Exec(context.Background(), "UNLISTEN "+notifyChannel)
+				}
+				return err
+			}
+			l.broadcast()
+		}
+	})
+}
+
+func (l *listener) broadcast() {
+	l.mu.Lock()
+	close(l.wake)
+	l.wake = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// changed returns a channel closed at the next notification (nil listener: never).
+func (l *listener) changed() <-chan struct{} {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wake
+}
+
+func (l *listener) stop() {
+	if l == nil {
+		return
+	}
+	l.cancel()
+	<-l.done
+}

@@ -1,0 +1,630 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/pin"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/poison"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/policy"
+)
+
+// InspectStageConfig configures the inspect stage adapter (⑦).
+type InspectStageConfig struct {
+	// Pins is the pin store (required): pins, and quarantined items of every mode, live there.
+	Pins *pin.Store
+	// Mode is the pinning mode (tofu, strict or off). Default tofu.
+	Mode pin.Mode
+	// QuarantineAt is the lowest poisoning-scan severity that quarantines an item; ScanQuarantine false
+	// never quarantines on findings (they are still recorded).
+	QuarantineAt   poison.Severity
+	ScanQuarantine bool
+	// SanitizeDescriptions strips escapes and invisible characters from list results; SanitizeResults from
+	// tool and prompt results.
+	SanitizeDescriptions, SanitizeResults bool
+	// RecordFindings hands findings to the audit stage through AuditAnnotate (set when audit is on).
+	RecordFindings bool
+	// ConfigHint names the config file in the commands that log lines suggest ("" for FILE).
+	ConfigHint string
+	// Logger receives quarantine events; nil discards.
+	Logger *slog.Logger
+}
+
+// inspectStage checks everything a server shows a model against its pins and the poisoning scanner as it
+// passes back through the chain: quarantined items are removed from lists, calls to them are refused, and
+// what remains is sanitised.
+type inspectStage struct {
+	cfg    InspectStageConfig
+	log    *slog.Logger
+	seq    atomic.Int64
+	scans  sync.Map // scan cache key → scanResult
+	warned sync.Map // server/kind/name/hash → struct{} (log each quarantine once per definition)
+	listed sync.Map // server/kind → struct{}: a list of this kind was inspected
+
+	mu    sync.RWMutex
+	names map[string][]string // server → tool names, for cross-server shadowing
+}
+
+type scanResult struct {
+	sev      poison.Severity
+	findings []poison.Finding
+}
+
+// NewInspectStage returns the inspect stage as a Middleware.
+func NewInspectStage(cfg InspectStageConfig) (Middleware, error) {
+	if cfg.Pins == nil {
+		return nil, fmt.Errorf("inspect stage: no pin store")
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = pin.TOFU
+	}
+	if cfg.ConfigHint == "" {
+		cfg.ConfigHint = "FILE"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &inspectStage{cfg: cfg, log: log, names: map[string][]string{}}
+	return s.middleware, nil
+}
+
+// listKinds maps list methods to the result key and the pinned kind ("" for resources: scanned only).
+var listKinds = map[string]struct{ key, kind string }{
+	"tools/list":               {"tools", pin.KindTool},
+	"prompts/list":             {"prompts", pin.KindPrompt},
+	"resources/templates/list": {"resourceTemplates", pin.KindResourceTemplate},
+	"resources/list":           {"resources", ""},
+}
+
+func (s *inspectStage) middleware(next Handler) Handler {
+	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
+		msg := x.Msg
+		if x.Direction != ClientToServer || msg.Kind != jsonrpc.KindRequest {
+			return next(ctx, x)
+		}
+		switch msg.Method {
+		case "tools/call", "prompts/get":
+			if refusal := s.guardCall(ctx, x, next); refusal != nil {
+				return refusal, nil
+			}
+			reply, err := next(ctx, x)
+			if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult || !s.cfg.SanitizeResults {
+				return reply, err
+			}
+			return s.sanitized(x, reply), nil
+		case "initialize":
+			reply, err := next(ctx, x)
+			if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
+				return reply, err
+			}
+			return s.inspectInitialize(ctx, x, reply), nil
+		}
+		if _, ok := listKinds[msg.Method]; ok {
+			reply, err := next(ctx, x)
+			if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
+				return reply, err
+			}
+			out, _ := s.inspectList(ctx, x, reply, true)
+			return out, nil
+		}
+		return next(ctx, x)
+	}
+}
+
+// storeDown is the fail-closed answer when the pin store cannot be read or written.
+func (s *inspectStage) storeDown(x *Exchange, err error) *jsonrpc.Message {
+	s.log.Error("inspect: pin store unavailable; refusing (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", err)
+	// The client learns what failed, not the database's address or user (the log has the details).
+	return errorReply(x.Msg, jsonrpc.CodePolicyDenied, "mcpwarden refused this request because its tool pin store cannot be used, "+
+		"so it cannot tell whether the server's tools changed since they were approved; nothing was forwarded. The gateway's log "+
+		"has the cause; an operator should check data_dir (or audit.postgres_dsn). The gateway retries on the next request")
+}
+
+// guardCall refuses a call to a quarantined tool or prompt; nil lets it through.
+func (s *inspectStage) guardCall(ctx context.Context, x *Exchange, next Handler) *jsonrpc.Message {
+	kind, list := pin.KindTool, "tools/list"
+	if x.Msg.Method == "prompts/get" {
+		kind, list = pin.KindPrompt, "prompts/list"
+	}
+	p, err := s.cfg.Pins.Get(ctx, x.Server, kind, x.Msg.Name)
+	if err != nil {
+		return s.storeDown(x, err)
+	}
+	if p == nil {
+		if _, seen := s.listed.Load(x.Server + "\x00" + kind); !seen {
+			// Never listed through this gateway: list now so that the definition is pinned and scanned
+			// before the first call runs.
+			if reply := s.fetch(ctx, x, list, next); reply != nil {
+				return reply
+			}
+			if p, err = s.cfg.Pins.Get(ctx, x.Server, kind, x.Msg.Name); err != nil {
+				return s.storeDown(x, err)
+			}
+		}
+	}
+	if p == nil {
+		// Unknown name: a server that resolves names loosely (case, separators) could still run a
+		// quarantined item under a variant spelling; refuse those too.
+		pins, err := s.cfg.Pins.List(ctx, x.Server)
+		if err != nil {
+			return s.storeDown(x, err)
+		}
+		want := policy.Canonical(x.Msg.Name)
+		for i := range pins {
+			if pins[i].Kind == kind && pins[i].Quarantined() && policy.Canonical(pins[i].Name) == want {
+				p = &pins[i]
+				break
+			}
+		}
+	}
+	if p == nil || !p.Quarantined() {
+		return nil
+	}
+	what := "tool"
+	if kind == pin.KindPrompt {
+		what = "prompt"
+	}
+	// The client-facing text names no file path of the gateway host; the log line does.
+	text := fmt.Sprintf("mcpwarden quarantined %s %q of server %q: %s. Nothing was forwarded. An operator can review it with "+
+		"`mcpwarden pins diff --config FILE --server %s --item %s` and accept it with `mcpwarden pins approve --config FILE --server %s --item %s`",
+		what, x.Msg.Name, x.Server, p.PendingReason, x.Server, x.Msg.Name, x.Server, x.Msg.Name)
+	data := map[string]any{"quarantined": true, "server": x.Server, "kind": kind, "item": x.Msg.Name, "reason": p.PendingReason,
+		"pending_hash": p.PendingHash, "approved_hash": p.ApprovedHash}
+	s.note(x, audit.Finding{Detector: "pin", Severity: "high", Message: "call refused: " + what + " quarantined: " + p.PendingReason, Path: kind + "s[" + x.Msg.Name + "]"})
+	return jsonrpc.MustDecode(jsonrpc.NewErrorResponse(x.Msg.ID, jsonrpc.CodePolicyDenied, text, data))
+}
+
+// fetch pages through a list method on behalf of a call, inspecting (and so pinning) every page. It
+// returns a refusal only when the pin store failed; a server that cannot list leaves the item unknown.
+func (s *inspectStage) fetch(ctx context.Context, x *Exchange, method string, next Handler) *jsonrpc.Message {
+	var meta map[string]json.RawMessage
+	if len(x.Msg.Meta) > 0 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(x.Msg.Meta, &m) == nil {
+			for k, v := range m {
+				if strings.HasPrefix(k, "io.modelcontextprotocol/") {
+					if meta == nil {
+						meta = map[string]json.RawMessage{}
+					}
+					meta[k] = v
+				}
+			}
+		}
+	}
+	cursor := ""
+	for range 20 {
+		params := map[string]any{}
+		if cursor != "" {
+			params["cursor"] = cursor
+		}
+		if meta != nil {
+			params["_meta"] = meta
+		}
+		b, err := jsonrpc.NewRequest(jsonrpc.StringID("mcpwarden-inspect-"+strconv.FormatInt(s.seq.Add(1), 10)), method, params)
+		if err != nil {
+			return nil
+		}
+		req := jsonrpc.MustDecode(b)
+		lx := &Exchange{Session: x.Session, Server: x.Server, Direction: ClientToServer, Msg: req, Original: req, Principal: x.Principal}
+		reply, err := next(ctx, lx)
+		if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
+			s.log.Warn("inspect: could not list the server's items before a call", "server", x.Server, "method", method)
+			return nil
+		}
+		if _, ok := s.inspectList(ctx, lx, reply, false); !ok {
+			return s.storeDown(x, fmt.Errorf("pin check failed"))
+		}
+		var r struct {
+			NextCursor string `json:"nextCursor"`
+		}
+		if json.Unmarshal(reply.Result, &r) != nil || r.NextCursor == "" || r.NextCursor == cursor {
+			return nil
+		}
+		cursor = r.NextCursor
+	}
+	return nil
+}
+
+// inspectList pins, scans, filters and sanitises one list result. ok is false when the pin store failed
+// (the returned message is then the refusal).
+func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *jsonrpc.Message, record bool) (*jsonrpc.Message, bool) {
+	lk := listKinds[x.Msg.Method]
+	var r map[string]json.RawMessage
+	if json.Unmarshal(reply.Result, &r) != nil {
+		return reply, true
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(r[lk.key], &items) != nil {
+		return reply, true
+	}
+	if lk.kind == pin.KindTool {
+		s.rememberNames(x.Server, items)
+	}
+	others := s.otherServers(x.Server)
+	othersKey := namesKey(others)
+	type entry struct {
+		raw  json.RawMessage
+		obs  pin.Observation
+		keep bool
+	}
+	entries := make([]entry, 0, len(items))
+	var findings []audit.Finding
+	for _, raw := range items {
+		var (
+			it   pin.Item
+			name string
+			err  error
+		)
+		if lk.kind != "" {
+			it, err = pin.ItemFromList(lk.kind, raw)
+			name = it.Name
+		} else {
+			var res struct {
+				Name string `json:"name"`
+				URI  string `json:"uri"`
+			}
+			err = json.Unmarshal(raw, &res)
+			name = res.URI
+			sum := sha256.Sum256(raw)
+			it = pin.Item{Kind: "resource", Name: res.URI, Hash: hex.EncodeToString(sum[:])}
+		}
+		if err != nil {
+			s.log.Warn("inspect: dropped a list item that cannot be pinned", "server", x.Server, "method", x.Msg.Method, "err", err)
+			continue
+		}
+		sr := s.scan(x.Server, lk.key, raw, it.Hash, others, othersKey)
+		e := entry{raw: raw, obs: pin.Observation{Item: it}, keep: true}
+		for _, f := range sr.findings {
+			if f.Severity >= poison.Medium {
+				findings = append(findings, audit.Finding{Detector: "poison:" + f.RuleID, Severity: f.Severity.String(), Message: f.Message, Path: f.Location})
+			}
+		}
+		if s.cfg.ScanQuarantine && sr.sev >= s.cfg.QuarantineAt && len(sr.findings) > 0 {
+			top := sr.findings[0]
+			for _, f := range sr.findings {
+				if f.Severity > top.Severity {
+					top = f
+				}
+			}
+			e.obs.Poisoned = fmt.Sprintf("%s finding %s (%s)", top.Severity, top.RuleID, top.Message)
+			if lk.kind == "" {
+				e.keep = false
+				s.warnOnce(x.Server, "resource", name, it.Hash, "poisoning scan: "+e.obs.Poisoned)
+			}
+		}
+		entries = append(entries, e)
+	}
+	if lk.kind != "" {
+		obs := make([]pin.Observation, len(entries))
+		for i, e := range entries {
+			obs[i] = e.obs
+		}
+		verdicts, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, obs)
+		if err != nil {
+			return s.storeDown(x, err), false
+		}
+		for i, v := range verdicts {
+			if v.Quarantined {
+				entries[i].keep = false
+				s.warnOnce(x.Server, lk.kind, v.Item.Name, v.Item.Hash, v.Reason)
+				findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "quarantined: " + v.Reason,
+					Path: lk.key + "[" + v.Item.Name + "]"})
+			}
+		}
+		s.listed.Store(x.Server+"\x00"+lk.kind, struct{}{})
+	}
+	if record {
+		s.note(x, findings...)
+	}
+	kept := make([]json.RawMessage, 0, len(entries))
+	for _, e := range entries {
+		if e.keep {
+			kept = append(kept, e.raw)
+		}
+	}
+	out := reply
+	if len(kept) != len(items) {
+		r[lk.key], _ = json.Marshal(kept)
+		if b, err := jsonrpc.NewResult(reply.ID, r); err == nil {
+			out = jsonrpc.MustDecode(b)
+		}
+	}
+	if s.cfg.SanitizeDescriptions && record {
+		out = s.sanitized(x, out) // (a list fetched for a call is not shown to anyone)
+	}
+	return out, true
+}
+
+// inspectInitialize pins and scans the server's instructions; quarantined instructions are removed from the
+// result the client sees.
+func (s *inspectStage) inspectInitialize(ctx context.Context, x *Exchange, reply *jsonrpc.Message) *jsonrpc.Message {
+	var r map[string]json.RawMessage
+	if json.Unmarshal(reply.Result, &r) != nil {
+		return reply
+	}
+	var instr string
+	if json.Unmarshal(r["instructions"], &instr) != nil || instr == "" {
+		return reply
+	}
+	it := pin.InstructionsItem(instr)
+	rep := poison.Scan(poison.Surface{Server: x.Server, Instructions: instr}, poison.Context{})
+	obs := pin.Observation{Item: it}
+	var findings []audit.Finding
+	for _, f := range rep.Findings {
+		if f.Severity >= poison.Medium {
+			findings = append(findings, audit.Finding{Detector: "poison:" + f.RuleID, Severity: f.Severity.String(), Message: f.Message, Path: f.Location})
+		}
+	}
+	if s.cfg.ScanQuarantine && rep.Verdict >= s.cfg.QuarantineAt && len(rep.Findings) > 0 {
+		obs.Poisoned = fmt.Sprintf("%s finding in the server instructions", rep.Verdict)
+	}
+	v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{obs})
+	if err != nil {
+		return s.storeDown(x, err)
+	}
+	out := reply
+	if v[0].Quarantined {
+		s.warnOnce(x.Server, pin.KindInstructions, pin.KindInstructions, it.Hash, v[0].Reason)
+		findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "instructions withheld: " + v[0].Reason, Path: "instructions"})
+		delete(r, "instructions")
+		if b, err := jsonrpc.NewResult(reply.ID, r); err == nil {
+			out = jsonrpc.MustDecode(b)
+		}
+	}
+	s.note(x, findings...)
+	if s.cfg.SanitizeDescriptions {
+		out = s.sanitized(x, out)
+	}
+	return out
+}
+
+// scan runs the poisoning scanner on one list item, cached by the item's definition hash and the other
+// servers' tool names.
+func (s *inspectStage) scan(server, key string, raw json.RawMessage, hash string, others map[string][]string, othersKey string) scanResult {
+	ck := server + "\x00" + key + "\x00" + hash + "\x00" + othersKey
+	if v, ok := s.scans.Load(ck); ok {
+		return v.(scanResult)
+	}
+	surf := poison.Surface{Server: server}
+	var err error
+	switch key {
+	case "tools":
+		var t poison.Tool
+		err = json.Unmarshal(raw, &t)
+		surf.Tools = []poison.Tool{t}
+	case "prompts":
+		var p poison.Prompt
+		err = json.Unmarshal(raw, &p)
+		surf.Prompts = []poison.Prompt{p}
+	case "resourceTemplates":
+		var t poison.ResourceTemplate
+		err = json.Unmarshal(raw, &t)
+		surf.ResourceTemplates = []poison.ResourceTemplate{t}
+	case "resources":
+		var r poison.Resource
+		err = json.Unmarshal(raw, &r)
+		surf.Resources = []poison.Resource{r}
+	}
+	var res scanResult
+	if err != nil {
+		// Fields of the wrong type: the server is not speaking MCP; treat as suspicious but unscanned.
+		res = scanResult{sev: poison.Medium, findings: []poison.Finding{{RuleID: "malformed-item", Severity: poison.Medium,
+			Location: key, Message: "a list item has fields of the wrong type: " + err.Error()}}}
+	} else {
+		rep := poison.Scan(surf, poison.Context{OtherServers: others})
+		res = scanResult{sev: rep.Verdict, findings: rep.Findings}
+	}
+	s.scans.Store(ck, res)
+	return res
+}
+
+func (s *inspectStage) rememberNames(server string, items []json.RawMessage) {
+	names := make([]string, 0, len(items))
+	for _, raw := range items {
+		var t struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(raw, &t) == nil && t.Name != "" {
+			names = append(names, t.Name)
+		}
+	}
+	sort.Strings(names)
+	s.mu.Lock()
+	s.names[server] = names
+	s.mu.Unlock()
+}
+
+func (s *inspectStage) otherServers(server string) map[string][]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out map[string][]string
+	for k, v := range s.names {
+		if k == server {
+			continue
+		}
+		if out == nil {
+			out = map[string][]string{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func namesKey(m map[string][]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x00%s\x01", k, strings.Join(m[k], "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func (s *inspectStage) warnOnce(server, kind, name, hash, reason string) {
+	if _, dup := s.warned.LoadOrStore(server+"\x00"+kind+"\x00"+name+"\x00"+hash, struct{}{}); dup {
+		return
+	}
+	s.log.Warn("inspect: item quarantined", "server", server, "kind", kind, "name", name, "hash", hash, "reason", reason,
+		"review", "mcpwarden pins diff --config "+s.cfg.ConfigHint+" --server "+server+" --item "+name)
+}
+
+// sanitized returns reply with control sequences and invisible characters removed from its result.
+func (s *inspectStage) sanitized(x *Exchange, reply *jsonrpc.Message) *jsonrpc.Message {
+	clean, changed := sanitize.JSON(reply.Result)
+	if !changed {
+		return reply
+	}
+	b, err := jsonrpc.NewResult(reply.ID, json.RawMessage(clean))
+	if err != nil {
+		return reply
+	}
+	s.note(x, audit.Finding{Detector: "sanitize", Severity: "low", Message: "removed terminal escapes or invisible characters from the " + x.Msg.Method + " result"})
+	return jsonrpc.MustDecode(b)
+}
+
+// note hands findings about x to the audit stage.
+func (s *inspectStage) note(x *Exchange, fs ...audit.Finding) {
+	if !s.cfg.RecordFindings || len(fs) == 0 {
+		return
+	}
+	inspectFindingsMu.Lock()
+	inspectFindings[x] = append(inspectFindings[x], fs...)
+	inspectFindingsMu.Unlock()
+}
+
+// inspectFindings holds findings of exchanges in flight until the audit stage records them.
+var (
+	inspectFindingsMu sync.Mutex
+	inspectFindings   = map[*Exchange][]audit.Finding{}
+)
+
+func init() {
+	prev := AuditAnnotate
+	AuditAnnotate = func(x *Exchange, r *audit.Record) {
+		if prev != nil {
+			prev(x, r)
+		}
+		inspectFindingsMu.Lock()
+		fs, ok := inspectFindings[x]
+		delete(inspectFindings, x)
+		inspectFindingsMu.Unlock()
+		if ok {
+			r.Findings = append(r.Findings, fs...)
+		}
+	}
+}
+
+// buildInspect opens the pin store and builds the inspect stage from the config (pinning:, scan:), after
+// checking the hashes of stdio programs pinned with servers[].pin.sha256.
+func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Middleware, func() error, error) {
+	if err := VerifyServerPins(cfg); err != nil {
+		return nil, nil, err
+	}
+	icfg := InspectStageConfig{Mode: pin.TOFU, QuarantineAt: poison.High, ScanQuarantine: true,
+		SanitizeDescriptions: true, SanitizeResults: true, Logger: log, ConfigHint: cfg.Path,
+		RecordFindings: cfg.Audit.Enabled == nil || *cfg.Audit.Enabled}
+	if p := cfg.Pinning; p != nil && p.Mode != "" {
+		icfg.Mode = pin.Mode(p.Mode)
+	}
+	if sc := cfg.Scan; sc != nil {
+		switch sc.QuarantineAt {
+		case "", "off":
+			icfg.ScanQuarantine = sc.QuarantineAt == ""
+		default:
+			sev, err := poison.ParseSeverity(sc.QuarantineAt)
+			if err != nil {
+				return nil, nil, fmt.Errorf("scan.quarantine_at: %w", err)
+			}
+			icfg.QuarantineAt = sev
+		}
+		if sc.SanitizeDescriptions != nil {
+			icfg.SanitizeDescriptions = *sc.SanitizeDescriptions
+		}
+		if sc.SanitizeResults != nil {
+			icfg.SanitizeResults = *sc.SanitizeResults
+		}
+	}
+	pins, err := pin.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspect: %w", err)
+	}
+	icfg.Pins = pins
+	mw, err := NewInspectStage(icfg)
+	if err != nil {
+		_ = pins.Close()
+		return nil, nil, err
+	}
+	log.Info("inspect stage on", "pinning", icfg.Mode, "quarantine_at", icfg.QuarantineAt, "scan_quarantine", icfg.ScanQuarantine,
+		"sanitize_descriptions", icfg.SanitizeDescriptions, "sanitize_results", icfg.SanitizeResults)
+	return mw, pins.Close, nil
+}
+
+// VerifyServerPins checks every stdio server with servers[].pin.sha256 against the program it would run
+// (command[0] looked up in PATH, or in the server's env PATH when it sets one): a missing program or a
+// different hash is an error that says how to re-pin. The check runs when the gateway starts.
+func VerifyServerPins(cfg *config.Config) error {
+	var errs []error
+	for _, s := range cfg.Servers {
+		if s.Pin == nil || s.Pin.SHA256 == "" || len(s.Command) == 0 {
+			continue
+		}
+		path, err := lookProgram(s.Command[0], s.Env["PATH"])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server %q: cannot find %s to check its pin.sha256: %w", s.Name, s.Command[0], err))
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server %q: cannot read %s to check its pin.sha256: %w", s.Name, path, err))
+			continue
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server %q: cannot read %s to check its pin.sha256: %w", s.Name, path, err))
+			continue
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != s.Pin.SHA256 {
+			errs = append(errs, fmt.Errorf("server %q: %s has SHA-256 %s, but pin.sha256 is %s: the program changed since it was pinned; "+
+				"refusing to start it. If the new program is trusted, set pin.sha256: %s", s.Name, path, got, s.Pin.SHA256, got))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lookProgram resolves a program name like exec.LookPath, in pathEnv when it is set.
+func lookProgram(name, pathEnv string) (string, error) {
+	if strings.Contains(name, "/") || pathEnv == "" {
+		return exec.LookPath(name)
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in the server's PATH", name)
+}

@@ -1,0 +1,342 @@
+package pin
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/store"
+)
+
+// Mode is the pinning mode (config pinning.mode).
+type Mode string
+
+const (
+	// TOFU pins an item the first time it is seen (trust on first use); a later change is quarantined.
+	TOFU Mode = "tofu"
+	// Strict quarantines every item that has no approved pin, including new ones.
+	Strict Mode = "strict"
+	// Off pins nothing; only items the poisoning scan flags are quarantined.
+	Off Mode = "off"
+)
+
+// ApprovedByTOFU is Pin.ApprovedBy of a pin taken on first use rather than by a person.
+const ApprovedByTOFU = "tofu"
+
+// Migrations is the pin schema. Versions 7001+ (stage ⑦) never collide with the audit schema's, which
+// shares the database and its schema_migrations table.
+var Migrations = []store.Migration{{
+	Version: 7001,
+	Name:    "inspect: tool pins",
+	SQLite: []string{`CREATE TABLE inspect_pins (
+		server TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+		approved_hash TEXT NOT NULL, approved_def TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at TEXT NOT NULL,
+		pending_hash TEXT NOT NULL, pending_def TEXT NOT NULL, pending_reason TEXT NOT NULL, pending_at TEXT NOT NULL,
+		PRIMARY KEY (server, kind, name))`},
+	Postgres: []string{`CREATE TABLE inspect_pins (
+		server TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+		approved_hash TEXT NOT NULL, approved_def TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at TEXT NOT NULL,
+		pending_hash TEXT NOT NULL, pending_def TEXT NOT NULL, pending_reason TEXT NOT NULL, pending_at TEXT NOT NULL,
+		PRIMARY KEY (server, kind, name))`},
+}}
+
+// DBFile is the SQLite file pins live in inside data_dir. It is not audit.db: SQLite shares one file
+// descriptor per file among the connections of a process, so a second connection pool on audit.db would
+// keep the audit writer's descriptor alive and hide a store that became read-only from it. With
+// PostgreSQL, pins share the audit database (audit.postgres_dsn) and its schema_migrations table.
+const DBFile = "pins.db"
+
+// Pin is the stored state of one item.
+type Pin struct {
+	Server, Kind, Name string
+	// ApprovedHash and ApprovedDef are the approved definition ("" when none was ever approved).
+	ApprovedHash string `json:"approved_hash"`
+	ApprovedDef  string `json:"approved_definition,omitempty"`
+	// ApprovedBy is "tofu" (first use) or the person who approved it; ApprovedAt is RFC 3339.
+	ApprovedBy string `json:"approved_by,omitempty"`
+	ApprovedAt string `json:"approved_at,omitempty"`
+	// PendingHash and PendingDef are a definition seen since and not approved ("" when none).
+	PendingHash   string `json:"pending_hash,omitempty"`
+	PendingDef    string `json:"pending_definition,omitempty"`
+	PendingReason string `json:"pending_reason,omitempty"`
+	PendingAt     string `json:"pending_at,omitempty"`
+}
+
+// Quarantined reports whether the item is withheld from clients: a definition awaits approval.
+func (p *Pin) Quarantined() bool { return p.PendingHash != "" || p.ApprovedHash == "" }
+
+// Store holds pins in a database shared with the audit trail.
+type Store struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+// Open opens the pin store of cfg: data_dir/pins.db, or audit.postgres_dsn when audit.store is postgres.
+func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
+	opts := store.Options{Dialect: store.SQLite, Path: filepath.Join(cfg.DataDir, DBFile)}
+	if cfg.Audit.Store == "postgres" {
+		opts = store.Options{Dialect: store.Postgres, DSN: cfg.Audit.PostgresDSN}
+	}
+	db, err := store.Open(ctx, opts, Migrations)
+	if err != nil {
+		return nil, fmt.Errorf("pin store: %w", err)
+	}
+	return New(db), nil
+}
+
+// New returns a store on db, which must have been opened with Migrations.
+func New(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Observation is an item as a list shows it now, with the poisoning verdict about it.
+type Observation struct {
+	Item
+	// Poisoned, when not empty, says why the poisoning scan flagged the item (it is quarantined unless a
+	// person approved exactly this definition).
+	Poisoned string
+}
+
+// Verdict is the outcome of checking one observation.
+type Verdict struct {
+	Item Item
+	// Quarantined items must be withheld from the client and calls to them refused.
+	Quarantined bool
+	// Reason says why (empty when not quarantined).
+	Reason string
+	// Pinned is true when this check created the item's first pin (TOFU).
+	Pinned bool
+}
+
+const cols = "server, kind, name, approved_hash, approved_def, approved_by, approved_at, pending_hash, pending_def, pending_reason, pending_at"
+
+func scanPin(sc interface{ Scan(...any) error }) (*Pin, error) {
+	p := &Pin{}
+	err := sc.Scan(&p.Server, &p.Kind, &p.Name, &p.ApprovedHash, &p.ApprovedDef, &p.ApprovedBy, &p.ApprovedAt,
+		&p.PendingHash, &p.PendingDef, &p.PendingReason, &p.PendingAt)
+	return p, err
+}
+
+// Check compares what a list shows for server with the stored pins and records what changed, in one
+// transaction. Items already known to be in the state the observation implies cause no write.
+func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Observation) ([]Verdict, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("pin store: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+cols+" FROM inspect_pins WHERE server = ?"), server)
+	if err != nil {
+		return nil, fmt.Errorf("pin store: read pins of %q: %w", server, err)
+	}
+	known := map[[2]string]*Pin{}
+	for rows.Next() {
+		p, err := scanPin(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("pin store: read pins of %q: %w", server, err)
+		}
+		known[[2]string{p.Kind, p.Name}] = p
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, fmt.Errorf("pin store: read pins of %q: %w", server, err)
+	}
+	rows.Close()
+	now := s.now().UTC().Format(time.RFC3339)
+	out := make([]Verdict, len(obs))
+	for i, o := range obs {
+		v := Verdict{Item: o.Item}
+		p := known[[2]string{o.Kind, o.Name}]
+		var write *Pin
+		switch {
+		case p == nil:
+			np := &Pin{Server: server, Kind: o.Kind, Name: o.Name}
+			switch {
+			case o.Poisoned != "":
+				np.PendingHash, np.PendingDef, np.PendingReason, np.PendingAt = o.Hash, string(o.Definition), "poisoning scan: "+o.Poisoned, now
+			case mode == Strict:
+				np.PendingHash, np.PendingDef, np.PendingReason, np.PendingAt = o.Hash, string(o.Definition), "new item (pinning mode strict requires approval)", now
+			case mode == TOFU:
+				np.ApprovedHash, np.ApprovedDef, np.ApprovedBy, np.ApprovedAt = o.Hash, string(o.Definition), ApprovedByTOFU, now
+				v.Pinned = true
+			default: // off: nothing to remember
+				np = nil
+			}
+			if np != nil {
+				if testHookBeforeInsert != nil {
+					testHookBeforeInsert()
+				}
+				res, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO inspect_pins ("+cols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
+					"ON CONFLICT (server, kind, name) DO NOTHING"),
+					np.Server, np.Kind, np.Name, np.ApprovedHash, np.ApprovedDef, np.ApprovedBy, np.ApprovedAt,
+					np.PendingHash, np.PendingDef, np.PendingReason, np.PendingAt)
+				if err != nil {
+					return nil, fmt.Errorf("pin store: pin %s %q of %q: %w", o.Kind, o.Name, server, err)
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					// Another replica pinned the item at the same moment: its pin stands; ours is only
+					// good if it is the same definition.
+					other, err := scanPin(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+cols+" FROM inspect_pins WHERE server = ? AND kind = ? AND name = ?"), server, o.Kind, o.Name))
+					if err != nil {
+						return nil, fmt.Errorf("pin store: read %s %q of %q: %w", o.Kind, o.Name, server, err)
+					}
+					np = other
+					if other.ApprovedHash != o.Hash && !other.Quarantined() {
+						v.Quarantined, v.Reason = true, "definition differs from the one another gateway replica pinned at the same moment"
+					}
+					v.Pinned = false
+				}
+				known[[2]string{o.Kind, o.Name}] = np
+				p = np
+			}
+		case o.Hash == p.ApprovedHash && (o.Poisoned == "" || p.ApprovedBy != ApprovedByTOFU):
+			// The approved definition (a person may approve a definition the scanner flags).
+			if p.PendingHash != "" {
+				c := *p
+				c.PendingHash, c.PendingDef, c.PendingReason, c.PendingAt = "", "", "", ""
+				write = &c
+			}
+		case mode == Off && o.Poisoned == "":
+			if p.PendingHash != "" || p.ApprovedHash != o.Hash {
+				c := *p
+				c.PendingHash, c.PendingDef, c.PendingReason, c.PendingAt = "", "", "", ""
+				c.ApprovedHash, c.ApprovedDef, c.ApprovedBy, c.ApprovedAt = o.Hash, string(o.Definition), ApprovedByTOFU, now
+				write = &c
+			}
+		default:
+			reason := "definition changed since it was approved"
+			switch {
+			case o.Poisoned != "":
+				reason = "poisoning scan: " + o.Poisoned
+			case p.ApprovedHash == "" && mode == Strict:
+				reason = "new item (pinning mode strict requires approval)"
+			}
+			if p.PendingHash != o.Hash || p.PendingReason != reason {
+				c := *p
+				c.PendingHash, c.PendingDef, c.PendingReason, c.PendingAt = o.Hash, string(o.Definition), reason, now
+				write = &c
+			}
+		}
+		if write != nil {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inspect_pins SET approved_hash = ?, approved_def = ?, approved_by = ?,
+				approved_at = ?, pending_hash = ?, pending_def = ?, pending_reason = ?, pending_at = ? WHERE server = ? AND kind = ? AND name = ?`),
+				write.ApprovedHash, write.ApprovedDef, write.ApprovedBy, write.ApprovedAt, write.PendingHash, write.PendingDef,
+				write.PendingReason, write.PendingAt, server, o.Kind, o.Name); err != nil {
+				return nil, fmt.Errorf("pin store: update %s %q of %q: %w", o.Kind, o.Name, server, err)
+			}
+			known[[2]string{o.Kind, o.Name}] = write
+			p = write
+		}
+		if p != nil && p.Quarantined() {
+			v.Quarantined, v.Reason = true, p.PendingReason
+			if v.Reason == "" {
+				v.Reason = "never approved"
+			}
+		}
+		out[i] = v
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("pin store: commit: %w", err)
+	}
+	return out, nil
+}
+
+// testHookBeforeInsert, when set by a test, runs between reading the pins and inserting a first pin (to
+// stage a concurrent insert by another replica).
+var testHookBeforeInsert func()
+
+// Get returns the pin of one item, or nil when the item was never seen.
+func (s *Store) Get(ctx context.Context, server, kind, name string) (*Pin, error) {
+	row := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT "+cols+" FROM inspect_pins WHERE server = ? AND kind = ? AND name = ?"), server, kind, name)
+	p, err := scanPin(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pin store: read %s %q of %q: %w", kind, name, server, err)
+	}
+	return p, nil
+}
+
+// List returns the pins of server (all servers when empty), sorted by server, kind and name.
+func (s *Store) List(ctx context.Context, server string) ([]Pin, error) {
+	q, args := "SELECT "+cols+" FROM inspect_pins", []any{}
+	if server != "" {
+		q, args = q+" WHERE server = ?", append(args, server)
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q+" ORDER BY server, kind, name"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("pin store: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Pin
+	for rows.Next() {
+		p, err := scanPin(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pin store: list: %w", err)
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pin store: list: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Server != b.Server {
+			return a.Server < b.Server
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Name < b.Name
+	})
+	return out, nil
+}
+
+// ErrNothingPending is returned by Approve for an item with no definition awaiting approval.
+var ErrNothingPending = errors.New("nothing to approve")
+
+// Approve accepts the pending definition of one item as its pin, recording who approved it. It fails with
+// ErrNothingPending when the item has none and with an error naming the item when it was never seen.
+// hash, when not empty, must equal the pending hash (so a definition that changed again after the
+// operator reviewed it is not approved unseen).
+func (s *Store) Approve(ctx context.Context, server, kind, name, hash, by string) (*Pin, error) {
+	p, err := s.Get(ctx, server, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fmt.Errorf("pin store: no %s %q on server %q has been seen (run `mcpwarden pins list` to see what is pinned)", kind, name, server)
+	}
+	if p.PendingHash == "" {
+		return nil, fmt.Errorf("%s %q on server %q: %w (its current definition is already approved)", kind, name, server, ErrNothingPending)
+	}
+	if hash != "" && hash != p.PendingHash {
+		return nil, fmt.Errorf("%s %q on server %q changed again since you reviewed it (pending %s): run `mcpwarden pins diff` again", kind, name, server, short(p.PendingHash))
+	}
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE inspect_pins SET approved_hash = pending_hash, approved_def = pending_def,
+		approved_by = ?, approved_at = ?, pending_hash = '', pending_def = '', pending_reason = '', pending_at = ''
+		WHERE server = ? AND kind = ? AND name = ? AND pending_hash = ?`),
+		by, s.now().UTC().Format(time.RFC3339), server, kind, name, p.PendingHash)
+	if err != nil {
+		return nil, fmt.Errorf("pin store: approve %s %q of %q: %w", kind, name, server, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, fmt.Errorf("%s %q on server %q changed while approving: run `mcpwarden pins diff` again", kind, name, server)
+	}
+	return s.Get(ctx, server, kind, name)
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
