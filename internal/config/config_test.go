@@ -202,6 +202,8 @@ func TestCheckAndSetDefaults(t *testing.T) {
 			WriteTimeout: Duration(5 * time.Second), CheckpointInterval: Duration(time.Minute),
 			SigningKey: "/home/alice/.local/share/mcpwarden/audit-signing.key",
 		},
+		Approval: &Approval{Enabled: new(true), Timeout: Duration(2 * time.Minute), DefaultOnTimeout: "deny",
+			PendingTTL: Duration(24 * time.Hour)},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)

@@ -154,7 +154,12 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 
 	k.http(&c.HTTP)
 	k.audit(&c.Audit, c.DataDir, base, lookup)
-	if c.Approval != nil {
+	if c.Approval == nil {
+		// Approvals are on by default: the shipped policy asks before destructive calls, and an ask with
+		// nobody to ask would only refuse. `approval: {enabled: false}` turns them off.
+		c.Approval = &Approval{}
+	}
+	{
 		k.approval(c.Approval)
 	}
 	k.inspect(c)

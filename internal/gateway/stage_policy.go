@@ -138,7 +138,7 @@ func (s *policyStage) middleware(next Handler) Handler {
 					return nil, nil
 				}
 				return errorReply(msg, jsonrpc.CodeApprovalRequired, d.Message+
-					"; approvals are not configured in this gateway (add an approval: section to its config), so the call was refused"), nil
+					"; approvals are turned off in this gateway (approval: {enabled: false}), so the call was refused"), nil
 			}
 		}
 		if hit := s.cfg.Limiter.Take(d.Limits); hit != nil {

@@ -80,6 +80,10 @@ func startPolicyGateway(t *testing.T, policyYAML string, servers ...string) stri
 	t.Helper()
 	dir := t.TempDir()
 	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + strings.Join(servers, "") + policyYAML
+	if !strings.Contains(policyYAML, "approval:") {
+		// These tests look at the policy's decisions: an ask must come back at once, not wait for a human.
+		yml += "approval: {enabled: false}\n"
+	}
 	path := filepath.Join(dir, "mcpwarden.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)

@@ -45,7 +45,12 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		log.Info("audit trail on", "store", cfg.Audit.Store, "capture", cfg.Audit.Capture, "fail_open", cfg.Audit.FailOpen)
 	}
 
-	approvalOn := cfg.Approval != nil && (cfg.Approval.Enabled == nil || *cfg.Approval.Enabled)
+	// On unless the config says approval: {enabled: false} (config loading fills in the section).
+	approvalOn := cfg.Approval == nil || cfg.Approval.Enabled == nil || *cfg.Approval.Enabled
+	if approvalOn && cfg.Approval == nil {
+		cfg.Approval = &config.Approval{Timeout: config.Duration(config.DefaultApprovalTimeout),
+			PendingTTL: config.Duration(config.DefaultApprovalPendingTTL), DefaultOnTimeout: config.DefaultApprovalOnTimeout}
+	}
 
 	// ④ policy: the config's policy: (inline, a file, or the shipped default when absent), compiled once,
 	// reloaded on file change and SIGHUP (an invalid new policy is rejected and the old one stays).
@@ -74,9 +79,9 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		log.Info("policy loaded", "source", p.Source, "version", p.Version, "rules", p.Rules(), "mode", p.Mode, "default", p.Default)
 	}
 
-	// ⑤ approval: with an approval: section, ask decisions park the call as a pending approval in the
-	// gateway's database (the audit store) until a human decides (CLI, API, in-band), and grants let
-	// identical or covered calls through; without one the policy stage refuses ask decisions itself.
+	// ⑤ approval (on unless approval: {enabled: false}): ask decisions park the call as a pending approval in
+	// the gateway's database (the audit store) until a human decides (CLI, API, in-band), and grants let
+	// identical or covered calls through; when off, the policy stage refuses ask decisions itself.
 	if approvalOn {
 		ast, err := approval.OpenStore(ctx, cfg, nil)
 		if err != nil {
