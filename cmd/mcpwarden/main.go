@@ -94,6 +94,10 @@ func loadConfig(path string) (*config.Config, error) {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(os.Stderr, "mcpwarden: warning:", w)
 	}
+	// The data directory holds the databases and keys; create it (private) on first use.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, usageErr(fmt.Errorf("data_dir %s: %w (choose a writable data_dir in %s)", cfg.DataDir, err, path))
+	}
 	return cfg, nil
 }
 

@@ -66,7 +66,8 @@ func newPolicyLintCmd() *cobra.Command {
 		Short: "Compile policies and report errors (file:line) and warnings",
 		Long: `Compile the given policy files, or the config's policy (the shipped default when it has none), and
 report every error with its file, line and rule, plus warnings (rules that are never reached, rules that
-trust server-supplied hints). Exit 0 when every policy compiles, 1 otherwise, 2 on usage errors.`,
+trust server-supplied hints; with --config, approval.rules entries naming a rule id the policy lacks or a
+rule that never asks). Exit 0 when every policy compiles, 1 otherwise, 2 on usage errors.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			type target struct {
@@ -89,6 +90,15 @@ trust server-supplied hints). Exit 0 when every policy compiles, 1 otherwise, 2 
 				}
 				targets = append(targets, target{name, func() (*policy.Policy, error) { return policyFromFlags(cfgPath, "") }})
 			}
+			// With --config, its approval rules are checked against every linted policy (they name rule ids).
+			var approvalCfg *config.Approval
+			if cfgPath != "" {
+				cfg, err := loadConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				approvalCfg = cfg.Approval
+			}
 			bad := false
 			for _, t := range targets {
 				p, err := t.load()
@@ -101,7 +111,7 @@ trust server-supplied hints). Exit 0 when every policy compiles, 1 otherwise, 2 
 					bad = true
 					continue
 				}
-				for _, w := range policy.Lint(p) {
+				for _, w := range append(policy.Lint(p), policy.LintApproval(p, cfgPath, approvalCfg)...) {
 					fmt.Fprintln(out, "warning:", w)
 				}
 				fmt.Fprintf(out, "%s: ok: %d rules, mode %s, default %s (version %s)\n", t.name, p.Rules(), p.Mode, p.Default, p.Version)
