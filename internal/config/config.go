@@ -55,6 +55,9 @@ type Config struct {
 	Scan *Scan `yaml:"scan,omitempty"`
 	// Allowlist restricts which stdio servers may be launched (see docs/pinning.md). Nil when absent: any.
 	Allowlist *Allowlist `yaml:"allowlist,omitempty"`
+	// Sandbox is the default confinement of stdio servers (see docs/sandbox.md). Nil when absent: each
+	// stdio server gets the default sandbox (scrubbed environment, no_new_privs, open_files 4096).
+	Sandbox *Sandbox `yaml:"sandbox,omitempty"`
 
 	// Path is the file the config was loaded from, as given to Load or Parse (not a YAML key). Relative
 	// data_dir and cwd values are resolved against its directory; when empty, against the current
@@ -113,6 +116,9 @@ type Server struct {
 	// Credentials injects the calling user's own secret from the gateway's encrypted credential store
 	// into every request to this http or sse server (see docs/identity.md). Nil: none.
 	Credentials *Credentials `yaml:"credentials,omitempty"`
+	// Sandbox confines this stdio server, replacing the top-level sandbox (stdio only; see
+	// docs/sandbox.md). Always set for stdio servers after CheckAndSetDefaults.
+	Sandbox *Sandbox `yaml:"sandbox,omitempty"`
 }
 
 // Values of Pinning.Mode.

@@ -187,7 +187,8 @@ func TestCheckAndSetDefaults(t *testing.T) {
 		Listen:  "127.0.0.1:8740",
 		DataDir: "/home/alice/.local/share/mcpwarden",
 		Servers: []Server{
-			defaults(Server{Name: "local", Transport: "stdio", Command: []string{"srv"}, Cwd: "/srv/mw/work"}),
+			defaults(Server{Name: "local", Transport: "stdio", Command: []string{"srv"}, Cwd: "/srv/mw/work",
+				Sandbox: &Sandbox{Enabled: new(true), Env: "scrubbed", Network: "host", Limits: SandboxLimits{OpenFiles: 4096}}}),
 			defaults(Server{Name: "remote", Transport: "http", URL: "https://example.com/mcp"}),
 		},
 		HTTP: HTTP{

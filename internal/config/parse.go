@@ -645,6 +645,10 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			d.object(v, p, []field{{"mode", d.setStr(&c.Pinning.Mode)}})
 		}},
 		{"policy", func(v *yaml.Node, p string) { d.policy(v, p, &c.Policy) }},
+		{"sandbox", func(v *yaml.Node, p string) {
+			c.Sandbox = &Sandbox{}
+			d.sandbox(v, p, c.Sandbox)
+		}},
 		{"scan", func(v *yaml.Node, p string) {
 			c.Scan = &Scan{}
 			d.object(v, p, []field{
@@ -917,6 +921,10 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 					{"initial_backoff", d.duration(&s.Restart.InitialBackoff)},
 					{"max_backoff", d.duration(&s.Restart.MaxBackoff)},
 				})
+			}},
+			{"sandbox", func(v *yaml.Node, p string) {
+				s.Sandbox = &Sandbox{}
+				d.sandbox(v, p, s.Sandbox)
 			}},
 			{"start", d.setStr(&s.Start)},
 			{"timeout", d.duration(&s.Timeout)},

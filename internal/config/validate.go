@@ -152,6 +152,7 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 		byName[lower] = i
 	}
 
+	k.sandboxes(c, base, lookup)
 	k.http(&c.HTTP)
 	k.audit(&c.Audit, c.DataDir, base, lookup)
 	if c.Approval == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/transport"
 	"github.com/mcpwarden/mcpwarden/internal/upstream"
+	"github.com/mcpwarden/mcpwarden/internal/upstream/sandbox"
 )
 
 // Options configures a Gateway beyond its config file.
@@ -184,6 +185,31 @@ type serverRuntime struct {
 	shared *link // stdio: one process shared by 2026-era requests and the aggregate endpoint
 }
 
+// sandboxProfile turns a server's sandbox config into the profile the stdio launcher applies. A nil config
+// (a Config that did not go through CheckAndSetDefaults) gets the default sandbox; enabled: false gets none.
+func sandboxProfile(c *config.Sandbox) *sandbox.Profile {
+	if c == nil {
+		return &sandbox.Profile{Limits: sandbox.DefaultLimits}
+	}
+	if !c.On() {
+		return nil
+	}
+	cpu := uint64(0)
+	if d := c.Limits.CPU.D(); d > 0 {
+		cpu = uint64((d + time.Second - 1) / time.Second)
+	}
+	return &sandbox.Profile{
+		InheritEnv: c.Env == config.SandboxEnvInherit,
+		PassEnv:    c.PassEnv,
+		Limits: sandbox.Limits{AddressSpace: uint64(max(c.Limits.AddressSpace, 0)), CPUSeconds: cpu,
+			OpenFiles: uint64(max(c.Limits.OpenFiles, 0)), Processes: uint64(max(c.Limits.Processes, 0))},
+		NoNetwork: c.Network == config.SandboxNetNone,
+		ReadOnly:  c.ReadOnly,
+		ReadWrite: c.ReadWrite,
+		Strict:    c.Strict,
+	}
+}
+
 func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger, reqHeaders func(context.Context) (http.Header, error)) (*serverRuntime, error) {
 	rt := &serverRuntime{
 		name: sc.Name, kind: sc.Transport, timeout: sc.Timeout.D(),
@@ -208,6 +234,7 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		}
 		st := upstream.NewStdio(upstream.StdioOptions{
 			Name: sc.Name, Command: sc.Command, Env: sc.Env, Dir: dir, MaxMessageBytes: int(maxMsg), Logger: log,
+			Sandbox: sandboxProfile(sc.Sandbox),
 		})
 		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/upstream/sandbox"
 )
 
 // StdioOptions configures a stdio upstream.
@@ -34,6 +35,10 @@ type StdioOptions struct {
 	TerminateGrace time.Duration
 	// Logger receives the child's stderr lines and lifecycle events. Default slog.Default().
 	Logger *slog.Logger
+	// Sandbox confines the child (scrubbed environment, rlimits, no_new_privs, optional network
+	// namespace and Landlock rules; see package sandbox). Nil: no confinement — the child gets the
+	// gateway's whole environment plus Env, as before.
+	Sandbox *sandbox.Profile
 }
 
 // Stdio starts stdio MCP servers as child processes.
@@ -66,12 +71,25 @@ func (s *Stdio) Open(ctx context.Context) (Conn, error) {
 	}
 	cmd := exec.Command(o.Command[0], o.Command[1:]...)
 	cmd.Dir = o.Dir
-	cmd.Env = os.Environ()
-	for k, v := range o.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
 	// Own process group, so that Close reaches grandchildren too (npx → node, uvx → python).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	program := cmd.Path // resolved in PATH; behind the shim once sandboxed
+	profile, envLog := "none (gateway environment inherited)", []string(nil)
+	if o.Sandbox != nil {
+		applied, err := o.Sandbox.Prepare(cmd, o.Env)
+		if err != nil {
+			return nil, &Error{Server: o.Name, Op: "start", Err: err}
+		}
+		for _, w := range applied.Warnings {
+			o.Logger.Warn("upstream sandbox degraded", "server", o.Name, "warning", w)
+		}
+		profile, envLog = applied.Profile, envNames(cmd.Env)
+	} else {
+		cmd.Env = os.Environ()
+		for k, v := range o.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, &Error{Server: o.Name, Op: "start", Err: err}
@@ -88,7 +106,8 @@ func (s *Stdio) Open(ctx context.Context) (Conn, error) {
 		return nil, &Error{Server: o.Name, Op: "start", Err: fmt.Errorf("%w (check the command %q exists and is executable)", err, o.Command[0])}
 	}
 	log := o.Logger.With("server", o.Name, "pid", cmd.Process.Pid)
-	log.Info("upstream started", "command", strings.Join(o.Command, " "))
+	log.Info("upstream started", "command", o.Command, "program", program, "dir", o.Dir,
+		"sandbox", profile, "env_names", envLog)
 	c := &stdioConn{
 		name:   o.Name,
 		cmd:    cmd,
@@ -184,6 +203,16 @@ func (c *stdioConn) readStderr(r io.Reader) {
 	}
 	// Drain anything past an over-long line so the child never blocks on a full pipe.
 	_, _ = io.Copy(io.Discard, r)
+}
+
+// envNames lists the child's variable names (never values: they may be secrets).
+func envNames(env []string) []string {
+	names := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		names = append(names, k)
+	}
+	return names
 }
 
 func truncate(b []byte, n int) string {
