@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -119,6 +120,17 @@ func TestHTTPHeadersAndBytes(t *testing.T) {
 	modernRead := `{"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"file:///a.txt",` + modernMeta + `}}`
 	wireSend(t, conn, modernRead)
 	wireRecvResponse(t, conn, "5")
+	// The standalone GET stream is opened in the background after initialized; wait (bounded) until it
+	// reached the server, or a Close racing it would cancel it before it is on the wire.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		seen := false
+		for _, r := range rec.all() {
+			seen = seen || r.Method == http.MethodGet
+		}
+		if seen || time.Now().After(deadline) {
+			break
+		}
+	}
 	wireClose(t, conn)
 
 	type hdrs map[string]string
