@@ -1,50 +1,19 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
-	"github.com/mcpwarden/mcpwarden/internal/config"
 )
 
 // TestDefaultConfigAsksBeforeDropTable: with no approval: section at all, the shipped policy's ask parks a
 // DROP TABLE for a human (it is not refused), and an approval releases it to the upstream.
 func TestDefaultConfigAsksBeforeDropTable(t *testing.T) {
-	dir := t.TempDir()
-	yml := fmt.Sprintf("listen: 127.0.0.1:0\ndata_dir: %s\nservers:\n  - name: poldb\n    command: [%q]\n    env: {MCPWARDEN_TEST_SERVER: poldb}\n", dir, os.Args[0])
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, Options{Logger: log, Stages: stages})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(g.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx)
-		ts.Close()
-		_ = closeStages()
-	})
-	base := ts.URL
+	g := startStaged(t, fmt.Sprintf("servers:\n  - name: poldb\n    command: [%q]\n    env: {MCPWARDEN_TEST_SERVER: poldb}\n", os.Args[0]), nil)
+	cfg, base := g.Config, g.URL
 	cs := connect(t, base+"/mcp/poldb", legacy, &recorder{})
 	done := make(chan outcome, 1)
 	go func() { done <- call(t, cs, "sql", map[string]any{"query": "DROP TABLE users"}) }()

@@ -1,14 +1,10 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -23,9 +19,7 @@ func TestGroupRestrictedToolEndToEnd(t *testing.T) {
 	is := identitytest.NewIssuer(t)
 	up := httptest.NewServer(newTestHTTPUpstream("up", false))
 	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\n" +
-		"auth:\n  resource: " + authResource + "\n  issuer: " + is.URL + "\n  claims: {groups: [realm_access.roles]}\n" +
+	body := "auth:\n  resource: " + authResource + "\n  issuer: " + is.URL + "\n  claims: {groups: [realm_access.roles]}\n" +
 		"servers:\n" + httpServerYAML("up", up.URL) +
 		`policy:
   extends: default
@@ -38,34 +32,12 @@ func TestGroupRestrictedToolEndToEnd(t *testing.T) {
       tools: [echo]
       effect: deny
 `
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	auth, err := BuildHTTPAuth(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, Options{Logger: log, Stages: stages, HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(auth.Wrap(g.Handler()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx)
-		ts.Close()
-		_ = closeStages()
+	ts := startStaged(t, body, func(cfg *config.Config) Options {
+		auth, err := BuildHTTPAuth(t.Context(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Options{HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner}
 	})
 	token := func(sub string, roles ...string) string {
 		c := is.Claims(sub, authResource, "mcp:tools")

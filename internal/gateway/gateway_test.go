@@ -437,3 +437,42 @@ func TestAggregatePagination(t *testing.T) {
 		t.Errorf("a forged cursor was accepted")
 	}
 }
+
+// stagedGateway is a gateway built the way `serve` builds one: a config file (listen and data_dir added to
+// body), the stages BuildStages makes from it, served on a loopback test server until the test ends.
+type stagedGateway struct {
+	URL    string
+	Dir    string // data_dir
+	Config *config.Config
+}
+
+// startStaged starts a stagedGateway; options, when not nil, adds Options (authentication hooks) for the
+// loaded config.
+func startStaged(t *testing.T, body string, options func(*config.Config) Options) *stagedGateway {
+	t.Helper()
+	dir := t.TempDir()
+	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\n" + body
+	path := filepath.Join(dir, "mcpwarden.yaml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, yml)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatalf("stages: %v", err)
+	}
+	var opts Options
+	if options != nil {
+		opts = options(cfg)
+	}
+	opts.Logger, opts.Stages = log, stages
+	g, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stagedGateway{URL: serveGateway(t, g, closeStages), Dir: dir, Config: cfg}
+}

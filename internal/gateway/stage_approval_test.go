@@ -28,42 +28,23 @@ import (
 // approval: section, and opens the approval store a second time, as the CLI (another process) would.
 func startApprovalGateway(t *testing.T, approvalYAML string) (string, *approval.Store) {
 	t.Helper()
-	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + stdioServerYAML("pol") + approvalYAML
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatalf("stages: %v", err)
-	}
-	g, err := New(cfg, Options{Logger: log, Stages: stages})
+	g := startStaged(t, "servers:\n"+stdioServerYAML("pol")+approvalYAML, nil)
+	st, err := approval.OpenStore(t.Context(), g.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := approval.OpenStore(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := serveGateway(t, g, closeStages)
 	t.Cleanup(func() { _ = st.Close() })
-	return url, st
+	return g.URL, st
 }
 
 func serveGateway(t *testing.T, g *Gateway, closeStages func() error) string {
 	t.Helper()
 	ts := httptest.NewServer(g.Handler())
 	t.Cleanup(func() {
-		ts.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		g.Close(ctx)
+		g.Close(ctx) // ends sessions and their streams first, so the server has no open requests left
+		ts.Close()
 		if err := closeStages(); err != nil {
 			t.Errorf("closing stages: %v", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,36 +71,8 @@ func init() {
 // and returns its URL and data_dir.
 func startInspectGateway(t *testing.T, extra string, servers ...string) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + strings.Join(servers, "") + extra
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatalf("stages: %v", err)
-	}
-	g, err := New(cfg, Options{Logger: log, Stages: stages})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(g.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx)
-		if err := closeStages(); err != nil {
-			t.Errorf("closing stages: %v", err)
-		}
-	})
-	return ts.URL, dir
+	g := startStaged(t, "servers:\n"+strings.Join(servers, "")+extra, nil)
+	return g.URL, g.Dir
 }
 
 func listedTools(t *testing.T, cs *mcp.ClientSession) ([]string, map[string]*mcp.Tool) {

@@ -78,40 +78,12 @@ func ptr[T any](v T) *T { return &v }
 // "policy:"; empty for none) and the stages BuildStages makes from it.
 func startPolicyGateway(t *testing.T, policyYAML string, servers ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + strings.Join(servers, "") + policyYAML
+	body := "servers:\n" + strings.Join(servers, "") + policyYAML
 	if !strings.Contains(policyYAML, "approval:") {
 		// These tests look at the policy's decisions: an ask must come back at once, not wait for a human.
-		yml += "approval: {enabled: false}\n"
+		body += "approval: {enabled: false}\n"
 	}
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatalf("stages: %v", err)
-	}
-	g, err := New(cfg, Options{Logger: log, Stages: stages})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(g.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx) // ends sessions and their streams first, so the server has no open requests left
-		ts.Close()
-		if err := closeStages(); err != nil {
-			t.Errorf("closing stages: %v", err)
-		}
-	})
-	return ts.URL
+	return startStaged(t, body, nil).URL
 }
 
 // outcome is what a client saw for one call: the text of a result, or the JSON-RPC error.
