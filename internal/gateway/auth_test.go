@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -86,19 +85,9 @@ func startAuthGateway(t *testing.T, extraAuth string, upExtra ...string) *authEn
 	env := &authEnv{is: identitytest.NewIssuer(t), log: &principalLog{}, upstream: &headerSpy{}}
 	up := httptest.NewServer(env.upstream.wrap(newTestHTTPUpstream("up", false)))
 	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\n" +
-		"auth:\n  resource: " + authResource + "\n  issuer: " + env.is.URL + "\n  jwks_refetch_interval: 1ns\n" +
-		"  claims: {groups: [realm_access.roles]}\n" + extraAuth +
-		"servers:\n" + httpServerYAML("up", up.URL) + strings.Join(upExtra, "") + stdioServerYAML("local")
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
+	cfg, _ := loadTestConfig(t, "auth:\n  resource: "+authResource+"\n  issuer: "+env.is.URL+"\n  jwks_refetch_interval: 1ns\n"+
+		"  claims: {groups: [realm_access.roles]}\n"+extraAuth+
+		"servers:\n"+httpServerYAML("up", up.URL)+strings.Join(upExtra, "")+stdioServerYAML("local"))
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	auth, err := BuildHTTPAuth(t.Context(), cfg, log)
 	if err != nil {

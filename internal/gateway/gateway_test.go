@@ -39,10 +39,12 @@ func startGateway(t *testing.T, servers ...string) (*Gateway, string) {
 	return startGatewayTB(t, servers...)
 }
 
-func startGatewayTB(t testing.TB, servers ...string) (*Gateway, string) {
+// loadTestConfig writes "listen, data_dir" plus body to a config file in a new temporary directory (also the
+// data_dir) and loads it as `serve` would.
+func loadTestConfig(t testing.TB, body string) (*config.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + strings.Join(servers, "")
+	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\n" + body
 	path := filepath.Join(dir, "mcpwarden.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -51,6 +53,12 @@ func startGatewayTB(t testing.TB, servers ...string) (*Gateway, string) {
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yml)
 	}
+	return cfg, dir
+}
+
+func startGatewayTB(t testing.TB, servers ...string) (*Gateway, string) {
+	t.Helper()
+	cfg, _ := loadTestConfig(t, "servers:\n"+strings.Join(servers, ""))
 	var log *slog.Logger
 	if tt, ok := t.(*testing.T); ok {
 		log = slog.New(slog.NewTextHandler(testWriter{tt}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -450,16 +458,7 @@ type stagedGateway struct {
 // loaded config.
 func startStaged(t *testing.T, body string, options func(*config.Config) Options) *stagedGateway {
 	t.Helper()
-	dir := t.TempDir()
-	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\n" + body
-	path := filepath.Join(dir, "mcpwarden.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
+	cfg, dir := loadTestConfig(t, body)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
 	if err != nil {
