@@ -475,6 +475,41 @@ func (d *decoder) setStr(dst *string) func(*yaml.Node, string) {
 	}
 }
 
+// setBool decodes a boolean into dst.
+func (d *decoder) setBool(dst *bool) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		if b, ok := d.boolean(n, path); ok {
+			*dst = b
+		}
+	}
+}
+
+// setBoolPtr decodes a boolean into *dst, leaving nil for "not set".
+func (d *decoder) setBoolPtr(dst **bool) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		if b, ok := d.boolean(n, path); ok {
+			*dst = &b
+		}
+	}
+}
+
+// setExpanded decodes a string with ${VAR} replaced from the environment (for values that are secrets and
+// belong in the environment rather than the file); an unset variable is an error naming the key.
+func (d *decoder) setExpanded(dst *string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		raw, ok := d.str(n, path)
+		if !ok {
+			return
+		}
+		v, msg := expandVars(raw, d.lookup)
+		if msg != "" {
+			d.errorf(n, path, "%s", msg)
+			return
+		}
+		*dst = v
+	}
+}
+
 // duration decodes a Go duration string that must be greater than zero.
 func (d *decoder) duration(dst *Duration) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
@@ -615,11 +650,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		{"allowlist", func(v *yaml.Node, p string) {
 			c.Allowlist = &Allowlist{}
 			d.object(v, p, []field{
-				{"require_pinned", func(v *yaml.Node, p string) {
-					if b, ok := d.boolean(v, p); ok {
-						c.Allowlist.RequirePinned = b
-					}
-				}},
+				{"require_pinned", d.setBool(&c.Allowlist.RequirePinned)},
 			})
 		}},
 		{"approval", func(v *yaml.Node, p string) {
@@ -653,16 +684,8 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			c.Scan = &Scan{}
 			d.object(v, p, []field{
 				{"quarantine_at", d.setStr(&c.Scan.QuarantineAt)},
-				{"sanitize_descriptions", func(v *yaml.Node, p string) {
-					if b, ok := d.boolean(v, p); ok {
-						c.Scan.SanitizeDescriptions = &b
-					}
-				}},
-				{"sanitize_results", func(v *yaml.Node, p string) {
-					if b, ok := d.boolean(v, p); ok {
-						c.Scan.SanitizeResults = &b
-					}
-				}},
+				{"sanitize_descriptions", d.setBoolPtr(&c.Scan.SanitizeDescriptions)},
+				{"sanitize_results", d.setBoolPtr(&c.Scan.SanitizeResults)},
 			})
 		}},
 		{"servers", func(v *yaml.Node, p string) { d.servers(v, p, &c.Servers) }},
@@ -672,11 +695,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 func (d *decoder) approval(n *yaml.Node, path string, a *Approval) {
 	d.object(n, path, []field{
 		{"default_on_timeout", d.setStr(&a.DefaultOnTimeout)},
-		{"enabled", func(v *yaml.Node, p string) {
-			if b, ok := d.boolean(v, p); ok {
-				a.Enabled = &b
-			}
-		}},
+		{"enabled", d.setBoolPtr(&a.Enabled)},
 		{"pending_ttl", d.duration(&a.PendingTTL)},
 		{"rules", func(v *yaml.Node, p string) {
 			seq := resolve(v)
@@ -694,17 +713,9 @@ func (d *decoder) approval(n *yaml.Node, path string, a *Approval) {
 				d.record(ip, nil, item)
 				d.object(item, ip, []field{
 					{"approvers", d.strings(&r.Approvers)},
-					{"four_eyes", func(v *yaml.Node, p string) {
-						if b, ok := d.boolean(v, p); ok {
-							r.FourEyes = b
-						}
-					}},
+					{"four_eyes", d.setBool(&r.FourEyes)},
 					{"rule", d.setStr(&r.Rule)},
-					{"self_approve", func(v *yaml.Node, p string) {
-						if b, ok := d.boolean(v, p); ok {
-							r.SelfApprove = b
-						}
-					}},
+					{"self_approve", d.setBool(&r.SelfApprove)},
 					{"timeout", d.duration(&r.Timeout)},
 				})
 			}
@@ -713,30 +724,8 @@ func (d *decoder) approval(n *yaml.Node, path string, a *Approval) {
 		{"webhook", func(v *yaml.Node, p string) {
 			a.Webhook = &ApprovalWebhook{}
 			d.object(v, p, []field{
-				{"secret", func(v *yaml.Node, p string) {
-					raw, ok := d.str(v, p)
-					if !ok {
-						return
-					}
-					secret, msg := expandVars(raw, d.lookup)
-					if msg != "" {
-						d.errorf(v, p, "%s", msg)
-						return
-					}
-					a.Webhook.Secret = secret
-				}},
-				{"url", func(v *yaml.Node, p string) {
-					raw, ok := d.str(v, p)
-					if !ok {
-						return
-					}
-					u, msg := expandVars(raw, d.lookup) // a Slack webhook URL is itself a secret
-					if msg != "" {
-						d.errorf(v, p, "%s", msg)
-						return
-					}
-					a.Webhook.URL = u
-				}},
+				{"secret", d.setExpanded(&a.Webhook.Secret)},
+				{"url", d.setExpanded(&a.Webhook.URL)}, // a Slack webhook URL is itself a secret
 			})
 		}},
 	})
@@ -746,16 +735,8 @@ func (d *decoder) audit(n *yaml.Node, path string, a *Audit) {
 	d.object(n, path, []field{
 		{"capture", d.setStr(&a.Capture)},
 		{"checkpoint_interval", d.duration(&a.CheckpointInterval)},
-		{"enabled", func(v *yaml.Node, p string) {
-			if b, ok := d.boolean(v, p); ok {
-				a.Enabled = &b
-			}
-		}},
-		{"fail_open", func(v *yaml.Node, p string) {
-			if b, ok := d.boolean(v, p); ok {
-				a.FailOpen = b
-			}
-		}},
+		{"enabled", d.setBoolPtr(&a.Enabled)},
+		{"fail_open", d.setBool(&a.FailOpen)},
 		{"instance", d.setStr(&a.Instance)},
 		{"max_value_bytes", d.size(&a.MaxValueBytes)},
 		{"otlp", func(v *yaml.Node, p string) {
@@ -765,18 +746,7 @@ func (d *decoder) audit(n *yaml.Node, path string, a *Audit) {
 				{"signals", d.strings(&a.OTLP.Signals)},
 			})
 		}},
-		{"postgres_dsn", func(v *yaml.Node, p string) {
-			raw, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			dsn, msg := expandVars(raw, d.lookup)
-			if msg != "" {
-				d.errorf(v, p, "%s", msg)
-				return
-			}
-			a.PostgresDSN = dsn
-		}},
+		{"postgres_dsn", d.setExpanded(&a.PostgresDSN)},
 		{"retention_days", func(v *yaml.Node, p string) {
 			s, ok := d.str(v, p)
 			if !ok {
@@ -816,18 +786,7 @@ func (d *decoder) auth(n *yaml.Node, path string, a *Auth) {
 			d.object(v, p, []field{
 				{"cache_ttl", d.duration(&in.CacheTTL)},
 				{"client_id", d.setStr(&in.ClientID)},
-				{"client_secret", func(v *yaml.Node, p string) {
-					raw, ok := d.str(v, p)
-					if !ok {
-						return
-					}
-					secret, msg := expandVars(raw, d.lookup)
-					if msg != "" {
-						d.errorf(v, p, "%s", msg)
-						return
-					}
-					in.ClientSecret = secret
-				}},
+				{"client_secret", d.setExpanded(&in.ClientSecret)},
 				{"url", d.setStr(&in.URL)},
 			})
 		}},
@@ -901,11 +860,7 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 					{"format", d.setStr(&s.Credentials.Format)},
 					{"header", d.setStr(&s.Credentials.Header)},
 					{"name", d.setStr(&s.Credentials.Name)},
-					{"optional", func(v *yaml.Node, p string) {
-						if b, ok := d.boolean(v, p); ok {
-							s.Credentials.Optional = b
-						}
-					}},
+					{"optional", d.setBool(&s.Credentials.Optional)},
 				})
 			}},
 			{"cwd", d.setStr(&s.Cwd)},
@@ -929,11 +884,7 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			{"start", d.setStr(&s.Start)},
 			{"timeout", d.duration(&s.Timeout)},
 			{"transport", d.setStr(&s.Transport)},
-			{"trusted", func(v *yaml.Node, p string) {
-				if b, ok := d.boolean(v, p); ok {
-					s.Trusted = b
-				}
-			}},
+			{"trusted", d.setBool(&s.Trusted)},
 			{"url", d.setStr(&s.URL)},
 		})
 	}

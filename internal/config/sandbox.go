@@ -64,11 +64,7 @@ func (s *Sandbox) On() bool { return s != nil && (s.Enabled == nil || *s.Enabled
 
 func (d *decoder) sandbox(n *yaml.Node, path string, s *Sandbox) {
 	d.object(n, path, []field{
-		{"enabled", func(v *yaml.Node, p string) {
-			if b, ok := d.boolean(v, p); ok {
-				s.Enabled = &b
-			}
-		}},
+		{"enabled", d.setBoolPtr(&s.Enabled)},
 		{"env", d.setStr(&s.Env)},
 		{"limits", func(v *yaml.Node, p string) {
 			d.object(v, p, []field{
@@ -82,11 +78,7 @@ func (d *decoder) sandbox(n *yaml.Node, path string, s *Sandbox) {
 		{"pass_env", d.strings(&s.PassEnv)},
 		{"read_only", d.strings(&s.ReadOnly)},
 		{"read_write", d.strings(&s.ReadWrite)},
-		{"strict", func(v *yaml.Node, p string) {
-			if b, ok := d.boolean(v, p); ok {
-				s.Strict = b
-			}
-		}},
+		{"strict", d.setBool(&s.Strict)},
 	})
 }
 
