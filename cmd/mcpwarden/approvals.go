@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os/user"
 	"strings"
 	"text/tabwriter"
@@ -78,12 +76,6 @@ func cliApprover() approval.Approver {
 	return a
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newApprovalsListCmd() *cobra.Command {
 	var f approvalFlags
 	var all bool
@@ -109,7 +101,7 @@ func newApprovalsListCmd() *cobra.Command {
 				if list == nil {
 					list = []*approval.Approval{}
 				}
-				return printJSON(cmd.OutOrStdout(), list)
+				return writeJSON(cmd.OutOrStdout(), list)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATUS\tCREATED\tUSER\tSERVER\tTOOL\tRULE\tARGUMENTS")
@@ -152,7 +144,7 @@ func newApprovalsShowCmd() *cobra.Command {
 				return &exitError{code: exitFindings, err: err}
 			}
 			if f.json {
-				return printJSON(cmd.OutOrStdout(), a)
+				return writeJSON(cmd.OutOrStdout(), a)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "approval   %s (%s)\ncreated    %s\nexpires    %s\n", a.ID, a.Status, a.Created.Local().Format(time.RFC3339), a.Expires.Local().Format(time.RFC3339))
@@ -209,7 +201,7 @@ func newApprovalsDecideCmd(approve bool) *cobra.Command {
 				return &exitError{code: exitFindings, err: err}
 			}
 			if f.json {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"approval": a, "grant": g})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"approval": a, "grant": g})
 			}
 			if g != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "approved %s: grant %s (scope %s) until %s\n", a.ID, g.ID, g.Scope, g.Expires.Local().Format(time.RFC3339))
@@ -249,7 +241,7 @@ func newApprovalsGrantsCmd() *cobra.Command {
 				if gs == nil {
 					gs = []*approval.Grant{}
 				}
-				return printJSON(cmd.OutOrStdout(), gs)
+				return writeJSON(cmd.OutOrStdout(), gs)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSCOPE\tSERVER\tTOOL\tPRINCIPAL\tEXPIRES\tUSES\tGRANTED BY\tAPPROVAL\tREVOKED")

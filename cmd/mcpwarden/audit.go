@@ -170,6 +170,7 @@ func newAuditListCmd() *cobra.Command {
 	return cmd
 }
 
+// writeJSON prints v as indented JSON (every command's --json output).
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -160,9 +159,7 @@ func runBench(cmd *cobra.Command, f benchFlags, args []string) error {
 	finish := func(text func(io.Writer) error) error {
 		res.Machine.LoadAfter = loadAvg()
 		if f.jsonOut {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(res)
+			return writeJSON(out, res)
 		}
 		if err := text(out); err != nil {
 			return err

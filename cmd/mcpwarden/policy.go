@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -301,9 +300,7 @@ func replay(ctx context.Context, cfg *config.Config, cand *policy.Policy, since 
 
 func printReplay(w io.Writer, rep *replayReport, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	}
 	fmt.Fprintf(w, "replayed %d recorded messages since %s with %s (version %s)\n", rep.Evaluated, rep.Since.Format(time.RFC3339), rep.Policy, rep.Version)
 	fmt.Fprintf(w, "  newly denied: %d   newly asked: %d   newly allowed: %d   unchanged: %d\n", rep.NewlyDenied, rep.NewlyAsked, rep.NewlyAllowed, rep.Unchanged)
