@@ -166,49 +166,19 @@ func RedactJSON(raw []byte, findings []Finding) ([]byte, bool) {
 	if findings == nil {
 		findings = ScanJSON(raw)
 	}
-	if len(findings) == 0 {
-		return raw, false
-	}
-	type where struct {
-		path string
-		key  bool
-	}
-	byToken := map[where][]Finding{}
-	var text []Finding
-	for _, f := range findings {
-		if f.Path == "" {
-			text = append(text, f)
-			continue
-		}
-		byToken[where{f.Path, f.Key}] = append(byToken[where{f.Path, f.Key}], f)
-	}
-	var edits []secrets.JSONEdit
-	ok := secrets.WalkJSON(raw, func(t *secrets.JSONToken) {
+	return secrets.RedactJSONWith(raw, findings, func(t *secrets.JSONToken, fs []Finding) (string, bool) {
 		if !t.String {
-			return
-		}
-		fs := byToken[where{t.Path(), t.Key}]
-		if len(fs) == 0 {
-			return
+			return "", false
 		}
 		plain := make([]Finding, len(fs))
 		for i, f := range fs {
 			f.Path, f.Key = "", false
 			plain[i] = f
 		}
-		if red := Redact(t.Value, plain); red != t.Value {
-			edits = append(edits, secrets.JSONEdit{Start: t.Start, End: t.End, Value: red})
-		}
-	})
-	if !ok {
-		red := Redact(string(raw), text)
-		if red == string(raw) {
-			return raw, false
-		}
-		return []byte(red), true
-	}
-	if len(edits) == 0 {
-		return raw, false
-	}
-	return secrets.ApplyJSONEdits(raw, edits), true
+		red := Redact(t.Value, plain)
+		return red, red != t.Value
+	}, Redact)
 }
+
+// Location implements secrets.Located.
+func (f Finding) Location() (string, bool) { return f.Path, f.Key }

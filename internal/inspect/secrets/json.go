@@ -79,6 +79,34 @@ func RedactJSON(raw []byte, findings []Finding) ([]byte, bool) {
 	if findings == nil {
 		findings = ScanJSON(raw)
 	}
+	return RedactJSONWith(raw, findings, func(t *JSONToken, fs []Finding) (string, bool) {
+		for _, f := range fs {
+			if f.RuleID == RuleSecretField {
+				return Placeholder(RuleSecretField), true
+			}
+		}
+		if !t.String {
+			return "", false
+		}
+		red := Redact(t.Value, stripPath(fs))
+		return red, red != t.Value
+	}, Redact)
+}
+
+// Located is a finding that says where in a JSON document it was found: the JSON path of its token and
+// whether the token is a key ("" when it was found in plain text).
+type Located interface {
+	Location() (path string, key bool)
+}
+
+// Location implements Located.
+func (f Finding) Location() (string, bool) { return f.Path, f.Key }
+
+// RedactJSONWith is the JSON redaction shared by the detectors: findings (from a ScanJSON of raw) are
+// grouped by the token they were found in, and edit returns the replacement text for one token given its
+// findings (false: leave the token as it is). When raw is not valid JSON, it is redacted as text with
+// text(raw, the findings that have no path). When nothing changes it returns raw itself and false.
+func RedactJSONWith[F Located](raw []byte, findings []F, edit func(t *JSONToken, fs []F) (string, bool), text func(string, []F) string) ([]byte, bool) {
 	if len(findings) == 0 {
 		return raw, false
 	}
@@ -86,14 +114,15 @@ func RedactJSON(raw []byte, findings []Finding) ([]byte, bool) {
 		path string
 		key  bool
 	}
-	byToken := map[where][]Finding{}
-	var text []Finding
+	byToken := map[where][]F{}
+	var plain []F
 	for _, f := range findings {
-		if f.Path == "" {
-			text = append(text, f)
+		path, key := f.Location()
+		if path == "" {
+			plain = append(plain, f)
 			continue
 		}
-		w := where{f.Path, f.Key}
+		w := where{path, key}
 		byToken[w] = append(byToken[w], f)
 	}
 	var edits []JSONEdit
@@ -102,21 +131,12 @@ func RedactJSON(raw []byte, findings []Finding) ([]byte, bool) {
 		if len(fs) == 0 {
 			return
 		}
-		for _, f := range fs {
-			if f.RuleID == RuleSecretField {
-				edits = append(edits, JSONEdit{t.Start, t.End, Placeholder(RuleSecretField)})
-				return
-			}
-		}
-		if !t.String {
-			return
-		}
-		if red := Redact(t.Value, stripPath(fs)); red != t.Value {
-			edits = append(edits, JSONEdit{t.Start, t.End, red})
+		if v, ok := edit(t, fs); ok {
+			edits = append(edits, JSONEdit{t.Start, t.End, v})
 		}
 	})
 	if !valid {
-		red := Redact(string(raw), text)
+		red := text(string(raw), plain)
 		if red == string(raw) {
 			return raw, false
 		}
