@@ -21,7 +21,9 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"sync"
 
+	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
@@ -67,6 +69,36 @@ type Exchange struct {
 	// before the later stages run; audit (⑧ wraps ④) reads it when the chain returns. In monitor mode it
 	// records what would have happened (Decision.Monitor).
 	Decision *policy.Decision
+
+	// What later stages learned for the audit record (detector findings, the approval), added with Note
+	// and SetApproval and copied into the record by ⑧ audit when the chain returns.
+	notesMu  sync.Mutex
+	findings []audit.Finding
+	approval *audit.Approval
+}
+
+// Note adds detector findings to the exchange's audit record. Safe for concurrent use.
+func (x *Exchange) Note(fs ...audit.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	x.notesMu.Lock()
+	x.findings = append(x.findings, fs...)
+	x.notesMu.Unlock()
+}
+
+// SetApproval records how the approval stage let the exchange through (or refused it).
+func (x *Exchange) SetApproval(a *audit.Approval) {
+	x.notesMu.Lock()
+	x.approval = a
+	x.notesMu.Unlock()
+}
+
+// notes returns what Note and SetApproval recorded.
+func (x *Exchange) notes() ([]audit.Finding, *audit.Approval) {
+	x.notesMu.Lock()
+	defer x.notesMu.Unlock()
+	return x.findings, x.approval
 }
 
 // Handler processes an exchange. For a request it returns the response to deliver the other way (nil only

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
@@ -48,25 +47,9 @@ type approvalStage struct {
 	log *slog.Logger
 }
 
-// approvalNotes holds each exchange's approval annotation until the audit stage collects it (keyed by
-// *Exchange; removed by the AuditAnnotate hook below).
-var approvalNotes sync.Map
-
-func init() {
-	prev := AuditAnnotate
-	AuditAnnotate = func(x *Exchange, r *audit.Record) {
-		if prev != nil {
-			prev(x, r)
-		}
-		if v, ok := approvalNotes.LoadAndDelete(x); ok {
-			r.Approval = v.(*audit.Approval)
-		}
-	}
-}
-
 func (s *approvalStage) note(x *Exchange, n *audit.Approval) {
 	if s.cfg.Annotate {
-		approvalNotes.Store(x, n)
+		x.SetApproval(n)
 	}
 }
 

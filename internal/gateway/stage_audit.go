@@ -10,17 +10,8 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/session"
 )
 
-// AuditAnnotate, when set, adds what later stages learned about an exchange to its audit records beyond
-// the principal (Exchange.Principal) and the policy decision (Exchange.Decision), which the audit stage
-// copies itself: the approval (id, approver) and detector findings. The audit stage calls it for each
-// record after the rest of the chain returned, with the record's fields already filled from the message.
-// Nil: no approval or findings are recorded.
-//
-// HOOK for the approval and inspect stages: once Exchange carries their results, set this in BuildStages
-// to copy them into r.Approval and r.Findings.
-var AuditAnnotate func(x *Exchange, r *audit.Record)
-
-// annotate copies the principal and the policy decision from x into r, then runs AuditAnnotate.
+// annotate copies into r what the stages learned about x: the principal, the policy decision, the approval
+// and detector findings (Exchange.Note, Exchange.SetApproval).
 func annotate(x *Exchange, r *audit.Record) {
 	if p := x.Principal; p != nil {
 		r.Principal = audit.Principal{User: p.Subject, Groups: p.Groups, AuthMethod: p.AuthMethod}
@@ -36,9 +27,11 @@ func annotate(x *Exchange, r *audit.Record) {
 		// A later stage refused the call on policy grounds after the policy stage itself allowed it.
 		r.Decision = &audit.Decision{Action: "deny", Reason: r.Error.Message}
 	}
-	if AuditAnnotate != nil {
-		AuditAnnotate(x, r)
+	fs, a := x.notes()
+	if a != nil {
+		r.Approval = a
 	}
+	r.Findings = append(r.Findings, fs...)
 }
 
 // AuditStage adapts an Auditor to the chain (stage ⑧). Requests are recorded and committed before the rest

@@ -40,7 +40,7 @@ type InspectStageConfig struct {
 	// SanitizeDescriptions strips escapes and invisible characters from list results; SanitizeResults from
 	// tool and prompt results.
 	SanitizeDescriptions, SanitizeResults bool
-	// RecordFindings hands findings to the audit stage through AuditAnnotate (set when audit is on).
+	// RecordFindings hands findings to the audit stage (Exchange.Note; set when audit is on).
 	RecordFindings bool
 	// ConfigHint names the config file in the commands that log lines suggest ("" for FILE).
 	ConfigHint string
@@ -509,31 +509,7 @@ func (s *inspectStage) note(x *Exchange, fs ...audit.Finding) {
 	if !s.cfg.RecordFindings || len(fs) == 0 {
 		return
 	}
-	inspectFindingsMu.Lock()
-	inspectFindings[x] = append(inspectFindings[x], fs...)
-	inspectFindingsMu.Unlock()
-}
-
-// inspectFindings holds findings of exchanges in flight until the audit stage records them.
-var (
-	inspectFindingsMu sync.Mutex
-	inspectFindings   = map[*Exchange][]audit.Finding{}
-)
-
-func init() {
-	prev := AuditAnnotate
-	AuditAnnotate = func(x *Exchange, r *audit.Record) {
-		if prev != nil {
-			prev(x, r)
-		}
-		inspectFindingsMu.Lock()
-		fs, ok := inspectFindings[x]
-		delete(inspectFindings, x)
-		inspectFindingsMu.Unlock()
-		if ok {
-			r.Findings = append(r.Findings, fs...)
-		}
-	}
+	x.Note(fs...)
 }
 
 // buildInspect opens the pin store and builds the inspect stage from the config (pinning:, scan:), after
