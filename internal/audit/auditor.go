@@ -75,6 +75,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Auditor, 
 	return a, nil
 }
 
+// SetRedactor plugs a detector-based redactor into the capture of payloads (see Capturer.Redact). Call it
+// before the first record.
+func (a *Auditor) SetRedactor(f func(s string) (string, bool)) { a.capture.Redact = f }
+
 // New builds an Auditor on an open sink (Close closes the sink's database).
 func New(ctx context.Context, sink *SQLSink, cfg *config.Config, log *slog.Logger) (*Auditor, error) {
 	ac := cfg.Audit

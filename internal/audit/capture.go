@@ -38,9 +38,11 @@ type Capturer struct {
 	MaxBytes int
 	// HMACKey keys CaptureHashed.
 	HMACKey []byte
-	// Detect is an optional extra detector for secret values (the data-guard stage plugs in here). Nil:
-	// only the built-in patterns apply.
-	Detect func(s string) bool
+	// Redact is an optional detector-based redactor for string values in CaptureRedacted mode (the
+	// data-flow detectors plug in here: secrets and personal data inside a longer text are replaced, the
+	// rest of the text kept). It returns the text and whether it changed. Nil: only the built-in patterns
+	// apply.
+	Redact func(s string) (string, bool)
 }
 
 func (c *Capturer) mode() string {
@@ -139,8 +141,13 @@ func (c *Capturer) redact(v any, key string) any {
 		}
 		return t
 	case string:
-		if SecretValue(t) || (c.Detect != nil && c.Detect(t)) {
+		if SecretValue(t) {
 			return Redacted
+		}
+		if c.Redact != nil && len(t) >= 8 {
+			if out, changed := c.Redact(t); changed {
+				return out
+			}
 		}
 		return t
 	default:

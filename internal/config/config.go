@@ -53,6 +53,10 @@ type Config struct {
 	// Scan configures the runtime poisoning scan and the sanitising of what servers send (see
 	// docs/poisoning.md). Nil when absent: quarantine at high, sanitise descriptions and results.
 	Scan *Scan `yaml:"scan,omitempty"`
+	// DataFlow configures the data-flow guards: secret/PII/injection detectors on arguments and results, and
+	// the session labels policy reads (see docs/dataflow.md). Nil when absent: the defaults (redact secrets
+	// and high-confidence PII in results, taint sessions on injections, label tools by heuristics).
+	DataFlow *DataFlow `yaml:"dataflow,omitempty"`
 	// Allowlist restricts which stdio servers may be launched (see docs/pinning.md). Nil when absent: any.
 	Allowlist *Allowlist `yaml:"allowlist,omitempty"`
 	// Sandbox is the default confinement of stdio servers (see docs/sandbox.md). Nil when absent: each
@@ -116,9 +120,64 @@ type Server struct {
 	// Credentials injects the calling user's own secret from the gateway's encrypted credential store
 	// into every request to this http or sse server (see docs/identity.md). Nil: none.
 	Credentials *Credentials `yaml:"credentials,omitempty"`
+	// Labels are data-flow labels of every tool, resource and prompt of this server (private, untrusted,
+	// sink, destructive, or a word of your own; see docs/dataflow.md).
+	Labels []string `yaml:"labels,omitempty"`
+	// ToolLabels gives named tools their labels (in addition to Labels); a tool named here gets no
+	// heuristic labels.
+	ToolLabels map[string][]string `yaml:"tool_labels,omitempty"`
 	// Sandbox confines this stdio server, replacing the top-level sandbox (stdio only; see
 	// docs/sandbox.md). Always set for stdio servers after CheckAndSetDefaults.
 	Sandbox *Sandbox `yaml:"sandbox,omitempty"`
+}
+
+// DataFlow configures the data-flow guards (inspect stage ⑦ and the session labels policy ④ reads).
+type DataFlow struct {
+	// Mode is "enforce" (default) or "monitor": detectors and labels are recorded (audit, logs) and would-be
+	// redactions, blocks and lethal-trifecta flows are reported, but nothing is changed or refused by them.
+	Mode string `yaml:"mode"`
+	// DataFlowRules are the default actions; Overrides change them for some servers and tools.
+	DataFlowRules `yaml:",inline"`
+	// PIIConfidence is the lowest confidence of a PII finding that is acted on: low, medium or high
+	// (default high: checksum- or structure-validated — cards, IBANs, private keys, JWTs).
+	PIIConfidence string `yaml:"pii_confidence"`
+	// Heuristics labels tools by their names (default true); configured labels and annotations always apply.
+	Heuristics *bool `yaml:"heuristics,omitempty"`
+	// Classifier is an optional external prompt-injection classifier.
+	Classifier *Classifier `yaml:"classifier,omitempty"`
+	// Overrides change the actions for matching servers and tools; the first matching entry wins.
+	Overrides []DataFlowOverride `yaml:"overrides,omitempty"`
+}
+
+// DataFlowRules are the actions of the data-flow detectors ("" keeps the default / inherited value).
+type DataFlowRules struct {
+	// Secrets in results: allow, redact (default) or block.
+	Secrets string `yaml:"secrets"`
+	// PII in results: allow, redact (default) or block.
+	PII string `yaml:"pii"`
+	// Injection in results, resources and prompts: allow, taint (default: the session is tainted) or block.
+	Injection string `yaml:"injection"`
+	// Arguments: secrets and PII in call arguments: allow (default: recorded, policy decides on the
+	// findings), redact or block.
+	Arguments string `yaml:"arguments"`
+}
+
+// DataFlowOverride changes the data-flow actions for some servers and tools.
+type DataFlowOverride struct {
+	// Servers and Tools select what the override applies to (glob patterns; empty means any).
+	Servers       []string `yaml:"servers"`
+	Tools         []string `yaml:"tools"`
+	DataFlowRules `yaml:",inline"`
+}
+
+// Classifier is an external prompt-injection classifier called over HTTP (see docs/detectors.md).
+type Classifier struct {
+	// URL receives POST {"text": ...} and answers {"score": 0..1} (or {"label": "INJECTION"}).
+	URL string `yaml:"url"`
+	// Timeout bounds one call (default 2s).
+	Timeout Duration `yaml:"timeout"`
+	// Fail is "closed" (default: a failed call counts as an injection) or "open".
+	Fail string `yaml:"fail"`
 }
 
 // Values of Pinning.Mode.

@@ -205,6 +205,8 @@ func TestCheckAndSetDefaults(t *testing.T) {
 		},
 		Approval: &Approval{Enabled: new(true), Timeout: Duration(2 * time.Minute), DefaultOnTimeout: "deny",
 			PendingTTL: Duration(24 * time.Hour)},
+		DataFlow: &DataFlow{Mode: "enforce", PIIConfidence: "high", Heuristics: new(true),
+			DataFlowRules: DataFlowRules{Secrets: "redact", PII: "redact", Injection: "taint", Arguments: "allow"}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)

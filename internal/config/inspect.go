@@ -2,9 +2,12 @@ package config
 
 import (
 	"encoding/hex"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Defaults of the inspect stage's settings (applied when their section is present).
@@ -144,4 +147,103 @@ func pinnedPackage(runner string, args []string, exact *regexp.Regexp, form, exa
 			form + " with the version you reviewed, e.g. " + want + " (command: [" + strings.ReplaceAll(example, " ", ", ") + "])"
 	}
 	return runner + " names no package (allowlist.require_pinned is on): write the package as " + form
+}
+
+// Defaults of the data-flow guards (dataflow:), filled in whether or not the section is present.
+const (
+	DefaultDataFlowSecrets   = "redact"
+	DefaultDataFlowPII       = "redact"
+	DefaultDataFlowInjection = "taint"
+	DefaultDataFlowArguments = "allow"
+	DefaultPIIConfidence     = "high"
+)
+
+var labelWord = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// dataflow validates dataflow: and the servers' labels, and fills the defaults (the section is created
+// when absent: the guards are on by default).
+func (k *checker) dataflow(c *Config) {
+	if c.DataFlow == nil {
+		c.DataFlow = &DataFlow{}
+	}
+	f := c.DataFlow
+	if f.Mode == "" {
+		f.Mode = "enforce"
+	}
+	k.enum("dataflow.mode", f.Mode, "mode", "enforce", "monitor")
+	if f.PIIConfidence == "" {
+		f.PIIConfidence = DefaultPIIConfidence
+	}
+	k.enum("dataflow.pii_confidence", f.PIIConfidence, "confidence", "low", "medium", "high")
+	if f.Heuristics == nil {
+		t := true
+		f.Heuristics = &t
+	}
+	fill := func(dst *string, def string) {
+		if *dst == "" {
+			*dst = def
+		}
+	}
+	fill(&f.Secrets, DefaultDataFlowSecrets)
+	fill(&f.PII, DefaultDataFlowPII)
+	fill(&f.Injection, DefaultDataFlowInjection)
+	fill(&f.Arguments, DefaultDataFlowArguments)
+	check := func(path string, r *DataFlowRules) {
+		if r.Secrets != "" {
+			k.enum(path+"secrets", r.Secrets, "action", "allow", "redact", "block")
+		}
+		if r.PII != "" {
+			k.enum(path+"pii", r.PII, "action", "allow", "redact", "block")
+		}
+		if r.Injection != "" {
+			k.enum(path+"injection", r.Injection, "action", "allow", "taint", "block")
+		}
+		if r.Arguments != "" {
+			k.enum(path+"arguments", r.Arguments, "action", "allow", "redact", "block")
+		}
+	}
+	check("dataflow.", &f.DataFlowRules)
+	for i := range f.Overrides {
+		o := &f.Overrides[i]
+		p := indexPath("dataflow.overrides", i)
+		if len(o.Servers) == 0 && len(o.Tools) == 0 {
+			k.errorf(p, "selects nothing: give servers: and/or tools: (glob patterns), or move its actions to dataflow: itself")
+		}
+		for j, pat := range append(append([]string{}, o.Servers...), o.Tools...) {
+			if _, err := filepath.Match(pat, ""); err != nil {
+				k.errorf(p, "pattern %d %q is not a valid glob: %v", j+1, pat, err)
+			}
+		}
+		check(p+".", &o.DataFlowRules)
+	}
+	if cl := f.Classifier; cl != nil {
+		if cl.URL == "" {
+			k.errorf("dataflow.classifier.url", "is required: the classifier's HTTP endpoint (POST {\"text\": ...})")
+		} else {
+			k.url(cl.URL, "dataflow.classifier.url")
+		}
+		if cl.Fail == "" {
+			cl.Fail = "closed"
+		}
+		k.enum("dataflow.classifier.fail", cl.Fail, "fail mode", "closed", "open")
+		if cl.Timeout == 0 {
+			cl.Timeout = Duration(2 * time.Second)
+		}
+	}
+	for i := range c.Servers {
+		s := &c.Servers[i]
+		path := indexPath("servers", i)
+		for _, l := range s.Labels {
+			if !labelWord.MatchString(l) {
+				k.errorf(path+".labels", "label %q is not a lower-case word: use private, untrusted, sink, destructive or a word of your own", l)
+			}
+		}
+		for _, tool := range slices.Sorted(maps.Keys(s.ToolLabels)) {
+			for _, l := range s.ToolLabels[tool] {
+				if !labelWord.MatchString(l) {
+					k.errorf(path+".tool_labels."+tool, "label %q is not a lower-case word: use private, untrusted, sink, destructive or a word of your own", l)
+				}
+			}
+		}
+	}
 }

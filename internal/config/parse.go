@@ -663,6 +663,10 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			d.auth(v, p, c.Auth)
 		}},
 		{"data_dir", d.setStr(&c.DataDir)},
+		{"dataflow", func(v *yaml.Node, p string) {
+			c.DataFlow = &DataFlow{}
+			d.dataflow(v, p, c.DataFlow)
+		}},
 		{"http", func(v *yaml.Node, p string) { d.http(v, p, &c.HTTP) }},
 		{"listen", d.setStr(&c.Listen)},
 		{"log", func(v *yaml.Node, p string) {
@@ -690,6 +694,73 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		}},
 		{"servers", func(v *yaml.Node, p string) { d.servers(v, p, &c.Servers) }},
 	})
+}
+
+func (d *decoder) dataflow(n *yaml.Node, path string, f *DataFlow) {
+	rules := func(r *DataFlowRules) []field {
+		return []field{
+			{"arguments", d.setStr(&r.Arguments)},
+			{"injection", d.setStr(&r.Injection)},
+			{"pii", d.setStr(&r.PII)},
+			{"secrets", d.setStr(&r.Secrets)},
+		}
+	}
+	fields := append(rules(&f.DataFlowRules),
+		field{"classifier", func(v *yaml.Node, p string) {
+			f.Classifier = &Classifier{}
+			d.object(v, p, []field{
+				{"fail", d.setStr(&f.Classifier.Fail)},
+				{"timeout", d.duration(&f.Classifier.Timeout)},
+				{"url", d.setExpanded(&f.Classifier.URL)},
+			})
+		}},
+		field{"heuristics", d.setBoolPtr(&f.Heuristics)},
+		field{"mode", d.setStr(&f.Mode)},
+		field{"overrides", func(v *yaml.Node, p string) {
+			seq := resolve(v)
+			if seq.Kind != yaml.SequenceNode {
+				d.errorf(v, p, "must be a list of overrides (each item like \"- servers: [db]\"), not %s", kindName(v))
+				return
+			}
+			if !d.spend(len(seq.Content)+1, seq) {
+				return
+			}
+			f.Overrides = make([]DataFlowOverride, len(seq.Content))
+			for i, item := range seq.Content {
+				o := &f.Overrides[i]
+				ip := indexPath(p, i)
+				d.record(ip, nil, item)
+				d.object(item, ip, append(rules(&o.DataFlowRules),
+					field{"servers", d.strings(&o.Servers)},
+					field{"tools", d.strings(&o.Tools)}))
+			}
+		}},
+		field{"pii_confidence", d.setStr(&f.PIIConfidence)},
+	)
+	sort.Slice(fields, func(i, j int) bool { return fields[i].name < fields[j].name })
+	d.object(n, path, fields)
+}
+
+// stringLists decodes a mapping of names to lists of strings (tool_labels).
+func (d *decoder) stringLists(dst *map[string][]string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		m := resolve(n)
+		if m.Kind != yaml.MappingNode {
+			d.errorf(n, path, "must be a mapping of NAME: [item, ...], not %s", kindName(n))
+			return
+		}
+		out := map[string][]string{}
+		for _, p := range d.pairs(m, path) {
+			child := keyPath(path, p.name)
+			d.record(child, p.key, p.value)
+			var list []string
+			d.strings(&list)(p.value, child)
+			out[p.name] = list
+		}
+		if len(out) > 0 {
+			*dst = out
+		}
+	}
 }
 
 func (d *decoder) approval(n *yaml.Node, path string, a *Approval) {
@@ -866,6 +937,7 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			{"cwd", d.setStr(&s.Cwd)},
 			{"env", d.secretMap(&s.Env)},
 			{"headers", d.secretMap(&s.Headers)},
+			{"labels", d.strings(&s.Labels)},
 			{"name", d.setStr(&s.Name)},
 			{"pin", func(v *yaml.Node, p string) {
 				s.Pin = &ServerPin{}
@@ -883,6 +955,7 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			}},
 			{"start", d.setStr(&s.Start)},
 			{"timeout", d.duration(&s.Timeout)},
+			{"tool_labels", d.stringLists(&s.ToolLabels)},
 			{"transport", d.setStr(&s.Transport)},
 			{"trusted", d.setBool(&s.Trusted)},
 			{"url", d.setStr(&s.URL)},

@@ -164,6 +164,7 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 		k.approval(c.Approval)
 	}
 	k.inspect(c)
+	k.dataflow(c)
 	if c.Auth != nil {
 		k.auth(c.Auth, c.DataDir, base, lookup)
 		if c.Auth.Mode == AuthModeOAuth || c.Auth.Mode == AuthModeAPIKey {

@@ -5,6 +5,9 @@
 //	       ─▶ ② session    (internal/session: session id, era, negotiated version, client capabilities)
 //	       ─▶ ③ identity   (who the principal is)                      Stages.Identity
 //	       ─▶ ⑧ audit      (record before forwarding; wraps the rest)  Stages.Audit
+//	       ─▶ ⑦ flow       (data flow: session labels and argument     Stages.Flow
+//	                        detectors before policy; result secrets,
+//	                        PII and injection, and taint, after)
 //	       ─▶ ④ policy     (allow | deny | ask | redact)               Stages.Policy
 //	       ─▶ ⑤ approval   (park on ask)                               Stages.Approval
 //	       ─▶ ⑦ inspect    (pins, scanners, taint — on the response)   Stages.Inspect
@@ -25,6 +28,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/identity"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 	"github.com/mcpwarden/mcpwarden/internal/session"
@@ -69,6 +73,17 @@ type Exchange struct {
 	// before the later stages run; audit (⑧ wraps ④) reads it when the chain returns. In monitor mode it
 	// records what would have happened (Decision.Monitor).
 	Decision *policy.Decision
+	// AuditRef is the audit reference ("chain:seq") of the request's record, set by ⑧ audit once it is
+	// committed ("" before, or without audit).
+	AuditRef string
+
+	// Data-flow state, set by the flow stage before ④ policy decides: the labels and servers that entered
+	// the session, and detector findings about this message ("secret", "pii:card", …), which policy sees
+	// as session.labels, session.servers and findings.
+	SessionLabels, SessionServers, Findings []string
+	// ToolLabels are the data-flow labels of the tool a tools/call targets, with their reasons; set by ④
+	// policy from its tool cache, read by the flow stage when the result comes back.
+	ToolLabels []flow.Assigned
 
 	// What later stages learned for the audit record (detector findings, the approval), added with Note
 	// and SetApproval and copied into the record by ⑧ audit when the chain returns.
@@ -112,6 +127,7 @@ type Middleware func(next Handler) Handler
 type Stages struct {
 	Identity Middleware // ③
 	Audit    Middleware // ⑧
+	Flow     Middleware // ⑦ data flow (wraps policy: it feeds policy and sees the final result)
 	Policy   Middleware // ④
 	Approval Middleware // ⑤
 	Inspect  Middleware // ⑦
@@ -123,6 +139,7 @@ func (s Stages) clientChain(upstream Handler) Handler {
 	h = apply(s.Inspect, h)  // ⑦ inspect what comes back (pins, scanners, taint)
 	h = apply(s.Approval, h) // ⑤ park calls that need a human
 	h = apply(s.Policy, h)   // ④ decide
+	h = apply(s.Flow, h)     // ⑦ data flow: session labels and findings for ④; redact, block or taint results
 	h = apply(s.Audit, h)    // ⑧ record the message before anything is forwarded, and the outcome
 	h = apply(s.Identity, h) // ③ establish the principal
 	h = resolvePrincipal(h)  // ③ default: the principal an authenticating front put in ctx, else the OS user

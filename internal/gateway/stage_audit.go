@@ -69,6 +69,7 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 				log.Warn("audit: forwarding a request that could not be recorded (audit.fail_open is set)", "server", x.Server, "method", x.Msg.Method, "err", err)
 			} else {
 				parent = rec.Ref()
+				x.AuditRef = parent
 			}
 			start := time.Now()
 			reply, err := next(ctx, x)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/identity"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 	"github.com/mcpwarden/mcpwarden/internal/policy/external"
@@ -28,6 +30,9 @@ type PolicyStageConfig struct {
 	// Findings returns detector findings about the exchange or its tool (e.g. "poisoned_tool",
 	// "pin_changed"); nil means none.
 	Findings func(x *Exchange) []string
+	// ToolLabels returns the data-flow labels of a server's tool (def is its cached definition, nil when
+	// unknown); they reach policy as tool.labels and the flow stage as Exchange.ToolLabels. Nil: none.
+	ToolLabels func(server, name string, def *policy.ToolDef) []flow.Assigned
 	// PassAsk forwards ask decisions to the next stage (the approval stage reads x.Decision) instead of
 	// answering CodeApprovalRequired. Leave false while no approval stage is configured.
 	PassAsk bool
@@ -190,14 +195,19 @@ func (s *policyStage) input(ctx context.Context, x *Exchange) *policy.Input {
 		in.SessionID = x.Session.ID
 		in.ClientName, in.ClientVersion = x.Session.Client()
 	}
+	in.Labels, in.SessionServers, in.Findings = x.SessionLabels, x.SessionServers, x.Findings
 	if s.cfg.Labels != nil {
-		in.Labels = s.cfg.Labels(x)
+		in.Labels = append(slices.Clip(in.Labels), s.cfg.Labels(x)...)
 	}
 	if s.cfg.Findings != nil {
-		in.Findings = s.cfg.Findings(x)
+		in.Findings = append(slices.Clip(in.Findings), s.cfg.Findings(x)...)
 	}
 	if msg.Method == "tools/call" {
 		in.Tool = s.tool(x.Server, msg.Name)
+		if s.cfg.ToolLabels != nil {
+			x.ToolLabels = s.cfg.ToolLabels(x.Server, msg.Name, in.Tool)
+			in.ToolLabels = flow.Names(x.ToolLabels)
+		}
 	}
 	return in
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
 
@@ -41,6 +43,13 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 			defer cancel()
 			return a.Close(cctx)
 		})
+		minConf := pii.High
+		if cfg.DataFlow != nil {
+			minConf = piiConfidence(cfg.DataFlow.PIIConfidence)
+		}
+		// Stored payloads lose the secrets and personal data the data-flow detectors find, whatever the
+		// live traffic was allowed to carry (capture: redacted, the default).
+		a.SetRedactor(func(s string) (string, bool) { return flow.RedactText(s, minConf) })
 		st.Audit = AuditStage(a, log)
 		log.Info("audit trail on", "store", cfg.Audit.Store, "capture", cfg.Audit.Capture, "fail_open", cfg.Audit.FailOpen)
 	}
@@ -69,8 +78,15 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		for _, sc := range cfg.Servers {
 			trusted[sc.Name] = sc.Trusted
 		}
+		// ⑦ data flow wraps policy: it shows policy the session's labels and the arguments' findings, and
+		// treats the result last (redact, refuse, taint). Policy labels tools for it (tool.labels).
+		flowMW, toolLabels, err := buildFlow(cfg, log)
+		if err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		}
+		st.Flow = flowMW
 		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn,
-			Trusted: func(server string) bool { return trusted[server] }})
+			Trusted: func(server string) bool { return trusted[server] }, ToolLabels: toolLabels})
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}

@@ -22,11 +22,11 @@ import (
 //
 //	principal  map   {user, groups, auth, claims}
 //	client     map   {name, version}
-//	session    map   {id, labels}
+//	session    map   {id, labels, servers}
 //	server     string
 //	method     string
 //	name       string  the tool/prompt name or resource uri as sent (canonical(name) for the compared form)
-//	tool       map   {name, description, annotations, known, trusted}
+//	tool       map   {name, description, annotations, known, trusted, labels}
 //	args       dyn   params.arguments as JSON values
 //	meta       dyn   params._meta as JSON values
 //	call       map   destructive-action facts (docs/destructive.md), plus call.sql.kind
@@ -182,7 +182,11 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		if labels == nil {
 			labels = []string{}
 		}
-		return map[string]any{"id": in.SessionID, "labels": labels}, true
+		servers := in.SessionServers
+		if servers == nil {
+			servers = []string{}
+		}
+		return map[string]any{"id": in.SessionID, "labels": labels, "servers": servers}, true
 	case "server":
 		return in.Server, true
 	case "method":
@@ -190,7 +194,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "name":
 		return in.Name, true
 	case "tool":
-		t := map[string]any{"name": in.Name, "description": "", "annotations": a.e.annotations(), "known": in.Tool != nil, "trusted": false}
+		tl := in.ToolLabels
+		if tl == nil {
+			tl = []string{}
+		}
+		t := map[string]any{"name": in.Name, "description": "", "annotations": a.e.annotations(), "known": in.Tool != nil, "trusted": false,
+			"labels": tl}
 		if in.Tool != nil {
 			t["description"], t["trusted"] = in.Tool.Description, in.Tool.Trusted
 		}

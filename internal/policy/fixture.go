@@ -57,6 +57,9 @@ type FixtureInput struct {
 	Client      string         `yaml:"client"`
 	Labels      []string       `yaml:"labels"`
 	Findings    []string       `yaml:"findings"`
+	// SessionServers and ToolLabels are the data-flow state (session.servers, tool.labels).
+	SessionServers []string `yaml:"session_servers"`
+	ToolLabels     []string `yaml:"tool_labels"`
 }
 
 // FixtureResult is the outcome of one fixture case.
@@ -123,7 +126,7 @@ var fixtureKeys = map[string]bool{"policy": true, "cases": true}
 var caseKeys = map[string]bool{"name": true, "input": true, "expect": true, "rule": true, "hidden": true}
 var inputKeys = map[string]bool{"server": true, "method": true, "tool": true, "name": true, "arguments": true, "meta": true,
 	"annotations": true, "description": true, "user": true, "groups": true, "auth": true, "claims": true, "client": true,
-	"labels": true, "findings": true}
+	"labels": true, "findings": true, "session_servers": true, "tool_labels": true}
 
 // strictKeys rejects unknown keys, so a misspelt expectation cannot silently pass.
 func strictKeys(path string, n *yaml.Node) error {
@@ -187,7 +190,7 @@ func RunFixtures(p *Policy, file string, cases []FixtureCase) []FixtureResult {
 }
 
 func (fi FixtureInput) toInput() Input {
-	in := Input{Server: fi.Server, Method: fi.Method, Name: fi.Name, ClientName: fi.Client, Labels: fi.Labels, Findings: fi.Findings,
+	in := Input{Server: fi.Server, Method: fi.Method, Name: fi.Name, ClientName: fi.Client, Labels: fi.Labels, Findings: fi.Findings, SessionServers: fi.SessionServers, ToolLabels: fi.ToolLabels,
 		Principal: Principal{User: fi.User, Groups: fi.Groups, Auth: fi.Auth, Claims: fi.Claims}}
 	if in.Name == "" {
 		in.Name = fi.Tool

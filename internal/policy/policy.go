@@ -71,6 +71,10 @@ type Input struct {
 	// SessionID is the client session; Labels are labels attached to it (e.g. by taint tracking).
 	SessionID string
 	Labels    []string
+	// SessionServers are the servers whose data entered the session (data-flow tracking).
+	SessionServers []string
+	// ToolLabels are the data-flow labels of the tool a call targets (private, untrusted, sink, …).
+	ToolLabels []string
 	// Server is the configured upstream server name.
 	Server string
 	// Method is the JSON-RPC method.

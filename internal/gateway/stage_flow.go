@@ -1,0 +1,320 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/injection"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/policy"
+)
+
+// FlowStageConfig configures the data-flow stage adapter.
+type FlowStageConfig struct {
+	// Labeler labels tools (required).
+	Labeler *flow.Labeler
+	// Tracker holds each session's data-flow state (required).
+	Tracker *flow.Tracker
+	// Guard runs the secret, PII and injection detectors (required). Guard.Monitor makes the whole stage
+	// monitor-only: nothing is redacted or refused, session labels are recorded but not shown to policy,
+	// and what would have happened is written to the audit trail and the log.
+	Guard *flow.Guard
+	// Rules returns the detector actions for a server's tool (nil: record only).
+	Rules func(server, name string) flow.Rules
+	// Logger receives refusals and monitor-mode reports; nil discards.
+	Logger *slog.Logger
+}
+
+type flowStage struct {
+	cfg FlowStageConfig
+	log *slog.Logger
+}
+
+// NewFlowStage returns the data-flow stage as a Middleware. It sits between ⑧ audit and ④ policy: before
+// policy decides it shows policy the session's labels and servers and the detector findings of the call's
+// arguments; when the result comes back (after ⑦ inspect, ⑤ approval and ④ policy had their say) it
+// scans it, redacts or refuses it per the rules, and adds the tool's labels (and a taint, for a detected
+// injection) to the session.
+func NewFlowStage(cfg FlowStageConfig) (Middleware, error) {
+	if cfg.Labeler == nil || cfg.Tracker == nil || cfg.Guard == nil {
+		return nil, fmt.Errorf("flow stage: labeler, tracker and guard are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &flowStage{cfg: cfg, log: log}
+	return s.middleware, nil
+}
+
+// flowMethods are the requests whose results bring data into a session.
+var flowMethods = map[string]bool{"tools/call": true, "resources/read": true, "prompts/get": true}
+
+// flowKey is whose state a request belongs to: its session, or for stateless (2026-07-28) requests, which
+// have none, its principal — so a stateless agent cannot shed its taint by not keeping a session.
+func flowKey(x *Exchange) string {
+	if x.Session != nil && x.Session.ID != "" {
+		return "s:" + x.Session.ID
+	}
+	if x.Principal != nil {
+		return "p:" + x.Principal.ID()
+	}
+	return ""
+}
+
+func (s *flowStage) middleware(next Handler) Handler {
+	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
+		msg := x.Msg
+		if x.Direction != ClientToServer || msg.Kind != jsonrpc.KindRequest || !flowMethods[msg.Method] {
+			return next(ctx, x)
+		}
+		monitor := s.cfg.Guard.Monitor
+		key := flowKey(x)
+		st := s.cfg.Tracker.State(key)
+		if !monitor {
+			x.SessionLabels, x.SessionServers = st.Labels, st.Servers
+		}
+		var rules flow.Rules
+		if s.cfg.Rules != nil {
+			rules = s.cfg.Rules(x.Server, msg.Name)
+		}
+
+		// Arguments: findings for policy, and redaction or refusal when the rules say so.
+		if msg.Method == "tools/call" && len(msg.Arguments) > 0 {
+			v := s.cfg.Guard.Arguments(msg.Arguments, rules)
+			x.Note(auditFindings(v.Findings, "arguments", monitor)...)
+			x.Findings = append(x.Findings, v.Names...)
+			if v.Block != "" {
+				if monitor {
+					s.log.Info("dataflow (monitor mode) would refuse a call", "server", x.Server, "tool", msg.Name, "why", v.Block)
+				} else {
+					s.log.Warn("dataflow: refused a call", "server", x.Server, "tool", msg.Name, "why", v.Block)
+					return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden refused this call: "+v.Block+
+						" (dataflow.arguments is block for this tool); nothing was forwarded. Remove them from the arguments, "+
+						"or ask an administrator to change the dataflow rules"), nil
+				}
+			}
+			if v.Redacted > 0 {
+				if out, err := withArguments(msg, v.Payload); err == nil {
+					x.Msg = out
+					dropParamHeaders(x.Header)
+				} else {
+					return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden refused this call: its arguments carry secrets or personal "+
+						"data that must be redacted, and the redacted request could not be built ("+err.Error()+")"), nil
+				}
+			}
+		}
+
+		reply, err := next(ctx, x)
+
+		// A refusal that the session's flow explains: record how the labels entered the session.
+		if d := x.Decision; d != nil && len(st.Labels) > 0 && d.Effect != policy.Allow && d.RuleID != "" {
+			if why := s.cfg.Tracker.Explain(key); why != "" {
+				x.Note(audit.Finding{Detector: "dataflow", Severity: "high", Message: "session flow before this call: " + why,
+					Path: "rule " + d.RuleID})
+			}
+		}
+		if monitor {
+			s.monitorFlow(x, key, st)
+		}
+		if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
+			return reply, err
+		}
+
+		// The result: detectors, then what it brings into the session.
+		v := s.cfg.Guard.Result(ctx, reply.Result, rules)
+		x.Note(auditFindings(v.Findings, "result", monitor)...)
+		var events []flow.Event
+		labels := x.ToolLabels
+		if msg.Method != "tools/call" || labels == nil {
+			labels = s.cfg.Labeler.Tool(x.Server, toolName(msg), nil)
+		}
+		for _, a := range labels {
+			events = append(events, flow.Event{Label: a.Label, Server: x.Server, Name: msg.Name, Why: a.Source + ": " + a.Why, Ref: x.AuditRef})
+		}
+		if v.Taint {
+			events = append(events, flow.Event{Label: flow.Tainted, Server: x.Server, Name: msg.Name,
+				Why: "prompt injection in the result: " + v.Injection.Summary(), Ref: x.AuditRef})
+		}
+		s.cfg.Tracker.Record(key, x.Server, events, v.Names)
+		if v.Block != "" {
+			if monitor {
+				s.log.Info("dataflow (monitor mode) would withhold a result", "server", x.Server, "method", msg.Method, "name", msg.Name, "why", v.Block)
+			} else {
+				s.log.Warn("dataflow: withheld a result", "server", x.Server, "method", msg.Method, "name", msg.Name, "why", v.Block)
+				return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden withheld the result of this call: "+v.Block+
+					" (the dataflow rules block it for this tool). The call itself ran on the server; ask an administrator "+
+					"if this data should reach the agent"), nil
+			}
+		}
+		if v.Redacted > 0 {
+			b, err := jsonrpc.NewResult(reply.ID, v.Payload)
+			if err != nil {
+				return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden withheld the result of this call: it carries secrets or "+
+					"personal data that must be redacted, and the redacted result could not be built"), nil
+			}
+			s.log.Info("dataflow: redacted a result", "server", x.Server, "method", msg.Method, "name", msg.Name, "redactions", v.Redacted)
+			reply = jsonrpc.MustDecode(b)
+		}
+		return reply, nil
+	}
+}
+
+// monitorFlow reports, in monitor mode, the toxic flows the shipped policy would have stopped.
+func (s *flowStage) monitorFlow(x *Exchange, key string, st flow.State) {
+	if !slices.ContainsFunc(x.ToolLabels, func(a flow.Assigned) bool { return a.Label == flow.Sink }) {
+		return
+	}
+	var what string
+	switch {
+	case slices.Contains(st.Labels, flow.Tainted):
+		what = "a call to a sink after a detected prompt injection (default-deny-tainted-sink would deny it)"
+	case slices.Contains(st.Labels, flow.Untrusted) && slices.Contains(st.Labels, flow.Private):
+		what = "a lethal-trifecta flow (default-ask-lethal-trifecta would ask)"
+	default:
+		return
+	}
+	why := s.cfg.Tracker.Explain(key)
+	s.log.Info("dataflow (monitor mode): "+what, "server", x.Server, "tool", x.Msg.Name, "session_flow", why)
+	x.Note(audit.Finding{Detector: "dataflow", Severity: "high", Message: "monitor: " + what + "; session flow: " + why})
+}
+
+// toolName is the tool name of a tools/call ("" for resources and prompts: they carry the server's labels).
+func toolName(msg *jsonrpc.Message) string {
+	if msg.Method == "tools/call" {
+		return msg.Name
+	}
+	return ""
+}
+
+func auditFindings(fs []flow.Finding, where string, monitor bool) []audit.Finding {
+	out := make([]audit.Finding, 0, len(fs))
+	for _, f := range fs {
+		m := f.Message
+		if monitor {
+			m = "monitor: " + m
+		}
+		p := where
+		if f.Path != "" {
+			p += " " + f.Path
+		}
+		out = append(out, audit.Finding{Detector: f.Detector + ":" + f.Rule, Severity: f.Severity, Message: m, Path: p})
+	}
+	return out
+}
+
+// withArguments returns msg with params.arguments replaced.
+func withArguments(msg *jsonrpc.Message, args json.RawMessage) (*jsonrpc.Message, error) {
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(msg.Params, &p); err != nil || p == nil {
+		return nil, fmt.Errorf("params must be an object")
+	}
+	p["arguments"] = args
+	b, err := jsonrpc.NewRequest(msg.ID, msg.Method, p)
+	if err != nil {
+		return nil, err
+	}
+	return jsonrpc.Decode(b)
+}
+
+// dropParamHeaders removes the 2026-07-28 Mcp-Param-* headers, which mirror arguments: after a redaction
+// they could still carry the redacted values.
+func dropParamHeaders(h http.Header) {
+	for k := range h {
+		if strings.HasPrefix(http.CanonicalHeaderKey(k), "Mcp-Param-") {
+			delete(h, k)
+		}
+	}
+}
+
+// buildFlow builds the data-flow stage and the tool labeller policy uses from the config (dataflow: and
+// servers[].labels / tool_labels).
+func buildFlow(cfg *config.Config, log *slog.Logger) (Middleware, func(server, name string, def *policy.ToolDef) []flow.Assigned, error) {
+	df := cfg.DataFlow
+	if df == nil {
+		df = &config.DataFlow{}
+	}
+	lab := &flow.Labeler{Servers: map[string]flow.ServerLabels{}, NoHeuristics: df.Heuristics != nil && !*df.Heuristics}
+	for _, sc := range cfg.Servers {
+		if len(sc.Labels) > 0 || len(sc.ToolLabels) > 0 {
+			lab.Servers[sc.Name] = flow.ServerLabels{Labels: sc.Labels, Tools: sc.ToolLabels}
+		}
+	}
+	minConf := piiConfidence(df.PIIConfidence)
+	guard := &flow.Guard{Monitor: df.Mode == "monitor"}
+	if c := df.Classifier; c != nil {
+		cl, err := injection.NewHTTPClassifier(injection.HTTPClassifierConfig{URL: c.URL, Timeout: c.Timeout.D(), FailMode: injection.FailMode(c.Fail)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("dataflow.classifier: %w", err)
+		}
+		guard.Classifier, guard.ClassifierTimeout, guard.ClassifierFailOpen = cl, c.Timeout.D(), c.Fail == "open"
+	}
+	rulesOf := func(r config.DataFlowRules, base flow.Rules) flow.Rules {
+		set := func(dst *flow.Action, v string) {
+			if v != "" {
+				*dst = flow.Action(v)
+			}
+		}
+		set(&base.Secrets, r.Secrets)
+		set(&base.PII, r.PII)
+		set(&base.Injection, r.Injection)
+		set(&base.Arguments, r.Arguments)
+		return base
+	}
+	def := rulesOf(df.DataFlowRules, flow.Rules{Secrets: flow.Redact, PII: flow.Redact, Injection: flow.Taint, Arguments: flow.Allow, PIIMin: minConf})
+	overrides := df.Overrides
+	rules := func(server, name string) flow.Rules {
+		for _, o := range overrides {
+			if globAny(o.Servers, server) && globAny(o.Tools, name) {
+				return rulesOf(o.DataFlowRules, def)
+			}
+		}
+		return def
+	}
+	mw, err := NewFlowStage(FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{}, Guard: guard, Rules: rules, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	toolLabels := func(server, name string, t *policy.ToolDef) []flow.Assigned {
+		var ann json.RawMessage
+		if t != nil {
+			ann = t.Annotations
+		}
+		return lab.Tool(server, name, ann)
+	}
+	return mw, toolLabels, nil
+}
+
+// globAny reports whether name matches one of the patterns (an empty list matches everything).
+func globAny(patterns []string, name string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// piiConfidence parses dataflow.pii_confidence (default high).
+func piiConfidence(s string) pii.Confidence {
+	switch s {
+	case "low":
+		return pii.Low
+	case "medium":
+		return pii.Medium
+	}
+	return pii.High
+}
