@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
+	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 )
 
@@ -55,10 +58,10 @@ func TestApprovalsCLI(t *testing.T) {
 	cfg := writeConfig(t, "listen: 127.0.0.1:0\ndata_dir: "+dataDir+"\n"+upstreamYAML("")+"approval:\n  timeout: 1m\n")
 	base, stop := inProcess(t, cfg)
 	cs := connectClient(t, base+"/mcp/files")
-	callAsync := func(q string) <-chan callResult {
+	callCtx := func(ctx context.Context, q string) <-chan callResult {
 		ch := make(chan callResult, 1)
 		go func() {
-			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "lookup", Arguments: map[string]any{"query": q}})
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "lookup", Arguments: map[string]any{"query": q}})
 			if err != nil {
 				ch <- callResult{err: err}
 				return
@@ -67,6 +70,7 @@ func TestApprovalsCLI(t *testing.T) {
 		}()
 		return ch
 	}
+	callAsync := func(q string) <-chan callResult { return callCtx(t.Context(), q) }
 
 	res := callAsync("DROP TABLE users")
 	id := waitPending(t, cfg)
@@ -109,10 +113,28 @@ func TestApprovalsCLI(t *testing.T) {
 	if _, errOut, code := cli(t, "approvals", "revoke", "--config", cfg, g.ID); code != 0 {
 		t.Fatalf("approvals revoke: exit %d\n%s", code, errOut)
 	}
-	res = callAsync("DROP TABLE users")
-	waitPending(t, cfg) // revoked: the identical call asks again
-	_ = cs.Close()
+	// Revoked: the identical call asks again. The agent gives up on it (cancels the request): the parked
+	// call ends at once, and the approval stays pending for a retry.
+	ctx, cancel := context.WithCancel(t.Context())
+	res = callCtx(ctx, "DROP TABLE users")
+	id3 := waitPending(t, cfg)
+	cancel()
 	<-res
+	// The gateway learns of it from notifications/cancelled and records the parked call as abandoned
+	// (long before the one-minute approval timeout).
+	deadline := time.Now().Add(20 * time.Second)
+	for !slices.ContainsFunc(listJSON(t, cfg, "--tool", "lookup"), func(e audit.Entry) bool {
+		return e.Approval != nil && e.Approval.ID == id3 && e.Approval.Outcome == "abandoned"
+	}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cancelled parked call %s was not recorded as abandoned", id3)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, _, _ := cli(t, "approvals", "show", "--config", cfg, id3); !strings.Contains(out, "pending") {
+		t.Errorf("an abandoned call's approval should stay pending for a retry:\n%s", out)
+	}
+	_ = cs.Close()
 	stop()
 
 	var approvals []string

@@ -177,6 +177,7 @@ type aggSession struct {
 	localChain      Handler // what the aggregate answers itself
 	// principal is who opened the session (its first message's principal), used for server-initiated traffic.
 	principal atomic.Pointer[identity.Principal]
+	inflight  inflightRequests
 }
 
 // Close implements transport.Session.
@@ -205,6 +206,11 @@ func (s *aggSession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr http.
 			s.log.Warn("client answered a request the gateway did not send; dropped", "id", msg.ID.String())
 		}
 		return
+	}
+	if msg.Kind == jsonrpc.KindRequest {
+		var done func()
+		ctx, done = s.inflight.begin(ctx, msg.ID)
+		defer done()
 	}
 	var reply *jsonrpc.Message
 	if msg.Kind == jsonrpc.KindRequest && routedMethods[msg.Method] {
@@ -249,6 +255,7 @@ func (s *aggSession) notification(ctx context.Context, msg *jsonrpc.Message) {
 		if id == nil {
 			return
 		}
+		defer s.inflight.cancel(id) // also ends a request that never left the gateway (parked for approval)
 		for _, l := range s.links {
 			if l.release(id, "cancelled by the client", true) {
 				return

@@ -63,6 +63,7 @@ type proxySession struct {
 	// principal is who opened the session (its first message's principal), used for server-initiated traffic.
 	principal atomic.Pointer[identity.Principal]
 	work      sync.WaitGroup
+	inflight  inflightRequests
 }
 
 // Handle implements transport.Session.
@@ -81,14 +82,22 @@ func (s *proxySession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr htt
 		noteInitialize(s.info, msg)
 	}
 	x := &Exchange{Session: s.info, Server: s.srv.name, Direction: ClientToServer, Msg: msg, Original: msg, Header: hdr}
-	if msg.Kind == jsonrpc.KindRequest && s.info.Era() != session.EraModern {
-		ctx = WithClientPeer(ctx, &proxyPeer{s: s, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
+	if msg.Kind == jsonrpc.KindRequest {
+		var done func()
+		ctx, done = s.inflight.begin(ctx, msg.ID)
+		defer done()
+		if s.info.Era() != session.EraModern {
+			ctx = WithClientPeer(ctx, &proxyPeer{s: s, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
+		}
 	}
 	reply, err := s.toUpstreamChain(ctx, x)
-	if msg.Method == "notifications/cancelled" && err == nil {
-		// The upstream got the cancellation as sent; stop waiting for an answer that may never come.
+	if msg.Method == "notifications/cancelled" {
 		if id := cancelledRequestID(msg.Params); id != nil {
-			s.link.release(id, "", false)
+			if err == nil {
+				// The upstream got the cancellation as sent; stop waiting for an answer that may never come.
+				s.link.release(id, "", false)
+			}
+			s.inflight.cancel(id) // and end it if it never left the gateway (parked for approval)
 		}
 	}
 	if msg.Kind != jsonrpc.KindRequest {
@@ -308,4 +317,27 @@ func cancelledRequestID(params json.RawMessage) jsonrpc.ID {
 
 func errUnsupportedEra(server string) error {
 	return fmt.Errorf("upstream %q speaks only the legacy HTTP+SSE protocol (2024-11-05); connect with a 2025-era client (initialize) or use the aggregate endpoint /mcp", server)
+}
+
+// inflightRequests tracks the client requests a session is handling, so that a notifications/cancelled
+// also ends a request still inside the gateway (parked for approval, waiting on a tool-list fetch), not
+// only one the upstream is working on.
+type inflightRequests struct{ m sync.Map } // id key → *context.CancelFunc
+
+// begin registers a request; call the returned function when its handling ends.
+func (r *inflightRequests) begin(ctx context.Context, id jsonrpc.ID) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &cancel
+	r.m.Store(id.Key(), p)
+	return ctx, func() {
+		r.m.CompareAndDelete(id.Key(), p)
+		cancel()
+	}
+}
+
+// cancel ends the handling of the request with this id, if it is still in flight.
+func (r *inflightRequests) cancel(id jsonrpc.ID) {
+	if v, ok := r.m.Load(id.Key()); ok {
+		(*v.(*context.CancelFunc))()
+	}
 }
