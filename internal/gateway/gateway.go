@@ -234,7 +234,7 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		}
 		st := upstream.NewStdio(upstream.StdioOptions{
 			Name: sc.Name, Command: sc.Command, Env: sc.Env, Dir: dir, MaxMessageBytes: int(maxMsg), Logger: log,
-			Sandbox: sandboxProfile(sc.Sandbox),
+			Sandbox: sandboxProfile(sc.Sandbox), PinSHA256: programPin(sc),
 		})
 		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":
@@ -249,6 +249,14 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		return nil, fmt.Errorf("server %q: unknown transport %q (use stdio, http or sse)", sc.Name, sc.Transport)
 	}
 	return rt, nil
+}
+
+// programPin is the server's pin.sha256, "" when it has none.
+func programPin(sc config.Server) string {
+	if sc.Pin == nil {
+		return ""
+	}
+	return sc.Pin.SHA256
 }
 
 // maxProcessesPerServer caps the live child processes of one stdio server (one per 2025-era session), so a

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
+	"github.com/mcpwarden/mcpwarden/internal/upstream"
 )
 
 // InspectStageConfig configures the inspect stage adapter (⑦).
@@ -583,7 +583,8 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Mi
 
 // VerifyServerPins checks every stdio server with servers[].pin.sha256 against the program it would run
 // (command[0] looked up in PATH, or in the server's env PATH when it sets one): a missing program or a
-// different hash is an error that says how to re-pin. The check runs when the gateway starts.
+// different hash is an error that says how to re-pin. The check runs when the gateway starts; the stdio
+// launcher checks the pin again before every start of the process (upstream.StdioOptions.PinSHA256).
 func VerifyServerPins(cfg *config.Config) error {
 	var errs []error
 	for _, s := range cfg.Servers {
@@ -595,21 +596,13 @@ func VerifyServerPins(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("server %q: cannot find %s to check its pin.sha256: %w", s.Name, s.Command[0], err))
 			continue
 		}
-		f, err := os.Open(path)
+		got, err := upstream.ProgramSHA256(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("server %q: cannot read %s to check its pin.sha256: %w", s.Name, path, err))
 			continue
 		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("server %q: cannot read %s to check its pin.sha256: %w", s.Name, path, err))
-			continue
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != s.Pin.SHA256 {
-			errs = append(errs, fmt.Errorf("server %q: %s has SHA-256 %s, but pin.sha256 is %s: the program changed since it was pinned; "+
-				"refusing to start it. If the new program is trusted, set pin.sha256: %s", s.Name, path, got, s.Pin.SHA256, got))
+		if got != s.Pin.SHA256 {
+			errs = append(errs, &upstream.PinMismatchError{Server: s.Name, Path: path, Want: s.Pin.SHA256, Got: got})
 		}
 	}
 	return errors.Join(errs...)
