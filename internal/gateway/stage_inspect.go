@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
@@ -58,6 +60,7 @@ type inspectStage struct {
 	scans  sync.Map // scan cache key → scanResult
 	warned sync.Map // server/kind/name/hash → struct{} (log each quarantine once per definition)
 	listed sync.Map // server/kind → struct{}: a list of this kind was inspected
+	tools  sync.Map // server/name → []string: policy findings from the scan of the tool's latest definition
 
 	mu    sync.RWMutex
 	names map[string][]string // server → tool names, for cross-server shadowing
@@ -70,6 +73,14 @@ type scanResult struct {
 
 // NewInspectStage returns the inspect stage as a Middleware.
 func NewInspectStage(cfg InspectStageConfig) (Middleware, error) {
+	s, err := newInspectStage(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.middleware, nil
+}
+
+func newInspectStage(cfg InspectStageConfig) (*inspectStage, error) {
 	if cfg.Pins == nil {
 		return nil, fmt.Errorf("inspect stage: no pin store")
 	}
@@ -83,8 +94,7 @@ func NewInspectStage(cfg InspectStageConfig) (Middleware, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &inspectStage{cfg: cfg, log: log, names: map[string][]string{}}
-	return s.middleware, nil
+	return &inspectStage{cfg: cfg, log: log, names: map[string][]string{}}, nil
 }
 
 // listKinds maps list methods to the result key and the pinned kind ("" for resources: scanned only).
@@ -292,6 +302,9 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 			continue
 		}
 		sr := s.scan(x.Server, lk.key, raw, it.Hash, others, othersKey)
+		if lk.kind == pin.KindTool {
+			s.tools.Store(x.Server+"\x00"+it.Name, scanPolicyFindings(sr))
+		}
 		e := entry{raw: raw, obs: pin.Observation{Item: it}, keep: true}
 		for _, f := range sr.findings {
 			if f.Severity >= poison.Medium {
@@ -395,6 +408,95 @@ func (s *inspectStage) inspectInitialize(ctx context.Context, x *Exchange, reply
 		out = s.sanitized(x, out)
 	}
 	return out
+}
+
+// Policy finding names the inspect stage reports about the tool a tools/call targets (policy rules match them
+// with findings:). They come from what inspect recorded earlier: the pin store (shared by replicas) and the
+// scans of the lists this gateway inspected.
+const (
+	// FindingPinChanged and FindingRugPull: the tool's definition changed since it was approved and the
+	// change awaits `mcpwarden pins approve` (the call is also refused by inspect: the tool is quarantined).
+	FindingPinChanged = "pin_changed"
+	FindingRugPull    = "rug_pull"
+	// FindingQuarantined: the tool is quarantined, for any reason.
+	FindingQuarantined = "quarantined"
+	// FindingPoisonedTool: the scan of the tool's current definition found something of severity high or
+	// more (policyFindingAt), or quarantined it; each such finding also adds "poison:<rule-id>".
+	FindingPoisonedTool = "poisoned_tool"
+	// FindingToolShadowing: the tool's description redefines or its name collides with another server's tool
+	// (rules MW-TP050, MW-TP051) at policyFindingAt or more.
+	FindingToolShadowing = "tool_shadowing"
+	// FindingPinStoreDown: the pin store could not be read (inspect refuses the call anyway: fail closed).
+	FindingPinStoreDown = "pin_store_unavailable"
+)
+
+// policyFindingAt is the lowest scan severity that becomes a policy finding. Medium findings (a tool named
+// like another server's, an imperative sentence) are common in honest tools and only go to the audit trail:
+// the shipped policy denies every call with a poison* finding.
+const policyFindingAt = poison.High
+
+// scanPolicyFindings turns a tool's scan into the policy findings it implies.
+func scanPolicyFindings(sr scanResult) []string {
+	var out []string
+	if sr.sev >= policyFindingAt && len(sr.findings) > 0 {
+		out = append(out, FindingPoisonedTool)
+	}
+	for _, f := range sr.findings {
+		if f.Severity < policyFindingAt {
+			continue
+		}
+		out = append(out, "poison:"+f.RuleID)
+		if f.RuleID == poison.RuleShadowMention || f.RuleID == poison.RuleNameCollision {
+			out = append(out, FindingToolShadowing)
+		}
+	}
+	return out
+}
+
+// Findings returns the detector findings known about the tool x calls (nil for anything but tools/call), for
+// the policy stage (④), which runs before inspect on the request path.
+func (s *inspectStage) Findings(x *Exchange) []string {
+	if x.Direction != ClientToServer || x.Msg == nil || x.Msg.Kind != jsonrpc.KindRequest || x.Msg.Method != "tools/call" {
+		return nil
+	}
+	var out []string
+	v, scanned := s.tools.Load(x.Server + "\x00" + x.Msg.Name)
+	if scanned {
+		out = append(out, v.([]string)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindTool, x.Msg.Name)
+	if err == nil && p != nil && !scanned {
+		// Not listed through this process yet (a restart, another replica listed it): scan the definition
+		// the store holds, the one awaiting approval when there is one.
+		def, hash := p.ApprovedDef, p.ApprovedHash
+		if p.PendingHash != "" {
+			def, hash = p.PendingDef, p.PendingHash
+		}
+		if def != "" {
+			others := s.otherServers(x.Server)
+			out = append(out, scanPolicyFindings(s.scan(x.Server, "tools", json.RawMessage(def), hash, others, namesKey(others)))...)
+		}
+	}
+	switch {
+	case err != nil:
+		s.log.Warn("inspect: pin store unavailable while computing policy findings", "server", x.Server, "err", err)
+		out = append(out, FindingPinStoreDown)
+	case p != nil && p.Quarantined():
+		out = append(out, FindingQuarantined)
+		switch {
+		case strings.HasPrefix(p.PendingReason, "poisoning scan"):
+			out = append(out, FindingPoisonedTool)
+		case p.ApprovedHash != "" && p.PendingHash != "" && p.PendingHash != p.ApprovedHash:
+			out = append(out, FindingPinChanged, FindingRugPull)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 // scan runs the poisoning scanner on one list item, cached by the item's definition hash and the other
@@ -536,11 +638,22 @@ func init() {
 	}
 }
 
+// inspectBuild is what buildInspect makes for BuildStages.
+type inspectBuild struct {
+	// Middleware is the stage (⑦).
+	Middleware Middleware
+	// Close closes the pin store.
+	Close func() error
+	// Findings returns the detector findings inspect knows about the tool a tools/call targets, for the
+	// policy stage's PolicyStageConfig.Findings (one of possibly several finding sources).
+	Findings func(x *Exchange) []string
+}
+
 // buildInspect opens the pin store and builds the inspect stage from the config (pinning:, scan:), after
 // checking the hashes of stdio programs pinned with servers[].pin.sha256.
-func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Middleware, func() error, error) {
+func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*inspectBuild, error) {
 	if err := VerifyServerPins(cfg); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	icfg := InspectStageConfig{Mode: pin.TOFU, QuarantineAt: poison.High, ScanQuarantine: true,
 		SanitizeDescriptions: true, SanitizeResults: true, Logger: log, ConfigHint: cfg.Path,
@@ -555,7 +668,7 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Mi
 		default:
 			sev, err := poison.ParseSeverity(sc.QuarantineAt)
 			if err != nil {
-				return nil, nil, fmt.Errorf("scan.quarantine_at: %w", err)
+				return nil, fmt.Errorf("scan.quarantine_at: %w", err)
 			}
 			icfg.QuarantineAt = sev
 		}
@@ -568,17 +681,17 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Mi
 	}
 	pins, err := pin.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("inspect: %w", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	icfg.Pins = pins
-	mw, err := NewInspectStage(icfg)
+	st, err := newInspectStage(icfg)
 	if err != nil {
 		_ = pins.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	log.Info("inspect stage on", "pinning", icfg.Mode, "quarantine_at", icfg.QuarantineAt, "scan_quarantine", icfg.ScanQuarantine,
 		"sanitize_descriptions", icfg.SanitizeDescriptions, "sanitize_results", icfg.SanitizeResults)
-	return mw, pins.Close, nil
+	return &inspectBuild{Middleware: st.middleware, Close: pins.Close, Findings: st.Findings}, nil
 }
 
 // VerifyServerPins checks every stdio server with servers[].pin.sha256 against the program it would run

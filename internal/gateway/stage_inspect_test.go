@@ -67,6 +67,11 @@ func init() {
 	})
 }
 
+// inspectOnly is a policy that allows everything, for tests of the inspect stage's own refusals: with the
+// shipped default policy, the policy stage (④, before inspect) already denies calls to tools inspect flagged
+// (default-deny-flagged; see TestPolicyFindingsFromInspect).
+const inspectOnly = "policy:\n  default: allow\n  rules: []\n"
+
 // startInspectGateway starts a gateway with the given extra top-level YAML and the stages BuildStages makes,
 // and returns its URL and data_dir.
 func startInspectGateway(t *testing.T, extra string, servers ...string) (string, string) {
@@ -107,7 +112,7 @@ func pinStoreOf(t *testing.T, dataDir string) *pin.Store {
 // TestRugPullQuarantinedUntilApproved is the end-to-end rug pull: the server changes a tool's description on
 // its second tools/list; the gateway hides the tool and refuses calls to it until the change is approved.
 func TestRugPullQuarantinedUntilApproved(t *testing.T) {
-	url, dataDir := startInspectGateway(t, "", stdioServerYAML("rug"))
+	url, dataDir := startInspectGateway(t, inspectOnly, stdioServerYAML("rug"))
 	cs := connect(t, url+"/mcp/rug", "2025-06-18", nil)
 
 	names, by := listedTools(t, cs)
@@ -157,7 +162,7 @@ func TestRugPullQuarantinedUntilApproved(t *testing.T) {
 // TestPoisonedToolQuarantinedAtFirstSight: a tool with a hidden instruction block never reaches the client,
 // even when the client calls it without listing first.
 func TestPoisonedToolQuarantinedAtFirstSight(t *testing.T) {
-	url, dataDir := startInspectGateway(t, "", stdioServerYAML("psn"))
+	url, dataDir := startInspectGateway(t, inspectOnly, stdioServerYAML("psn"))
 	cs := connect(t, url+"/mcp/psn", "2025-06-18", nil)
 	got := callOutcome(t, cs, &mcp.CallToolParams{Name: "add", Arguments: map[string]any{"text": "1"}})
 	if got.Code != jsonrpc.CodePolicyDenied || !strings.Contains(got.Err, "poisoning scan") {
@@ -327,7 +332,7 @@ func TestAllowlistRequirePinned(t *testing.T) {
 // TestQuarantineOnAggregateEndpoint: the aggregate endpoint /mcp lists and calls through the same chain, so
 // a poisoned tool of one server is hidden and refused there too, while the other servers' tools stay.
 func TestQuarantineOnAggregateEndpoint(t *testing.T) {
-	url, _ := startInspectGateway(t, "", stdioServerYAML("psnagg"), stdioServerYAML("plain"))
+	url, _ := startInspectGateway(t, inspectOnly, stdioServerYAML("psnagg"), stdioServerYAML("plain"))
 	cs := connect(t, url+"/mcp", "2025-06-18", nil)
 	names, _ := listedTools(t, cs)
 	addName, echoName := "psnagg"+nameSep+"add", "psnagg"+nameSep+"echo"
