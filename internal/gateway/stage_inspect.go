@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,11 @@ type InspectStageConfig struct {
 	SanitizeDescriptions, SanitizeResults bool
 	// RecordFindings hands findings to the audit stage through AuditAnnotate (set when audit is on).
 	RecordFindings bool
+	// Identities holds the launch description of each configured server (server name → JSON object: command
+	// line, package and program hash, or transport and URL; see serverLaunch). With the serverInfo the server
+	// reports in initialize or server/discover it makes the server's identity pin (kind server); a server
+	// without one has no identity pin.
+	Identities map[string]json.RawMessage
 	// ConfigHint names the config file in the commands that log lines suggest ("" for FILE).
 	ConfigHint string
 	// Logger receives quarantine events; nil discards.
@@ -112,6 +118,13 @@ func (s *inspectStage) middleware(next Handler) Handler {
 			return next(ctx, x)
 		}
 		switch msg.Method {
+		case "initialize", "server/discover", "ping":
+		default:
+			if refusal := s.guardServer(ctx, x); refusal != nil {
+				return refusal, nil
+			}
+		}
+		switch msg.Method {
 		case "tools/call", "prompts/get":
 			if refusal := s.guardCall(ctx, x, next); refusal != nil {
 				return refusal, nil
@@ -121,12 +134,12 @@ func (s *inspectStage) middleware(next Handler) Handler {
 				return reply, err
 			}
 			return s.sanitized(x, reply), nil
-		case "initialize":
+		case "initialize", "server/discover":
 			reply, err := next(ctx, x)
 			if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
 				return reply, err
 			}
-			return s.inspectInitialize(ctx, x, reply), nil
+			return s.inspectHello(ctx, x, reply), nil
 		}
 		if _, ok := listKinds[msg.Method]; ok {
 			reply, err := next(ctx, x)
@@ -367,37 +380,60 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 	return out, true
 }
 
-// inspectInitialize pins and scans the server's instructions; quarantined instructions are removed from the
-// result the client sees.
-func (s *inspectStage) inspectInitialize(ctx context.Context, x *Exchange, reply *jsonrpc.Message) *jsonrpc.Message {
+// inspectHello inspects what a server says about itself: the initialize result (2025 era) or the
+// server/discover result (2026-07-28, stateless). Its serverInfo, with the server's launch description, is
+// checked against the server identity pin; its instructions are pinned and scanned. Quarantined
+// instructions, and the instructions of a server whose identity is quarantined, are removed from the result
+// the client sees (the rest of it stays, so that the client can connect and learn why its calls are refused).
+func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jsonrpc.Message) *jsonrpc.Message {
 	var r map[string]json.RawMessage
 	if json.Unmarshal(reply.Result, &r) != nil {
 		return reply
 	}
-	var instr string
-	if json.Unmarshal(r["instructions"], &instr) != nil || instr == "" {
-		return reply
-	}
-	it := pin.InstructionsItem(instr)
-	rep := poison.Scan(poison.Surface{Server: x.Server, Instructions: instr}, poison.Context{})
-	obs := pin.Observation{Item: it}
 	var findings []audit.Finding
-	for _, f := range rep.Findings {
-		if f.Severity >= poison.Medium {
-			findings = append(findings, audit.Finding{Detector: "poison:" + f.RuleID, Severity: f.Severity.String(), Message: f.Message, Path: f.Location})
+	strip := false
+	if launch, ok := s.cfg.Identities[x.Server]; ok && reportedServerInfo(r) != nil {
+		var info pin.ServerInfo
+		_ = json.Unmarshal(reportedServerInfo(r), &info) // malformed: pinned as empty, a change like any other
+		it, err := pin.ServerItem(launch, info)
+		if err != nil {
+			return s.storeDown(x, err)
+		}
+		v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{{Item: it}})
+		if err != nil {
+			return s.storeDown(x, err)
+		}
+		if v[0].Quarantined {
+			strip = true
+			s.warnOnce(x.Server, pin.KindServer, pin.ServerIdentity, it.Hash, v[0].Reason)
+			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "server identity quarantined: " + v[0].Reason, Path: "serverInfo"})
 		}
 	}
-	if s.cfg.ScanQuarantine && rep.Verdict >= s.cfg.QuarantineAt && len(rep.Findings) > 0 {
-		obs.Poisoned = fmt.Sprintf("%s finding in the server instructions", rep.Verdict)
-	}
-	v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{obs})
-	if err != nil {
-		return s.storeDown(x, err)
+	var instr string
+	if json.Unmarshal(r["instructions"], &instr) == nil && instr != "" {
+		it := pin.InstructionsItem(instr)
+		rep := poison.Scan(poison.Surface{Server: x.Server, Instructions: instr}, poison.Context{})
+		obs := pin.Observation{Item: it}
+		for _, f := range rep.Findings {
+			if f.Severity >= poison.Medium {
+				findings = append(findings, audit.Finding{Detector: "poison:" + f.RuleID, Severity: f.Severity.String(), Message: f.Message, Path: f.Location})
+			}
+		}
+		if s.cfg.ScanQuarantine && rep.Verdict >= s.cfg.QuarantineAt && len(rep.Findings) > 0 {
+			obs.Poisoned = fmt.Sprintf("%s finding in the server instructions", rep.Verdict)
+		}
+		v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{obs})
+		if err != nil {
+			return s.storeDown(x, err)
+		}
+		if v[0].Quarantined {
+			strip = true
+			s.warnOnce(x.Server, pin.KindInstructions, pin.KindInstructions, it.Hash, v[0].Reason)
+			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "instructions withheld: " + v[0].Reason, Path: "instructions"})
+		}
 	}
 	out := reply
-	if v[0].Quarantined {
-		s.warnOnce(x.Server, pin.KindInstructions, pin.KindInstructions, it.Hash, v[0].Reason)
-		findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "instructions withheld: " + v[0].Reason, Path: "instructions"})
+	if _, has := r["instructions"]; has && strip {
 		delete(r, "instructions")
 		if b, err := jsonrpc.NewResult(reply.ID, r); err == nil {
 			out = jsonrpc.MustDecode(b)
@@ -408,6 +444,137 @@ func (s *inspectStage) inspectInitialize(ctx context.Context, x *Exchange, reply
 		out = s.sanitized(x, out)
 	}
 	return out
+}
+
+// reportedServerInfo is the serverInfo of an initialize or server/discover result: the result's serverInfo,
+// or (2026-07-28) its _meta "io.modelcontextprotocol/serverInfo"; nil when the result has none (the identity
+// is then not checked: a server that says nothing about itself has nothing to compare).
+func reportedServerInfo(r map[string]json.RawMessage) json.RawMessage {
+	if v, ok := r["serverInfo"]; ok && string(v) != "null" {
+		return v
+	}
+	var meta map[string]json.RawMessage
+	if json.Unmarshal(r["_meta"], &meta) == nil {
+		if v, ok := meta["io.modelcontextprotocol/serverInfo"]; ok && string(v) != "null" {
+			return v
+		}
+	}
+	return nil
+}
+
+// guardServer refuses every request but initialize, server/discover and ping to a server whose identity is
+// quarantined (its command line, URL or reported serverInfo changed since it was approved); nil lets it
+// through.
+func (s *inspectStage) guardServer(ctx context.Context, x *Exchange) *jsonrpc.Message {
+	if _, ok := s.cfg.Identities[x.Server]; !ok {
+		return nil
+	}
+	p, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindServer, pin.ServerIdentity)
+	if err != nil {
+		return s.storeDown(x, err)
+	}
+	if p == nil || !p.Quarantined() {
+		return nil
+	}
+	text := fmt.Sprintf("mcpwarden quarantined server %q: its identity (command line or URL, and the name and version it reports) %s. "+
+		"Nothing was forwarded. An operator can compare the old and new identity with `mcpwarden pins diff --config FILE --server %s --kind server` "+
+		"and accept it with `mcpwarden pins approve --config FILE --server %s --kind server --item identity`",
+		x.Server, identityReason(p.PendingReason), x.Server, x.Server)
+	data := map[string]any{"quarantined": true, "server": x.Server, "kind": pin.KindServer, "item": pin.ServerIdentity,
+		"reason": p.PendingReason, "pending_hash": p.PendingHash, "approved_hash": p.ApprovedHash}
+	s.note(x, audit.Finding{Detector: "pin", Severity: "high", Message: "request refused: server identity quarantined: " + p.PendingReason, Path: "serverInfo"})
+	return jsonrpc.MustDecode(jsonrpc.NewErrorResponse(x.Msg.ID, jsonrpc.CodePolicyDenied, text, data))
+}
+
+// identityReason phrases a pin's pending reason for a server identity.
+func identityReason(reason string) string {
+	switch {
+	case reason == "" || strings.HasPrefix(reason, "new item"):
+		return "has not been approved (pinning mode strict)"
+	case strings.HasPrefix(reason, "definition changed"):
+		return "changed since it was approved"
+	}
+	return "is quarantined: " + reason
+}
+
+// checkLaunches compares the launch description of every server that has an identity pin with the one the
+// config gives now, when the gateway starts: a server whose command line, package, program hash or URL was
+// edited gets its identity quarantined before it is started or reached (with the serverInfo last seen, until
+// it reports one).
+func (s *inspectStage) checkLaunches(ctx context.Context) error {
+	names := make([]string, 0, len(s.cfg.Identities))
+	for name := range s.cfg.Identities {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p, err := s.cfg.Pins.Get(ctx, name, pin.KindServer, pin.ServerIdentity)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			continue // never seen: pinned when it first reports its serverInfo
+		}
+		def, hash := p.ApprovedDef, p.ApprovedHash
+		if p.PendingHash != "" {
+			def, hash = p.PendingDef, p.PendingHash
+		}
+		_, info, err := pin.ParseServerItem(def)
+		if err != nil {
+			return fmt.Errorf("server %q: %w", name, err)
+		}
+		it, err := pin.ServerItem(s.cfg.Identities[name], info)
+		if err != nil {
+			return fmt.Errorf("server %q: %w", name, err)
+		}
+		if it.Hash == hash {
+			continue
+		}
+		v, err := s.cfg.Pins.Check(ctx, name, s.cfg.Mode, []pin.Observation{{Item: it}})
+		if err != nil {
+			return err
+		}
+		if v[0].Quarantined {
+			s.warnOnce(name, pin.KindServer, pin.ServerIdentity, it.Hash, v[0].Reason+" (the config's command line or URL differs from the approved one)")
+		}
+	}
+	return nil
+}
+
+// serverLaunch is the launch description of a configured server, the config half of its identity pin: for
+// stdio, the command line, the package a package runner runs and the program's pin.sha256; for remote
+// servers, the transport and the URL (without user and password; the query only as a hash, since it may
+// carry a token).
+func serverLaunch(sc config.Server) json.RawMessage {
+	m := map[string]any{}
+	switch sc.Transport {
+	case "", "stdio":
+		m["transport"] = "stdio"
+		m["command"] = sc.Command
+		if pkg := config.CommandPackage(sc.Command); pkg != "" {
+			m["package"] = pkg
+		}
+		if sc.Pin != nil && sc.Pin.SHA256 != "" {
+			m["sha256"] = sc.Pin.SHA256
+		}
+	default:
+		m["transport"] = sc.Transport
+		u, err := url.Parse(sc.URL)
+		if err != nil {
+			m["url"] = sc.URL
+			break
+		}
+		u.User = nil
+		if u.RawQuery != "" {
+			sum := sha256.Sum256([]byte(u.RawQuery))
+			m["query_sha256"] = hex.EncodeToString(sum[:])
+			u.RawQuery = ""
+		}
+		u.Fragment = ""
+		m["url"] = u.String()
+	}
+	b, _ := json.Marshal(m)
+	return b
 }
 
 // Policy finding names the inspect stage reports about the tool a tools/call targets (policy rules match them
@@ -426,6 +593,9 @@ const (
 	// FindingToolShadowing: the tool's description redefines or its name collides with another server's tool
 	// (rules MW-TP050, MW-TP051) at policyFindingAt or more.
 	FindingToolShadowing = "tool_shadowing"
+	// FindingServerChanged: the server's identity pin is quarantined (its command line, URL or reported
+	// serverInfo changed, or strict mode awaits its approval); inspect refuses the call anyway.
+	FindingServerChanged = "server_changed"
 	// FindingPinStoreDown: the pin store could not be read (inspect refuses the call anyway: fail closed).
 	FindingPinStoreDown = "pin_store_unavailable"
 )
@@ -490,6 +660,13 @@ func (s *inspectStage) Findings(x *Exchange) []string {
 			out = append(out, FindingPoisonedTool)
 		case p.ApprovedHash != "" && p.PendingHash != "" && p.PendingHash != p.ApprovedHash:
 			out = append(out, FindingPinChanged, FindingRugPull)
+		}
+	}
+	if _, ok := s.cfg.Identities[x.Server]; ok && err == nil {
+		if sp, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindServer, pin.ServerIdentity); err != nil {
+			out = append(out, FindingPinStoreDown)
+		} else if sp != nil && sp.Quarantined() {
+			out = append(out, FindingServerChanged)
 		}
 	}
 	if len(out) == 0 {
@@ -684,10 +861,18 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*i
 		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	icfg.Pins = pins
+	icfg.Identities = map[string]json.RawMessage{}
+	for _, sc := range cfg.Servers {
+		icfg.Identities[sc.Name] = serverLaunch(sc)
+	}
 	st, err := newInspectStage(icfg)
 	if err != nil {
 		_ = pins.Close()
 		return nil, err
+	}
+	if err := st.checkLaunches(ctx); err != nil {
+		_ = pins.Close()
+		return nil, fmt.Errorf("inspect: checking the servers' identity pins: %w", err)
 	}
 	log.Info("inspect stage on", "pinning", icfg.Mode, "quarantine_at", icfg.QuarantineAt, "scan_quarantine", icfg.ScanQuarantine,
 		"sanitize_descriptions", icfg.SanitizeDescriptions, "sanitize_results", icfg.SanitizeResults)

@@ -207,12 +207,23 @@ func TestPoisonedToolQuarantinedAtFirstSight(t *testing.T) {
 	}
 }
 
-// TestStrictModeAndSanitising: strict pinning quarantines everything new; sanitising removes ANSI escapes
+// TestStrictModeAndSanitising: strict pinning quarantines everything new, the server's identity first;
+// sanitising removes ANSI escapes
 // and invisible characters from descriptions and results.
 func TestStrictModeAndSanitising(t *testing.T) {
 	t.Run("strict", func(t *testing.T) {
-		url, _ := startInspectGateway(t, "pinning: {mode: strict}\n", stdioServerYAML("rugstrict"))
+		url, dataDir := startInspectGateway(t, "pinning: {mode: strict}\n", stdioServerYAML("rugstrict"))
 		cs := connect(t, url+"/mcp/rugstrict", "2025-06-18", nil)
+		// The server's identity comes first: nothing of an unapproved server is listed or called.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if _, err := cs.ListTools(ctx, nil); err == nil || !strings.Contains(err.Error(), "identity") ||
+			!strings.Contains(err.Error(), "pinning mode strict") || !strings.Contains(err.Error(), "--kind server --item identity") {
+			t.Fatalf("tools/list of a server whose identity is not approved: %v", err)
+		}
+		if _, err := pinStoreOf(t, dataDir).Approve(t.Context(), "rugstrict", pin.KindServer, pin.ServerIdentity, "", "tester"); err != nil {
+			t.Fatal(err)
+		}
 		if names, _ := listedTools(t, cs); len(names) != 0 {
 			t.Fatalf("strict mode listed unapproved tools: %v", names)
 		}
