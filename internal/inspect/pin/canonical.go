@@ -126,6 +126,46 @@ func ParseServerItem(def string) (json.RawMessage, ServerInfo, error) {
 	return d.Launch, d.ServerInfo, nil
 }
 
+// DescribeServer summarises a stored server identity for people: how the server is launched or reached
+// and what it reports, e.g. `stdio [npx -y pkg@1.2.3] (npm:pkg@1.2.3), reports "pkg" version "1.2.3"`.
+func DescribeServer(def string) string {
+	launch, info, err := ParseServerItem(def)
+	if err != nil {
+		return def
+	}
+	var l struct {
+		Transport   string   `json:"transport"`
+		Command     []string `json:"command"`
+		Package     string   `json:"package"`
+		SHA256      string   `json:"sha256"`
+		URL         string   `json:"url"`
+		QuerySHA256 string   `json:"query_sha256"`
+	}
+	_ = json.Unmarshal(launch, &l)
+	var b strings.Builder
+	b.WriteString(l.Transport)
+	if l.Transport == "stdio" {
+		fmt.Fprintf(&b, " [%s]", strings.Join(l.Command, " "))
+	} else {
+		b.WriteString(" " + l.URL)
+		if l.QuerySHA256 != "" {
+			b.WriteString("?… (query sha256 " + short(l.QuerySHA256) + ")")
+		}
+	}
+	var extra []string
+	if l.Package != "" {
+		extra = append(extra, l.Package)
+	}
+	if l.SHA256 != "" {
+		extra = append(extra, "program sha256 "+short(l.SHA256))
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	fmt.Fprintf(&b, ", reports %q version %q", info.Name, info.Version)
+	return b.String()
+}
+
 func newItem(kind, name string, raw []byte) (Item, error) {
 	c, err := Canonical(raw)
 	if err != nil {
