@@ -655,11 +655,11 @@ func (s *inspectStage) Findings(x *Exchange) []string {
 		out = append(out, FindingPinStoreDown)
 	case p != nil && p.Quarantined():
 		out = append(out, FindingQuarantined)
-		switch {
-		case strings.HasPrefix(p.PendingReason, "poisoning scan"):
+		if strings.HasPrefix(p.PendingReason, "poisoning scan") {
 			out = append(out, FindingPoisonedTool)
-		case p.ApprovedHash != "" && p.PendingHash != "" && p.PendingHash != p.ApprovedHash:
-			out = append(out, FindingPinChanged, FindingRugPull)
+		}
+		if p.ApprovedHash != "" && p.PendingHash != "" && p.PendingHash != p.ApprovedHash {
+			out = append(out, FindingPinChanged, FindingRugPull) // changed since approved (and maybe poisoned too)
 		}
 	}
 	if _, ok := s.cfg.Identities[x.Server]; ok && err == nil {
