@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if err != nil {
 			return nil, err
 		}
+		rt.hello = opts.Stages.UpstreamHello
 		g.servers[sc.Name] = rt
 		g.order = append(g.order, sc.Name)
 	}
@@ -178,6 +180,7 @@ type serverRuntime struct {
 	timeout    time.Duration
 	backoffMin time.Duration
 	backoffMax time.Duration
+	hello      func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error) // Stages.UpstreamHello
 	eager      bool
 	log        *slog.Logger
 
@@ -314,6 +317,7 @@ func (rt *serverRuntime) sharedLink() *link {
 	if rt.shared == nil {
 		rt.shared = newLink(rt.name, rt.open, rt.timeout, true, nil, rt.log)
 		rt.shared.backoffMin, rt.shared.backoffMax = rt.backoffMin, rt.backoffMax
+		rt.shared.hello = rt.hello
 	}
 	return rt.shared
 }

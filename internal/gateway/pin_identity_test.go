@@ -452,3 +452,64 @@ func TestInspectFindings(t *testing.T) {
 		t.Errorf("findings with the store closed = %v", got)
 	}
 }
+
+// TestServerIdentityOnRestartAndAggregate: the initialize results the gateway obtains by itself are checked
+// too. A 2025 session's process that restarts (after a crash) reporting a new version is not used: the call
+// that triggered the restart fails naming the quarantine; the aggregate endpoint's handshakes pin identities
+// and leave out a server whose identity is quarantined (its tools and instructions), keeping the others.
+func TestServerIdentityOnRestartAndAggregate(t *testing.T) {
+	dir := t.TempDir()
+	verFile := filepath.Join(dir, "version")
+	if err := os.WriteFile(verFile, []byte("1.0.0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	entry := "  - name: idr\n    command: [" + strconv.Quote(os.Args[0]) + "]\n    env: {MCPWARDEN_TEST_SERVER: idr, MCPWARDEN_TEST_VERSION_FILE: " +
+		strconv.Quote(verFile) + "}\n    timeout: 20s\n    restart: {initial_backoff: 10ms, max_backoff: 50ms}\n"
+	url, _, _ := startStagedIn(t, dir, "servers:\n"+entry+stdioServerYAML("other")+inspectOnly)
+	pins := pinStoreOf(t, dir)
+
+	agg := connect(t, url+"/mcp", "2025-06-18", nil)
+	if !strings.Contains(agg.InitializeResult().Instructions, "Test server idr.") {
+		t.Fatalf("aggregate instructions: %q", agg.InitializeResult().Instructions)
+	}
+	if p := identityPin(t, pins, "idr"); p == nil || !strings.Contains(p.ApprovedDef, `"version":"1.0.0"`) {
+		t.Fatalf("identity pinned by the aggregate endpoint's handshake: %+v", p)
+	}
+
+	cs := connect(t, url+"/mcp/idr", "2025-06-18", nil)
+	if got := call(t, cs, "echo", map[string]any{"text": "a"}); got.Text != "idr:a" {
+		t.Fatalf("first call: %+v", got)
+	}
+	if err := os.WriteFile(verFile, []byte("6.6.6"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = call(t, cs, "crash", map[string]any{"text": "x"}) // the process exits; the next call restarts it, and it reports 6.6.6
+	var last outcome
+	for range 20 {
+		last = call(t, cs, "echo", map[string]any{"text": "b"})
+		if last.Text != "" {
+			t.Fatalf("a call ran on the restarted process with a changed identity: %+v", last)
+		}
+		if strings.Contains(last.Err, `quarantined server "idr"`) {
+			break
+		}
+	}
+	if !strings.Contains(last.Err, `quarantined server "idr"`) || !strings.Contains(last.Err, "changed since it was approved") {
+		t.Fatalf("call after the restart: %+v", last)
+	}
+	if p := identityPin(t, pins, "idr"); p == nil || !strings.Contains(p.PendingDef, `"version":"6.6.6"`) {
+		t.Fatalf("identity after the restart: %+v", p)
+	}
+
+	agg = connect(t, url+"/mcp", "2025-06-18", nil) // new upstream sessions: idr reports 6.6.6
+	if instr := agg.InitializeResult().Instructions; strings.Contains(instr, "Test server idr.") || !strings.Contains(instr, "Test server other.") {
+		t.Errorf("aggregate instructions with idr quarantined: %q", instr)
+	}
+	names, _ := listedTools(t, agg)
+	if slices.Contains(names, "idr"+nameSep+"echo") || !slices.Contains(names, "other"+nameSep+"echo") {
+		t.Errorf("aggregate tools with idr quarantined: %v", names)
+	}
+	if got := call(t, agg, "idr"+nameSep+"echo", map[string]any{"text": "c"}); got.Code != jsonrpc.CodePolicyDenied || !strings.Contains(got.Err, "quarantined server") {
+		t.Errorf("aggregate call to idr: %+v", got)
+	}
+}

@@ -139,7 +139,8 @@ func (s *inspectStage) middleware(next Handler) Handler {
 			if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
 				return reply, err
 			}
-			return s.inspectHello(ctx, x, reply), nil
+			out, _ := s.inspectHello(ctx, x, reply, true)
+			return out, nil
 		}
 		if _, ok := listKinds[msg.Method]; ok {
 			reply, err := next(ctx, x)
@@ -385,10 +386,12 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 // checked against the server identity pin; its instructions are pinned and scanned. Quarantined
 // instructions, and the instructions of a server whose identity is quarantined, are removed from the result
 // the client sees (the rest of it stays, so that the client can connect and learn why its calls are refused).
-func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jsonrpc.Message) *jsonrpc.Message {
+//
+// identity is the reason the server's identity is quarantined ("" when it is not).
+func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jsonrpc.Message, record bool) (out *jsonrpc.Message, identity string) {
 	var r map[string]json.RawMessage
 	if json.Unmarshal(reply.Result, &r) != nil {
-		return reply
+		return reply, ""
 	}
 	var findings []audit.Finding
 	strip := false
@@ -397,14 +400,14 @@ func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jso
 		_ = json.Unmarshal(reportedServerInfo(r), &info) // malformed: pinned as empty, a change like any other
 		it, err := pin.ServerItem(launch, info)
 		if err != nil {
-			return s.storeDown(x, err)
+			return s.storeDown(x, err), ""
 		}
 		v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{{Item: it}})
 		if err != nil {
-			return s.storeDown(x, err)
+			return s.storeDown(x, err), ""
 		}
 		if v[0].Quarantined {
-			strip = true
+			strip, identity = true, v[0].Reason
 			s.warnOnce(x.Server, pin.KindServer, pin.ServerIdentity, it.Hash, v[0].Reason)
 			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "server identity quarantined: " + v[0].Reason, Path: "serverInfo"})
 		}
@@ -424,7 +427,7 @@ func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jso
 		}
 		v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{obs})
 		if err != nil {
-			return s.storeDown(x, err)
+			return s.storeDown(x, err), ""
 		}
 		if v[0].Quarantined {
 			strip = true
@@ -432,18 +435,54 @@ func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jso
 			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "instructions withheld: " + v[0].Reason, Path: "instructions"})
 		}
 	}
-	out := reply
+	out = reply
 	if _, has := r["instructions"]; has && strip {
 		delete(r, "instructions")
 		if b, err := jsonrpc.NewResult(reply.ID, r); err == nil {
 			out = jsonrpc.MustDecode(b)
 		}
 	}
-	s.note(x, findings...)
-	if s.cfg.SanitizeDescriptions {
-		out = s.sanitized(x, out)
+	if record {
+		s.note(x, findings...)
+		if s.cfg.SanitizeDescriptions {
+			out = s.sanitized(x, out)
+		}
 	}
-	return out
+	return out, identity
+}
+
+// UpstreamHello inspects an initialize result the gateway obtained by itself (Stages.UpstreamHello): the
+// server identity and instructions are checked like a client's initialize. It returns the result to keep
+// (instructions removed when quarantined), or an error when the server's identity is quarantined or the pin
+// store failed: the upstream is then not used (a restart, or the aggregate endpoint's connection, fails).
+// Findings are logged, not recorded (no client exchange carries them).
+func (s *inspectStage) UpstreamHello(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error) {
+	if init == nil {
+		return result, nil
+	}
+	reply := jsonrpc.MustDecode(mustResult(init.ID, result))
+	x := &Exchange{Server: server, Direction: ClientToServer, Msg: init, Original: init}
+	out, identity := s.inspectHello(ctx, x, reply, false)
+	switch {
+	case out.Kind != jsonrpc.KindResult:
+		return nil, fmt.Errorf("mcpwarden cannot check server %q against its pins: the pin store cannot be used (see the gateway's log)", server)
+	case identity != "":
+		return nil, fmt.Errorf("mcpwarden quarantined server %q: its identity (command line or URL, and the name and version it reports) %s; "+
+			"an operator can compare the old and new identity with `mcpwarden pins diff --config FILE --server %s --kind server` and accept it with "+
+			"`mcpwarden pins approve --config FILE --server %s --kind server --item identity`", server, identityReason(identity), server, server)
+	}
+	if clean, changed := sanitize.JSON(out.Result); changed && s.cfg.SanitizeDescriptions {
+		return clean, nil
+	}
+	return out.Result, nil
+}
+
+func mustResult(id jsonrpc.ID, result json.RawMessage) []byte {
+	b, err := jsonrpc.NewResult(id, result)
+	if err != nil {
+		b, _ = jsonrpc.NewResult(id, map[string]any{})
+	}
+	return b
 }
 
 // reportedServerInfo is the serverInfo of an initialize or server/discover result: the result's serverInfo,
@@ -824,6 +863,8 @@ type inspectBuild struct {
 	// Findings returns the detector findings inspect knows about the tool a tools/call targets, for the
 	// policy stage's PolicyStageConfig.Findings (one of possibly several finding sources).
 	Findings func(x *Exchange) []string
+	// UpstreamHello inspects the initialize results the gateway obtains by itself (Stages.UpstreamHello).
+	UpstreamHello func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error)
 }
 
 // buildInspect opens the pin store and builds the inspect stage from the config (pinning:, scan:), after
@@ -876,7 +917,7 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*i
 	}
 	log.Info("inspect stage on", "pinning", icfg.Mode, "quarantine_at", icfg.QuarantineAt, "scan_quarantine", icfg.ScanQuarantine,
 		"sanitize_descriptions", icfg.SanitizeDescriptions, "sanitize_results", icfg.SanitizeResults)
-	return &inspectBuild{Middleware: st.middleware, Close: pins.Close, Findings: st.Findings}, nil
+	return &inspectBuild{Middleware: st.middleware, Close: pins.Close, Findings: st.Findings, UpstreamHello: st.UpstreamHello}, nil
 }
 
 // VerifyServerPins checks every stdio server with servers[].pin.sha256 against the program it would run

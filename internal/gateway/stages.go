@@ -133,6 +133,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		closers = append(closers, ib.Close)
 		st.Inspect = ib.Middleware
 		findingSources = append(findingSources, ib.Findings)
+		st.UpstreamHello = ib.UpstreamHello
 	}
 
 	_ = ctx
