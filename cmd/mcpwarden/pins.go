@@ -18,12 +18,14 @@ func init() { extraCommands = append(extraCommands, newPinsCmd) }
 func newPinsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           "pins",
-		Short:         "Review and approve pinned tool definitions",
+		Short:         "Review and approve pinned tool definitions and server identities",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Long: `The gateway pins every tool, prompt, resource template and server instructions the first time it sees
-them (see docs/pinning.md). A definition that changes later, or that the poisoning scan flags, is
-quarantined: hidden from clients and refused when called, until it is approved here.
+them, and each server's identity (its command line or URL from the config, with the name and version it
+reports; kind server, item identity) (see docs/pinning.md). A definition that changes later, or that the
+poisoning scan flags, is quarantined: hidden from clients and refused when called, until it is approved
+here. A server whose identity is quarantined gets no request forwarded at all.
 
   mcpwarden pins list    --config FILE [--server S] [--json]        every pin and its state
   mcpwarden pins diff    --config FILE [--server S] [--item NAME]   what changed in quarantined items
@@ -42,8 +44,8 @@ func (f *pinsFlags) register(cmd *cobra.Command, item bool) {
 	cmd.Flags().StringVar(&f.cfgPath, "config", "", "the gateway's config file (its data_dir or audit.postgres_dsn holds the pins)")
 	cmd.Flags().StringVar(&f.server, "server", "", "only this server")
 	if item {
-		cmd.Flags().StringVar(&f.item, "item", "", "only this tool, prompt or resource template (\"instructions\" for the server instructions)")
-		cmd.Flags().StringVar(&f.kind, "kind", "", "the item's kind when its name is ambiguous: tool, prompt, resource_template or instructions")
+		cmd.Flags().StringVar(&f.item, "item", "", "only this tool, prompt or resource template (\"instructions\" for the server instructions, \"identity\" for the server identity)")
+		cmd.Flags().StringVar(&f.kind, "kind", "", "the item's kind when its name is ambiguous: tool, prompt, resource_template, instructions or server")
 	}
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
 }
@@ -184,6 +186,13 @@ func newPinsDiffCmd() *cobra.Command {
 
 func printPinDiff(out io.Writer, cfgPath string, d pinDiff) {
 	fmt.Fprintf(out, "%s %q on server %q: %s\n", d.Kind, d.Name, d.Server, d.Reason)
+	if d.Kind == pin.KindServer {
+		// The server's identity: how it is launched or reached, and what it says it is.
+		if d.Old != "" {
+			fmt.Fprintf(out, "  old identity: %s\n", pin.DescribeServer(d.Old))
+		}
+		fmt.Fprintf(out, "  new identity: %s\n", pin.DescribeServer(d.New))
+	}
 	if d.Old != "" {
 		fmt.Fprintf(out, "  approved %s: %s\n", shortHash(d.ApprovedHash), d.Old)
 	} else {

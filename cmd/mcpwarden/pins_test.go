@@ -87,3 +87,52 @@ func TestPinsCLI(t *testing.T) {
 		t.Errorf("approving again = %d, want %d:\n%s", code, exitFindings, out)
 	}
 }
+
+// TestPinsDiffServerIdentity: pins diff shows a changed server identity as old and new launch and serverInfo,
+// and pins approve --kind server --item identity accepts it.
+func TestPinsDiffServerIdentity(t *testing.T) {
+	dataDir := t.TempDir()
+	cfgPath := writeConfig(t, "data_dir: "+dataDir+"\nservers:\n  - name: web\n    command: [npx, -y, web-server@1.2.3]\n")
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pin.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ident := func(pkg, version string) pin.Observation {
+		it, err := pin.ServerItem(json.RawMessage(`{"transport":"stdio","command":["npx","-y","`+pkg+`"],"package":"npm:`+pkg+`"}`),
+			pin.ServerInfo{Name: "web-server", Version: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pin.Observation{Item: it}
+	}
+	for _, o := range []pin.Observation{ident("web-server@1.2.3", "1.2.3"), ident("web-server@1.3.0", "1.3.0")} {
+		if _, err := s.Check(t.Context(), "web", pin.TOFU, []pin.Observation{o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code := runCmd(t, newPinsCmd, "diff", "--config", cfgPath, "--server", "web", "--kind", "server")
+	if code != exitOK {
+		t.Fatalf("pins diff = %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`server "identity" on server "web": definition changed since it was approved`,
+		`old identity: stdio [npx -y web-server@1.2.3] (npm:web-server@1.2.3), reports "web-server" version "1.2.3"`,
+		`new identity: stdio [npx -y web-server@1.3.0] (npm:web-server@1.3.0), reports "web-server" version "1.3.0"`,
+		`-     "version": "1.2.3"`,
+		`+     "version": "1.3.0"`,
+		"--kind server --item identity",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pins diff lacks %q:\n%s", want, out)
+		}
+	}
+	out, code = runCmd(t, newPinsCmd, "approve", "--config", cfgPath, "--server", "web", "--kind", "server", "--item", "identity")
+	if code != exitOK || !strings.Contains(out, `approved server "identity" on server "web"`) {
+		t.Fatalf("pins approve = %d:\n%s", code, out)
+	}
+}

@@ -117,6 +117,64 @@ func UnpinnedCommand(argv []string, pin *ServerPin) string {
 		"server with the program's hash (`sha256sum $(command -v " + argv[0] + ")`), or run a package at an exact version"
 }
 
+// CommandPackage returns the package a package-runner command line runs, with the runner's ecosystem:
+// "npm:@scope/server@1.2.3" (npx, bunx, pnpx, npm/pnpm/yarn/bun exec|dlx|x), "pypi:server==1.2.3" (uvx,
+// pipx run), "image:name@sha256:…" (docker/podman run with an image by digest); "" for any other program
+// or when no package argument is found. Versions are returned as written, exact or not.
+func CommandPackage(argv []string) string {
+	if len(argv) == 0 {
+		return ""
+	}
+	prog := strings.TrimSuffix(filepath.Base(argv[0]), ".exe")
+	args := argv[1:]
+	switch prog {
+	case "npx", "bunx", "pnpx":
+		return prefixed("npm:", packageArg(args))
+	case "npm", "pnpm", "yarn", "bun":
+		if len(args) > 0 && (args[0] == "exec" || args[0] == "dlx" || args[0] == "x") {
+			return prefixed("npm:", packageArg(args[1:]))
+		}
+	case "uvx", "pipx":
+		if prog == "pipx" && len(args) > 0 && args[0] == "run" {
+			args = args[1:]
+		}
+		return prefixed("pypi:", packageArg(args))
+	case "docker", "podman":
+		if len(args) > 0 && args[0] == "run" {
+			for _, a := range args[1:] {
+				if dockerImage.MatchString(a) {
+					return "image:" + a
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// packageArg is the package argument of a runner's arguments: the value of --package/-p/--from, else the
+// first argument that is not a flag.
+func packageArg(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--package" || a == "-p" || a == "--from":
+			if i+1 < len(args) {
+				return args[i+1]
+			}
+			return ""
+		case !strings.HasPrefix(a, "-"):
+			return a
+		}
+	}
+	return ""
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
 // pinnedPackage finds the package argument of a package runner (the first argument that is not a flag)
 // and checks it is an exact version.
 func pinnedPackage(runner string, args []string, exact *regexp.Regexp, form, example string) string {

@@ -85,3 +85,25 @@ func TestInspectSections(t *testing.T) {
 		t.Errorf("bad sha256: %v", err)
 	}
 }
+
+func TestCommandPackage(t *testing.T) {
+	digest := "ghcr.io/x/server@sha256:" + strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"npx", "-y", "@scope/server@1.2.3"}, "npm:@scope/server@1.2.3"},
+		{[]string{"/usr/bin/npx", "--package", "srv@2.0.0", "srv"}, "npm:srv@2.0.0"},
+		{[]string{"pnpm", "dlx", "srv@latest"}, "npm:srv@latest"},
+		{[]string{"uvx", "mcp-server-x==1.2.3"}, "pypi:mcp-server-x==1.2.3"},
+		{[]string{"pipx", "run", "--from", "x==1", "x"}, "pypi:x==1"},
+		{[]string{"docker", "run", "-i", "--rm", "-e", "A=b", digest}, "image:" + digest},
+		{[]string{"docker", "run", "-i", "server:latest"}, ""},
+		{[]string{"/opt/bin/server", "--flag"}, ""},
+		{nil, ""},
+	} {
+		if got := CommandPackage(tt.argv); got != tt.want {
+			t.Errorf("CommandPackage(%q) = %q, want %q", tt.argv, got, tt.want)
+		}
+	}
+}

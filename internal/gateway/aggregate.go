@@ -89,6 +89,7 @@ func (b *aggregateBackend) Open(ctx context.Context, info *session.Info, sink tr
 			rt := b.g.servers[name]
 			l := newLink(name, rt.open, rt.timeout, true, s, b.g.log)
 			l.backoffMin, l.backoffMax = rt.backoffMin, rt.backoffMax
+			l.hello = rt.hello
 			s.links[name] = l
 		}
 	}
@@ -114,6 +115,7 @@ func (b *aggregateBackend) sharedLinks(owner string) map[string]*link {
 			rt := b.g.servers[name]
 			l := newLink(name, rt.open, rt.timeout, true, nil, b.g.log)
 			l.backoffMin, l.backoffMax = rt.backoffMin, rt.backoffMax
+			l.hello = rt.hello
 			init, initialized := upstreamHandshake(session.LegacyVersions[len(session.LegacyVersions)-1], nil, "mcpwarden-aggregate", "")
 			l.setHandshake(init, initialized)
 			set.links[name] = l

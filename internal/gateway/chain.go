@@ -23,6 +23,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 
@@ -131,6 +132,12 @@ type Stages struct {
 	Policy   Middleware // ④
 	Approval Middleware // ⑤
 	Inspect  Middleware // ⑦
+
+	// UpstreamHello, when set, inspects the initialize results the gateway obtains from an upstream by itself
+	// (the aggregate endpoint's handshakes, the handshakes replayed after an upstream restarts), which no
+	// client request carries through the chain, and returns the result to keep (⑦ inspect: the server
+	// identity pin; instructions withheld when quarantined), or an error that fails that connection.
+	UpstreamHello func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error)
 }
 
 // clientChain builds the client→server chain in data-path order around the upstream (⑥) handler.

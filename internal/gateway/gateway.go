@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if err != nil {
 			return nil, err
 		}
+		rt.hello = opts.Stages.UpstreamHello
 		g.servers[sc.Name] = rt
 		g.order = append(g.order, sc.Name)
 	}
@@ -178,6 +180,7 @@ type serverRuntime struct {
 	timeout    time.Duration
 	backoffMin time.Duration
 	backoffMax time.Duration
+	hello      func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error) // Stages.UpstreamHello
 	eager      bool
 	log        *slog.Logger
 
@@ -234,7 +237,7 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		}
 		st := upstream.NewStdio(upstream.StdioOptions{
 			Name: sc.Name, Command: sc.Command, Env: sc.Env, Dir: dir, MaxMessageBytes: int(maxMsg), Logger: log,
-			Sandbox: sandboxProfile(sc.Sandbox),
+			Sandbox: sandboxProfile(sc.Sandbox), PinSHA256: programPin(sc),
 		})
 		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":
@@ -249,6 +252,14 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		return nil, fmt.Errorf("server %q: unknown transport %q (use stdio, http or sse)", sc.Name, sc.Transport)
 	}
 	return rt, nil
+}
+
+// programPin is the server's pin.sha256, "" when it has none.
+func programPin(sc config.Server) string {
+	if sc.Pin == nil {
+		return ""
+	}
+	return sc.Pin.SHA256
 }
 
 // maxProcessesPerServer caps the live child processes of one stdio server (one per 2025-era session), so a
@@ -306,6 +317,7 @@ func (rt *serverRuntime) sharedLink() *link {
 	if rt.shared == nil {
 		rt.shared = newLink(rt.name, rt.open, rt.timeout, true, nil, rt.log)
 		rt.shared.backoffMin, rt.shared.backoffMax = rt.backoffMin, rt.backoffMax
+		rt.shared.hello = rt.hello
 	}
 	return rt.shared
 }

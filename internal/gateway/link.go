@@ -34,6 +34,7 @@ type link struct {
 	log     *slog.Logger
 
 	backoffMin, backoffMax time.Duration
+	hello                  func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error) // Stages.UpstreamHello
 
 	mu       sync.Mutex
 	conn     upstream.Conn
@@ -164,8 +165,15 @@ func (l *link) replay(ctx context.Context, conn upstream.Conn, hs *handshake) er
 		if resp.Kind == jsonrpc.KindError {
 			return fmt.Errorf("initialize refused: %s", resp.Error.Message)
 		}
+		res := resp.Result
+		if l.hello != nil {
+			var err error
+			if res, err = l.hello(ctx, l.server, hs.init, res); err != nil {
+				return err
+			}
+		}
 		l.mu.Lock()
-		l.initResult = append([]byte(nil), resp.Result...)
+		l.initResult = append([]byte(nil), res...)
 		l.mu.Unlock()
 	case <-t.C:
 		l.forget(id)

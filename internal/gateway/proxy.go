@@ -40,6 +40,7 @@ func (b *proxyBackend) Open(ctx context.Context, info *session.Info, sink transp
 	} else {
 		s.link, s.ownLink = newLink(b.srv.name, b.srv.open, b.srv.timeout, false, s, b.g.log), true
 		s.link.backoffMin, s.link.backoffMax = b.srv.backoffMin, b.srv.backoffMax
+		s.link.hello = b.srv.hello // a restart's replayed initialize is inspected too
 	}
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,8 +42,17 @@ type slowIn struct {
 // newTestServer builds the MCP server used as upstream in gateway tests: echo, progress, sampling,
 // elicitation, a tool that crashes the process, a prompt and resources.
 func newTestServer(name string) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1.0.0"}, &mcp.ServerOptions{
-		Instructions: "Test server " + name + ".",
+	version, instructions := "1.0.0", "Test server "+name+"."
+	if f := os.Getenv("MCPWARDEN_TEST_VERSION_FILE"); f != "" { // the version it reports, read at start
+		if b, err := os.ReadFile(f); err == nil {
+			version = strings.TrimSpace(string(b))
+		}
+	}
+	if v := os.Getenv("MCPWARDEN_TEST_INSTRUCTIONS"); v != "" {
+		instructions = v
+	}
+	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, &mcp.ServerOptions{
+		Instructions: instructions,
 		SubscribeHandler: func(context.Context, *mcp.SubscribeRequest) error {
 			return nil
 		},

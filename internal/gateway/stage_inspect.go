@@ -7,16 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
@@ -25,6 +27,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
+	"github.com/mcpwarden/mcpwarden/internal/upstream"
 )
 
 // InspectStageConfig configures the inspect stage adapter (⑦).
@@ -42,6 +45,11 @@ type InspectStageConfig struct {
 	SanitizeDescriptions, SanitizeResults bool
 	// RecordFindings hands findings to the audit stage (Exchange.Note; set when audit is on).
 	RecordFindings bool
+	// Identities holds the launch description of each configured server (server name → JSON object: command
+	// line, package and program hash, or transport and URL; see serverLaunch). With the serverInfo the server
+	// reports in initialize or server/discover it makes the server's identity pin (kind server); a server
+	// without one has no identity pin.
+	Identities map[string]json.RawMessage
 	// ConfigHint names the config file in the commands that log lines suggest ("" for FILE).
 	ConfigHint string
 	// Logger receives quarantine events; nil discards.
@@ -58,6 +66,7 @@ type inspectStage struct {
 	scans  sync.Map // scan cache key → scanResult
 	warned sync.Map // server/kind/name/hash → struct{} (log each quarantine once per definition)
 	listed sync.Map // server/kind → struct{}: a list of this kind was inspected
+	tools  sync.Map // server/name → []string: policy findings from the scan of the tool's latest definition
 
 	mu    sync.RWMutex
 	names map[string][]string // server → tool names, for cross-server shadowing
@@ -70,6 +79,14 @@ type scanResult struct {
 
 // NewInspectStage returns the inspect stage as a Middleware.
 func NewInspectStage(cfg InspectStageConfig) (Middleware, error) {
+	s, err := newInspectStage(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.middleware, nil
+}
+
+func newInspectStage(cfg InspectStageConfig) (*inspectStage, error) {
 	if cfg.Pins == nil {
 		return nil, fmt.Errorf("inspect stage: no pin store")
 	}
@@ -83,8 +100,7 @@ func NewInspectStage(cfg InspectStageConfig) (Middleware, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &inspectStage{cfg: cfg, log: log, names: map[string][]string{}}
-	return s.middleware, nil
+	return &inspectStage{cfg: cfg, log: log, names: map[string][]string{}}, nil
 }
 
 // listKinds maps list methods to the result key and the pinned kind ("" for resources: scanned only).
@@ -102,6 +118,13 @@ func (s *inspectStage) middleware(next Handler) Handler {
 			return next(ctx, x)
 		}
 		switch msg.Method {
+		case "initialize", "server/discover", "ping":
+		default:
+			if refusal := s.guardServer(ctx, x); refusal != nil {
+				return refusal, nil
+			}
+		}
+		switch msg.Method {
 		case "tools/call", "prompts/get":
 			if refusal := s.guardCall(ctx, x, next); refusal != nil {
 				return refusal, nil
@@ -111,12 +134,13 @@ func (s *inspectStage) middleware(next Handler) Handler {
 				return reply, err
 			}
 			return s.sanitized(x, reply), nil
-		case "initialize":
+		case "initialize", "server/discover":
 			reply, err := next(ctx, x)
 			if err != nil || reply == nil || reply.Kind != jsonrpc.KindResult {
 				return reply, err
 			}
-			return s.inspectInitialize(ctx, x, reply), nil
+			out, _ := s.inspectHello(ctx, x, reply, true)
+			return out, nil
 		}
 		if _, ok := listKinds[msg.Method]; ok {
 			reply, err := next(ctx, x)
@@ -292,6 +316,9 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 			continue
 		}
 		sr := s.scan(x.Server, lk.key, raw, it.Hash, others, othersKey)
+		if lk.kind == pin.KindTool {
+			s.tools.Store(x.Server+"\x00"+it.Name, scanPolicyFindings(sr))
+		}
 		e := entry{raw: raw, obs: pin.Observation{Item: it}, keep: true}
 		for _, f := range sr.findings {
 			if f.Severity >= poison.Medium {
@@ -354,47 +381,338 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 	return out, true
 }
 
-// inspectInitialize pins and scans the server's instructions; quarantined instructions are removed from the
-// result the client sees.
-func (s *inspectStage) inspectInitialize(ctx context.Context, x *Exchange, reply *jsonrpc.Message) *jsonrpc.Message {
+// inspectHello inspects what a server says about itself: the initialize result (2025 era) or the
+// server/discover result (2026-07-28, stateless). Its serverInfo, with the server's launch description, is
+// checked against the server identity pin; its instructions are pinned and scanned. Quarantined
+// instructions, and the instructions of a server whose identity is quarantined, are removed from the result
+// the client sees (the rest of it stays, so that the client can connect and learn why its calls are refused).
+//
+// identity is the reason the server's identity is quarantined ("" when it is not).
+func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jsonrpc.Message, record bool) (out *jsonrpc.Message, identity string) {
 	var r map[string]json.RawMessage
 	if json.Unmarshal(reply.Result, &r) != nil {
-		return reply
+		return reply, ""
 	}
-	var instr string
-	if json.Unmarshal(r["instructions"], &instr) != nil || instr == "" {
-		return reply
-	}
-	it := pin.InstructionsItem(instr)
-	rep := poison.Scan(poison.Surface{Server: x.Server, Instructions: instr}, poison.Context{})
-	obs := pin.Observation{Item: it}
 	var findings []audit.Finding
-	for _, f := range rep.Findings {
-		if f.Severity >= poison.Medium {
-			findings = append(findings, audit.Finding{Detector: "poison:" + f.RuleID, Severity: f.Severity.String(), Message: f.Message, Path: f.Location})
+	strip := false
+	if launch, ok := s.cfg.Identities[x.Server]; ok && reportedServerInfo(r) != nil {
+		var info pin.ServerInfo
+		_ = json.Unmarshal(reportedServerInfo(r), &info) // malformed: pinned as empty, a change like any other
+		it, err := pin.ServerItem(launch, info)
+		if err != nil {
+			return s.storeDown(x, err), ""
+		}
+		v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{{Item: it}})
+		if err != nil {
+			return s.storeDown(x, err), ""
+		}
+		if v[0].Quarantined {
+			strip, identity = true, v[0].Reason
+			s.warnOnce(x.Server, pin.KindServer, pin.ServerIdentity, it.Hash, v[0].Reason)
+			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "server identity quarantined: " + v[0].Reason, Path: "serverInfo"})
 		}
 	}
-	if s.cfg.ScanQuarantine && rep.Verdict >= s.cfg.QuarantineAt && len(rep.Findings) > 0 {
-		obs.Poisoned = fmt.Sprintf("%s finding in the server instructions", rep.Verdict)
+	var instr string
+	if json.Unmarshal(r["instructions"], &instr) == nil && instr != "" {
+		it := pin.InstructionsItem(instr)
+		rep := poison.Scan(poison.Surface{Server: x.Server, Instructions: instr}, poison.Context{})
+		obs := pin.Observation{Item: it}
+		for _, f := range rep.Findings {
+			if f.Severity >= poison.Medium {
+				findings = append(findings, audit.Finding{Detector: "poison:" + f.RuleID, Severity: f.Severity.String(), Message: f.Message, Path: f.Location})
+			}
+		}
+		if s.cfg.ScanQuarantine && rep.Verdict >= s.cfg.QuarantineAt && len(rep.Findings) > 0 {
+			obs.Poisoned = fmt.Sprintf("%s finding in the server instructions", rep.Verdict)
+		}
+		v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{obs})
+		if err != nil {
+			return s.storeDown(x, err), ""
+		}
+		if v[0].Quarantined {
+			strip = true
+			s.warnOnce(x.Server, pin.KindInstructions, pin.KindInstructions, it.Hash, v[0].Reason)
+			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "instructions withheld: " + v[0].Reason, Path: "instructions"})
+		}
 	}
-	v, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, []pin.Observation{obs})
-	if err != nil {
-		return s.storeDown(x, err)
-	}
-	out := reply
-	if v[0].Quarantined {
-		s.warnOnce(x.Server, pin.KindInstructions, pin.KindInstructions, it.Hash, v[0].Reason)
-		findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "instructions withheld: " + v[0].Reason, Path: "instructions"})
+	out = reply
+	if _, has := r["instructions"]; has && strip {
 		delete(r, "instructions")
 		if b, err := jsonrpc.NewResult(reply.ID, r); err == nil {
 			out = jsonrpc.MustDecode(b)
 		}
 	}
-	s.note(x, findings...)
-	if s.cfg.SanitizeDescriptions {
-		out = s.sanitized(x, out)
+	if record {
+		s.note(x, findings...)
+		if s.cfg.SanitizeDescriptions {
+			out = s.sanitized(x, out)
+		}
+	}
+	return out, identity
+}
+
+// UpstreamHello inspects an initialize result the gateway obtained by itself (Stages.UpstreamHello): the
+// server identity and instructions are checked like a client's initialize. It returns the result to keep
+// (instructions removed when quarantined), or an error when the server's identity is quarantined or the pin
+// store failed: the upstream is then not used (a restart, or the aggregate endpoint's connection, fails).
+// Findings are logged, not recorded (no client exchange carries them).
+func (s *inspectStage) UpstreamHello(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error) {
+	if init == nil {
+		return result, nil
+	}
+	reply := jsonrpc.MustDecode(mustResult(init.ID, result))
+	x := &Exchange{Server: server, Direction: ClientToServer, Msg: init, Original: init}
+	out, identity := s.inspectHello(ctx, x, reply, false)
+	switch {
+	case out.Kind != jsonrpc.KindResult:
+		return nil, fmt.Errorf("mcpwarden cannot check server %q against its pins: the pin store cannot be used (see the gateway's log)", server)
+	case identity != "":
+		return nil, fmt.Errorf("mcpwarden quarantined server %q: its identity (command line or URL, and the name and version it reports) %s; "+
+			"an operator can compare the old and new identity with `mcpwarden pins diff --config FILE --server %s --kind server` and accept it with "+
+			"`mcpwarden pins approve --config FILE --server %s --kind server --item identity`", server, identityReason(identity), server, server)
+	}
+	if clean, changed := sanitize.JSON(out.Result); changed && s.cfg.SanitizeDescriptions {
+		return clean, nil
+	}
+	return out.Result, nil
+}
+
+func mustResult(id jsonrpc.ID, result json.RawMessage) []byte {
+	b, err := jsonrpc.NewResult(id, result)
+	if err != nil {
+		b, _ = jsonrpc.NewResult(id, map[string]any{})
+	}
+	return b
+}
+
+// reportedServerInfo is the serverInfo of an initialize or server/discover result: the result's serverInfo,
+// or (2026-07-28) its _meta "io.modelcontextprotocol/serverInfo"; nil when the result has none (the identity
+// is then not checked: a server that says nothing about itself has nothing to compare).
+func reportedServerInfo(r map[string]json.RawMessage) json.RawMessage {
+	if v, ok := r["serverInfo"]; ok && string(v) != "null" {
+		return v
+	}
+	var meta map[string]json.RawMessage
+	if json.Unmarshal(r["_meta"], &meta) == nil {
+		if v, ok := meta["io.modelcontextprotocol/serverInfo"]; ok && string(v) != "null" {
+			return v
+		}
+	}
+	return nil
+}
+
+// guardServer refuses every request but initialize, server/discover and ping to a server whose identity is
+// quarantined (its command line, URL or reported serverInfo changed since it was approved); nil lets it
+// through.
+func (s *inspectStage) guardServer(ctx context.Context, x *Exchange) *jsonrpc.Message {
+	if _, ok := s.cfg.Identities[x.Server]; !ok {
+		return nil
+	}
+	p, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindServer, pin.ServerIdentity)
+	if err != nil {
+		return s.storeDown(x, err)
+	}
+	if p == nil || !p.Quarantined() {
+		return nil
+	}
+	text := fmt.Sprintf("mcpwarden quarantined server %q: its identity (command line or URL, and the name and version it reports) %s. "+
+		"Nothing was forwarded. An operator can compare the old and new identity with `mcpwarden pins diff --config FILE --server %s --kind server` "+
+		"and accept it with `mcpwarden pins approve --config FILE --server %s --kind server --item identity`",
+		x.Server, identityReason(p.PendingReason), x.Server, x.Server)
+	data := map[string]any{"quarantined": true, "server": x.Server, "kind": pin.KindServer, "item": pin.ServerIdentity,
+		"reason": p.PendingReason, "pending_hash": p.PendingHash, "approved_hash": p.ApprovedHash}
+	s.note(x, audit.Finding{Detector: "pin", Severity: "high", Message: "request refused: server identity quarantined: " + p.PendingReason, Path: "serverInfo"})
+	return jsonrpc.MustDecode(jsonrpc.NewErrorResponse(x.Msg.ID, jsonrpc.CodePolicyDenied, text, data))
+}
+
+// identityReason phrases a pin's pending reason for a server identity.
+func identityReason(reason string) string {
+	switch {
+	case reason == "" || strings.HasPrefix(reason, "new item"):
+		return "has not been approved (pinning mode strict)"
+	case strings.HasPrefix(reason, "definition changed"):
+		return "changed since it was approved"
+	}
+	return "is quarantined: " + reason
+}
+
+// checkLaunches compares the launch description of every server that has an identity pin with the one the
+// config gives now, when the gateway starts: a server whose command line, package, program hash or URL was
+// edited gets its identity quarantined before it is started or reached (with the serverInfo last seen, until
+// it reports one).
+func (s *inspectStage) checkLaunches(ctx context.Context) error {
+	names := make([]string, 0, len(s.cfg.Identities))
+	for name := range s.cfg.Identities {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p, err := s.cfg.Pins.Get(ctx, name, pin.KindServer, pin.ServerIdentity)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			continue // never seen: pinned when it first reports its serverInfo
+		}
+		def, hash := p.ApprovedDef, p.ApprovedHash
+		if p.PendingHash != "" {
+			def, hash = p.PendingDef, p.PendingHash
+		}
+		_, info, err := pin.ParseServerItem(def)
+		if err != nil {
+			return fmt.Errorf("server %q: %w", name, err)
+		}
+		it, err := pin.ServerItem(s.cfg.Identities[name], info)
+		if err != nil {
+			return fmt.Errorf("server %q: %w", name, err)
+		}
+		if it.Hash == hash {
+			continue
+		}
+		v, err := s.cfg.Pins.Check(ctx, name, s.cfg.Mode, []pin.Observation{{Item: it}})
+		if err != nil {
+			return err
+		}
+		if v[0].Quarantined {
+			s.warnOnce(name, pin.KindServer, pin.ServerIdentity, it.Hash, v[0].Reason+" (the config's command line or URL differs from the approved one)")
+		}
+	}
+	return nil
+}
+
+// serverLaunch is the launch description of a configured server, the config half of its identity pin: for
+// stdio, the command line, the package a package runner runs and the program's pin.sha256; for remote
+// servers, the transport and the URL (without user and password; the query only as a hash, since it may
+// carry a token).
+func serverLaunch(sc config.Server) json.RawMessage {
+	m := map[string]any{}
+	switch sc.Transport {
+	case "", "stdio":
+		m["transport"] = "stdio"
+		m["command"] = sc.Command
+		if pkg := config.CommandPackage(sc.Command); pkg != "" {
+			m["package"] = pkg
+		}
+		if sc.Pin != nil && sc.Pin.SHA256 != "" {
+			m["sha256"] = sc.Pin.SHA256
+		}
+	default:
+		m["transport"] = sc.Transport
+		u, err := url.Parse(sc.URL)
+		if err != nil {
+			m["url"] = sc.URL
+			break
+		}
+		u.User = nil
+		if u.RawQuery != "" {
+			sum := sha256.Sum256([]byte(u.RawQuery))
+			m["query_sha256"] = hex.EncodeToString(sum[:])
+			u.RawQuery = ""
+		}
+		u.Fragment = ""
+		m["url"] = u.String()
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// Policy finding names the inspect stage reports about the tool a tools/call targets (policy rules match them
+// with findings:). They come from what inspect recorded earlier: the pin store (shared by replicas) and the
+// scans of the lists this gateway inspected.
+const (
+	// FindingPinChanged and FindingRugPull: the tool's definition changed since it was approved and the
+	// change awaits `mcpwarden pins approve` (the call is also refused by inspect: the tool is quarantined).
+	FindingPinChanged = "pin_changed"
+	FindingRugPull    = "rug_pull"
+	// FindingQuarantined: the tool is quarantined, for any reason.
+	FindingQuarantined = "quarantined"
+	// FindingPoisonedTool: the scan of the tool's current definition found something of severity high or
+	// more (policyFindingAt), or quarantined it; each such finding also adds "poison:<rule-id>".
+	FindingPoisonedTool = "poisoned_tool"
+	// FindingToolShadowing: the tool's description redefines or its name collides with another server's tool
+	// (rules MW-TP050, MW-TP051) at policyFindingAt or more.
+	FindingToolShadowing = "tool_shadowing"
+	// FindingServerChanged: the server's identity pin is quarantined (its command line, URL or reported
+	// serverInfo changed, or strict mode awaits its approval); inspect refuses the call anyway.
+	FindingServerChanged = "server_changed"
+	// FindingPinStoreDown: the pin store could not be read (inspect refuses the call anyway: fail closed).
+	FindingPinStoreDown = "pin_store_unavailable"
+)
+
+// policyFindingAt is the lowest scan severity that becomes a policy finding. Medium findings (a tool named
+// like another server's, an imperative sentence) are common in honest tools and only go to the audit trail:
+// the shipped policy denies every call with a poison* finding.
+const policyFindingAt = poison.High
+
+// scanPolicyFindings turns a tool's scan into the policy findings it implies.
+func scanPolicyFindings(sr scanResult) []string {
+	var out []string
+	if sr.sev >= policyFindingAt && len(sr.findings) > 0 {
+		out = append(out, FindingPoisonedTool)
+	}
+	for _, f := range sr.findings {
+		if f.Severity < policyFindingAt {
+			continue
+		}
+		out = append(out, "poison:"+f.RuleID)
+		if f.RuleID == poison.RuleShadowMention || f.RuleID == poison.RuleNameCollision {
+			out = append(out, FindingToolShadowing)
+		}
 	}
 	return out
+}
+
+// Findings returns the detector findings known about the tool x calls (nil for anything but tools/call), for
+// the policy stage (④), which runs before inspect on the request path.
+func (s *inspectStage) Findings(x *Exchange) []string {
+	if x.Direction != ClientToServer || x.Msg == nil || x.Msg.Kind != jsonrpc.KindRequest || x.Msg.Method != "tools/call" {
+		return nil
+	}
+	var out []string
+	v, scanned := s.tools.Load(x.Server + "\x00" + x.Msg.Name)
+	if scanned {
+		out = append(out, v.([]string)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindTool, x.Msg.Name)
+	if err == nil && p != nil && !scanned {
+		// Not listed through this process yet (a restart, another replica listed it): scan the definition
+		// the store holds, the one awaiting approval when there is one.
+		def, hash := p.ApprovedDef, p.ApprovedHash
+		if p.PendingHash != "" {
+			def, hash = p.PendingDef, p.PendingHash
+		}
+		if def != "" {
+			others := s.otherServers(x.Server)
+			out = append(out, scanPolicyFindings(s.scan(x.Server, "tools", json.RawMessage(def), hash, others, namesKey(others)))...)
+		}
+	}
+	switch {
+	case err != nil:
+		s.log.Warn("inspect: pin store unavailable while computing policy findings", "server", x.Server, "err", err)
+		out = append(out, FindingPinStoreDown)
+	case p != nil && p.Quarantined():
+		out = append(out, FindingQuarantined)
+		if strings.HasPrefix(p.PendingReason, "poisoning scan") {
+			out = append(out, FindingPoisonedTool)
+		}
+		if p.ApprovedHash != "" && p.PendingHash != "" && p.PendingHash != p.ApprovedHash {
+			out = append(out, FindingPinChanged, FindingRugPull) // changed since approved (and maybe poisoned too)
+		}
+	}
+	if _, ok := s.cfg.Identities[x.Server]; ok && err == nil {
+		if sp, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindServer, pin.ServerIdentity); err != nil {
+			out = append(out, FindingPinStoreDown)
+		} else if sp != nil && sp.Quarantined() {
+			out = append(out, FindingServerChanged)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 // scan runs the poisoning scanner on one list item, cached by the item's definition hash and the other
@@ -512,11 +830,24 @@ func (s *inspectStage) note(x *Exchange, fs ...audit.Finding) {
 	x.Note(fs...)
 }
 
+// inspectBuild is what buildInspect makes for BuildStages.
+type inspectBuild struct {
+	// Middleware is the stage (⑦).
+	Middleware Middleware
+	// Close closes the pin store.
+	Close func() error
+	// Findings returns the detector findings inspect knows about the tool a tools/call targets, for the
+	// policy stage's PolicyStageConfig.Findings (one of possibly several finding sources).
+	Findings func(x *Exchange) []string
+	// UpstreamHello inspects the initialize results the gateway obtains by itself (Stages.UpstreamHello).
+	UpstreamHello func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error)
+}
+
 // buildInspect opens the pin store and builds the inspect stage from the config (pinning:, scan:), after
 // checking the hashes of stdio programs pinned with servers[].pin.sha256.
-func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Middleware, func() error, error) {
+func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*inspectBuild, error) {
 	if err := VerifyServerPins(cfg); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	icfg := InspectStageConfig{Mode: pin.TOFU, QuarantineAt: poison.High, ScanQuarantine: true,
 		SanitizeDescriptions: true, SanitizeResults: true, Logger: log, ConfigHint: cfg.Path,
@@ -531,7 +862,7 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Mi
 		default:
 			sev, err := poison.ParseSeverity(sc.QuarantineAt)
 			if err != nil {
-				return nil, nil, fmt.Errorf("scan.quarantine_at: %w", err)
+				return nil, fmt.Errorf("scan.quarantine_at: %w", err)
 			}
 			icfg.QuarantineAt = sev
 		}
@@ -544,22 +875,31 @@ func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (Mi
 	}
 	pins, err := pin.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("inspect: %w", err)
+		return nil, fmt.Errorf("inspect: %w", err)
 	}
 	icfg.Pins = pins
-	mw, err := NewInspectStage(icfg)
+	icfg.Identities = map[string]json.RawMessage{}
+	for _, sc := range cfg.Servers {
+		icfg.Identities[sc.Name] = serverLaunch(sc)
+	}
+	st, err := newInspectStage(icfg)
 	if err != nil {
 		_ = pins.Close()
-		return nil, nil, err
+		return nil, err
+	}
+	if err := st.checkLaunches(ctx); err != nil {
+		_ = pins.Close()
+		return nil, fmt.Errorf("inspect: checking the servers' identity pins: %w", err)
 	}
 	log.Info("inspect stage on", "pinning", icfg.Mode, "quarantine_at", icfg.QuarantineAt, "scan_quarantine", icfg.ScanQuarantine,
 		"sanitize_descriptions", icfg.SanitizeDescriptions, "sanitize_results", icfg.SanitizeResults)
-	return mw, pins.Close, nil
+	return &inspectBuild{Middleware: st.middleware, Close: pins.Close, Findings: st.Findings, UpstreamHello: st.UpstreamHello}, nil
 }
 
 // VerifyServerPins checks every stdio server with servers[].pin.sha256 against the program it would run
 // (command[0] looked up in PATH, or in the server's env PATH when it sets one): a missing program or a
-// different hash is an error that says how to re-pin. The check runs when the gateway starts.
+// different hash is an error that says how to re-pin. The check runs when the gateway starts; the stdio
+// launcher checks the pin again before every start of the process (upstream.StdioOptions.PinSHA256).
 func VerifyServerPins(cfg *config.Config) error {
 	var errs []error
 	for _, s := range cfg.Servers {
@@ -571,21 +911,13 @@ func VerifyServerPins(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("server %q: cannot find %s to check its pin.sha256: %w", s.Name, s.Command[0], err))
 			continue
 		}
-		f, err := os.Open(path)
+		got, err := upstream.ProgramSHA256(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("server %q: cannot read %s to check its pin.sha256: %w", s.Name, path, err))
 			continue
 		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("server %q: cannot read %s to check its pin.sha256: %w", s.Name, path, err))
-			continue
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != s.Pin.SHA256 {
-			errs = append(errs, fmt.Errorf("server %q: %s has SHA-256 %s, but pin.sha256 is %s: the program changed since it was pinned; "+
-				"refusing to start it. If the new program is trusted, set pin.sha256: %s", s.Name, path, got, s.Pin.SHA256, got))
+		if got != s.Pin.SHA256 {
+			errs = append(errs, &upstream.PinMismatchError{Server: s.Name, Path: path, Want: s.Pin.SHA256, Got: got})
 		}
 	}
 	return errors.Join(errs...)

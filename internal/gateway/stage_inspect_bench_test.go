@@ -32,11 +32,12 @@ func BenchmarkInspectLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mw, closePins, err := buildInspect(context.Background(), cfg, log)
+	ib, err := buildInspect(context.Background(), cfg, log)
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := New(cfg, Options{Logger: log, Stages: Stages{Inspect: mw}})
+	closePins := ib.Close
+	g, err := New(cfg, Options{Logger: log, Stages: Stages{Inspect: ib.Middleware}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -67,6 +67,11 @@ func init() {
 	})
 }
 
+// inspectOnly is a policy that allows everything, for tests of the inspect stage's own refusals: with the
+// shipped default policy, the policy stage (④, before inspect) already denies calls to tools inspect flagged
+// (default-deny-flagged; see TestPolicyFindingsFromInspect).
+const inspectOnly = "policy:\n  default: allow\n  rules: []\n"
+
 // startInspectGateway starts a gateway with the given extra top-level YAML and the stages BuildStages makes,
 // and returns its URL and data_dir.
 func startInspectGateway(t *testing.T, extra string, servers ...string) (string, string) {
@@ -107,7 +112,7 @@ func pinStoreOf(t *testing.T, dataDir string) *pin.Store {
 // TestRugPullQuarantinedUntilApproved is the end-to-end rug pull: the server changes a tool's description on
 // its second tools/list; the gateway hides the tool and refuses calls to it until the change is approved.
 func TestRugPullQuarantinedUntilApproved(t *testing.T) {
-	url, dataDir := startInspectGateway(t, "", stdioServerYAML("rug"))
+	url, dataDir := startInspectGateway(t, inspectOnly, stdioServerYAML("rug"))
 	cs := connect(t, url+"/mcp/rug", "2025-06-18", nil)
 
 	names, by := listedTools(t, cs)
@@ -157,7 +162,7 @@ func TestRugPullQuarantinedUntilApproved(t *testing.T) {
 // TestPoisonedToolQuarantinedAtFirstSight: a tool with a hidden instruction block never reaches the client,
 // even when the client calls it without listing first.
 func TestPoisonedToolQuarantinedAtFirstSight(t *testing.T) {
-	url, dataDir := startInspectGateway(t, "", stdioServerYAML("psn"))
+	url, dataDir := startInspectGateway(t, inspectOnly, stdioServerYAML("psn"))
 	cs := connect(t, url+"/mcp/psn", "2025-06-18", nil)
 	got := callOutcome(t, cs, &mcp.CallToolParams{Name: "add", Arguments: map[string]any{"text": "1"}})
 	if got.Code != jsonrpc.CodePolicyDenied || !strings.Contains(got.Err, "poisoning scan") {
@@ -202,12 +207,23 @@ func TestPoisonedToolQuarantinedAtFirstSight(t *testing.T) {
 	}
 }
 
-// TestStrictModeAndSanitising: strict pinning quarantines everything new; sanitising removes ANSI escapes
+// TestStrictModeAndSanitising: strict pinning quarantines everything new, the server's identity first;
+// sanitising removes ANSI escapes
 // and invisible characters from descriptions and results.
 func TestStrictModeAndSanitising(t *testing.T) {
 	t.Run("strict", func(t *testing.T) {
-		url, _ := startInspectGateway(t, "pinning: {mode: strict}\n", stdioServerYAML("rugstrict"))
+		url, dataDir := startInspectGateway(t, "pinning: {mode: strict}\n", stdioServerYAML("rugstrict"))
 		cs := connect(t, url+"/mcp/rugstrict", "2025-06-18", nil)
+		// The server's identity comes first: nothing of an unapproved server is listed or called.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if _, err := cs.ListTools(ctx, nil); err == nil || !strings.Contains(err.Error(), "identity") ||
+			!strings.Contains(err.Error(), "pinning mode strict") || !strings.Contains(err.Error(), "--kind server --item identity") {
+			t.Fatalf("tools/list of a server whose identity is not approved: %v", err)
+		}
+		if _, err := pinStoreOf(t, dataDir).Approve(t.Context(), "rugstrict", pin.KindServer, pin.ServerIdentity, "", "tester"); err != nil {
+			t.Fatal(err)
+		}
 		if names, _ := listedTools(t, cs); len(names) != 0 {
 			t.Fatalf("strict mode listed unapproved tools: %v", names)
 		}
@@ -327,7 +343,7 @@ func TestAllowlistRequirePinned(t *testing.T) {
 // TestQuarantineOnAggregateEndpoint: the aggregate endpoint /mcp lists and calls through the same chain, so
 // a poisoned tool of one server is hidden and refused there too, while the other servers' tools stay.
 func TestQuarantineOnAggregateEndpoint(t *testing.T) {
-	url, _ := startInspectGateway(t, "", stdioServerYAML("psnagg"), stdioServerYAML("plain"))
+	url, _ := startInspectGateway(t, inspectOnly, stdioServerYAML("psnagg"), stdioServerYAML("plain"))
 	cs := connect(t, url+"/mcp", "2025-06-18", nil)
 	names, _ := listedTools(t, cs)
 	addName, echoName := "psnagg"+nameSep+"add", "psnagg"+nameSep+"echo"

@@ -61,6 +61,10 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 			PendingTTL: config.Duration(config.DefaultApprovalPendingTTL), DefaultOnTimeout: config.DefaultApprovalOnTimeout}
 	}
 
+	// Detector findings about the tool a call targets, for policy rules' findings: (④ runs before the stages
+	// that record them; each source is read at every call). ⑦ inspect adds its source below.
+	var findingSources []func(x *Exchange) []string
+
 	// ④ policy: the config's policy: (inline, a file, or the shipped default when absent), compiled once,
 	// reloaded on file change and SIGHUP (an invalid new policy is rejected and the old one stays).
 	{
@@ -86,7 +90,14 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		}
 		st.Flow = flowMW
 		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn,
-			Trusted: func(server string) bool { return trusted[server] }, ToolLabels: toolLabels})
+			Trusted: func(server string) bool { return trusted[server] }, ToolLabels: toolLabels,
+			Findings: func(x *Exchange) []string {
+				var out []string
+				for _, f := range findingSources {
+					out = append(out, f(x)...)
+				}
+				return out
+			}})
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
@@ -131,12 +142,14 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 	// list that passes back, quarantine of changed or poisoned items, and sanitising. A pin store that
 	// cannot be opened stops the gateway; one that fails later refuses lists and calls (fail closed).
 	{
-		mw, closePins, err := buildInspect(ctx, cfg, log)
+		ib, err := buildInspect(ctx, cfg, log)
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
-		closers = append(closers, closePins)
-		st.Inspect = mw
+		closers = append(closers, ib.Close)
+		st.Inspect = ib.Middleware
+		findingSources = append(findingSources, ib.Findings)
+		st.UpstreamHello = ib.UpstreamHello
 	}
 
 	_ = ctx

@@ -39,6 +39,10 @@ type StdioOptions struct {
 	// namespace and Landlock rules; see package sandbox). Nil: no confinement — the child gets the
 	// gateway's whole environment plus Env, as before.
 	Sandbox *sandbox.Profile
+	// PinSHA256, when not empty, is the hex SHA-256 the program (Command[0] as resolved in PATH) must have
+	// (servers[].pin.sha256). It is checked before every start, restarts included: a program replaced
+	// while the gateway runs is refused at its next start.
+	PinSHA256 string
 }
 
 // Stdio starts stdio MCP servers as child processes.
@@ -74,6 +78,17 @@ func (s *Stdio) Open(ctx context.Context) (Conn, error) {
 	// Own process group, so that Close reaches grandchildren too (npx → node, uvx → python).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	program := cmd.Path // resolved in PATH; behind the shim once sandboxed
+	if o.PinSHA256 != "" {
+		// Hashed just before the start: a file swapped in the moment between hash and exec is not caught
+		// (whoever can write the program's file can also replace it after a start).
+		if err := checkProgramPin(o.Name, program, o.PinSHA256); err != nil {
+			o.Logger.Error("upstream program does not match its pin; not started", "server", o.Name, "program", program, "err", err)
+			if pe, ok := err.(*PinMismatchError); ok {
+				err = refusedStart{pe}
+			}
+			return nil, &Error{Server: o.Name, Op: "start", Err: err}
+		}
+	}
 	profile, envLog := "none (gateway environment inherited)", []string(nil)
 	if o.Sandbox != nil {
 		applied, err := o.Sandbox.Prepare(cmd, o.Env)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,5 +97,37 @@ func TestStdioStartFailure(t *testing.T) {
 	_, err := st.Open(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `upstream "missing": start`) || !strings.Contains(err.Error(), "exists and is executable") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestStdioPinCheckedAtEveryOpen: with PinSHA256 set, every Open hashes the program first; a program whose
+// hash differs is not started, and the error names no host path.
+func TestStdioPinCheckedAtEveryOpen(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := ProgramSHA256(sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuf{}
+	opts := StdioOptions{Name: "pinned", Command: []string{"sh", "-c", "cat"}, PinSHA256: sum,
+		TerminateGrace: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	for range 2 {
+		c, err := NewStdio(opts).Open(context.Background())
+		if err != nil {
+			t.Fatalf("matching pin: %v", err)
+		}
+		_ = c.Close()
+	}
+	opts.PinSHA256 = strings.Repeat("0", 64)
+	_, err = NewStdio(opts).Open(context.Background())
+	var pe *PinMismatchError
+	if !errors.As(err, &pe) || pe.Got != sum || strings.Contains(err.Error(), sh) || !strings.Contains(err.Error(), "changed since it was pinned") {
+		t.Fatalf("wrong pin: %v", err)
+	}
+	if !strings.Contains(logs.String(), "upstream program does not match its pin") {
+		t.Errorf("no log line:\n%s", logs.String())
 	}
 }

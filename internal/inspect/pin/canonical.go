@@ -1,5 +1,6 @@
 // Package pin is the tool-pinning part of the inspect stage (⑦): trust on first use for everything an MCP
-// server shows a model. Each tool, prompt, resource template and the server's instructions is reduced to a
+// server shows a model. Each tool, prompt, resource template, the server's instructions and the server's
+// identity (how it is launched or reached, and the serverInfo it reports) is reduced to a
 // canonical JSON definition (sorted keys, no insignificant whitespace, only the fields a model reads) and
 // pinned by its SHA-256 in the store (data_dir/pins.db, or the audit PostgreSQL database shared by replicas). When a list
 // shows a definition whose hash differs from the approved pin, the item is quarantined until an operator
@@ -28,7 +29,12 @@ const (
 	KindPrompt           = "prompt"
 	KindResourceTemplate = "resource_template"
 	KindInstructions     = "instructions"
+	// KindServer is the server's identity; its one item is named ServerIdentity.
+	KindServer = "server"
 )
+
+// ServerIdentity is the name of a server's identity item (kind server).
+const ServerIdentity = "identity"
 
 // pinnedFields are, per kind, the fields of a list item that make up its definition; everything else
 // (_meta, icons) is ignored so that cosmetic churn does not quarantine a tool.
@@ -83,6 +89,81 @@ func InstructionsItem(instructions string) Item {
 	b, _ := json.Marshal(map[string]string{"instructions": instructions})
 	it, _ := newItem(KindInstructions, KindInstructions, b)
 	return it
+}
+
+// ServerInfo is the implementation a server reports (serverInfo of initialize or server/discover); only
+// name and version are pinned.
+type ServerInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// identityDef is the definition of a server identity item.
+type identityDef struct {
+	// Launch is how the gateway starts or reaches the server (from its config: command line, package,
+	// program hash, or transport and URL).
+	Launch json.RawMessage `json:"launch"`
+	// ServerInfo is what the server says it is.
+	ServerInfo ServerInfo `json:"serverInfo"`
+}
+
+// ServerItem builds the identity item of a server from its launch description (a JSON object) and the
+// serverInfo it reported.
+func ServerItem(launch json.RawMessage, info ServerInfo) (Item, error) {
+	b, err := json.Marshal(identityDef{Launch: launch, ServerInfo: info})
+	if err != nil {
+		return Item{}, fmt.Errorf("pin: server identity: %w", err)
+	}
+	return newItem(KindServer, ServerIdentity, b)
+}
+
+// ParseServerItem splits a stored identity definition into its launch description and serverInfo.
+func ParseServerItem(def string) (json.RawMessage, ServerInfo, error) {
+	var d identityDef
+	if err := json.Unmarshal([]byte(def), &d); err != nil {
+		return nil, ServerInfo{}, fmt.Errorf("pin: a stored server identity is not valid: %w", err)
+	}
+	return d.Launch, d.ServerInfo, nil
+}
+
+// DescribeServer summarises a stored server identity for people: how the server is launched or reached
+// and what it reports, e.g. `stdio [npx -y pkg@1.2.3] (npm:pkg@1.2.3), reports "pkg" version "1.2.3"`.
+func DescribeServer(def string) string {
+	launch, info, err := ParseServerItem(def)
+	if err != nil {
+		return def
+	}
+	var l struct {
+		Transport   string   `json:"transport"`
+		Command     []string `json:"command"`
+		Package     string   `json:"package"`
+		SHA256      string   `json:"sha256"`
+		URL         string   `json:"url"`
+		QuerySHA256 string   `json:"query_sha256"`
+	}
+	_ = json.Unmarshal(launch, &l)
+	var b strings.Builder
+	b.WriteString(l.Transport)
+	if l.Transport == "stdio" {
+		fmt.Fprintf(&b, " [%s]", strings.Join(l.Command, " "))
+	} else {
+		b.WriteString(" " + l.URL)
+		if l.QuerySHA256 != "" {
+			b.WriteString("?… (query sha256 " + short(l.QuerySHA256) + ")")
+		}
+	}
+	var extra []string
+	if l.Package != "" {
+		extra = append(extra, l.Package)
+	}
+	if l.SHA256 != "" {
+		extra = append(extra, "program sha256 "+short(l.SHA256))
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	fmt.Fprintf(&b, ", reports %q version %q", info.Name, info.Version)
+	return b.String()
 }
 
 func newItem(kind, name string, raw []byte) (Item, error) {

@@ -363,3 +363,31 @@ func FuzzItemFromList(f *testing.F) {
 		}
 	})
 }
+
+// TestServerItem: a server identity's hash does not depend on the launch description's key order, changes
+// with the reported version, and round-trips through ParseServerItem; DescribeServer summarises it.
+func TestServerItem(t *testing.T) {
+	info := ServerInfo{Name: "remote", Version: "2.1.0"}
+	a, err := ServerItem(json.RawMessage(`{"transport":"http","url":"https://mcp.example/v1","query_sha256":"0123456789abcdef0123"}`), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ServerItem(json.RawMessage(`{"url":"https://mcp.example/v1", "query_sha256":"0123456789abcdef0123", "transport":"http"}`), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash != b.Hash || a.Kind != KindServer || a.Name != ServerIdentity {
+		t.Fatalf("items differ: %+v %+v", a, b)
+	}
+	c, _ := ServerItem(json.RawMessage(`{"transport":"http","url":"https://mcp.example/v1","query_sha256":"0123456789abcdef0123"}`), ServerInfo{Name: "remote", Version: "2.2.0"})
+	if c.Hash == a.Hash {
+		t.Fatal("a new version has the same hash")
+	}
+	launch, got, err := ParseServerItem(string(a.Definition))
+	if err != nil || got != info || !strings.Contains(string(launch), "mcp.example") {
+		t.Fatalf("ParseServerItem: %s %+v %v", launch, got, err)
+	}
+	if d := DescribeServer(string(a.Definition)); d != `http https://mcp.example/v1?… (query sha256 0123456789ab), reports "remote" version "2.1.0"` {
+		t.Errorf("DescribeServer = %s", d)
+	}
+}
