@@ -213,6 +213,9 @@ func (s *aggSession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr http.
 		var done func()
 		ctx, done = s.inflight.begin(ctx, msg.ID)
 		defer done()
+		if s.info.Era() != session.EraModern {
+			ctx = WithClientPeer(ctx, &sessionPeer{sink: s.sink, calls: s.calls, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
+		}
 	}
 	var reply *jsonrpc.Message
 	if msg.Kind == jsonrpc.KindRequest && routedMethods[msg.Method] {

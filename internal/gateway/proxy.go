@@ -88,7 +88,7 @@ func (s *proxySession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr htt
 		ctx, done = s.inflight.begin(ctx, msg.ID)
 		defer done()
 		if s.info.Era() != session.EraModern {
-			ctx = WithClientPeer(ctx, &proxyPeer{s: s, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
+			ctx = WithClientPeer(ctx, &sessionPeer{sink: s.sink, calls: s.calls, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
 		}
 	}
 	reply, err := s.toUpstreamChain(ctx, x)
@@ -179,18 +179,19 @@ func (s *proxySession) serverMessage(_ context.Context, l *link, f upstream.Fram
 	}()
 }
 
-// proxyPeer is the ClientPeer of one client request on a 2025-era proxy session.
-type proxyPeer struct {
-	s       *proxySession
+// sessionPeer is the ClientPeer of one client request on a 2025-era session (per-server or aggregate).
+type sessionPeer struct {
+	sink    transport.Sink
+	calls   *clientCalls
 	related jsonrpc.ID
 }
 
-func (p *proxyPeer) Notify(ctx context.Context, msg *jsonrpc.Message) error {
-	return p.s.sink.Send(ctx, msg, p.related)
+func (p *sessionPeer) Notify(ctx context.Context, msg *jsonrpc.Message) error {
+	return p.sink.Send(ctx, msg, p.related)
 }
 
-func (p *proxyPeer) Call(ctx context.Context, msg *jsonrpc.Message) (*jsonrpc.Message, error) {
-	return p.s.calls.call(ctx, msg, p.related)
+func (p *sessionPeer) Call(ctx context.Context, msg *jsonrpc.Message) (*jsonrpc.Message, error) {
+	return p.calls.call(ctx, msg, p.related)
 }
 
 // clientCalls correlates gateway→client requests with the client's responses.

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
@@ -67,6 +71,10 @@ func (s *approvalStage) middleware(next Handler) Handler {
 		if d.Message == "" {
 			d.Message = "this call needs a human approval"
 		}
+		// A 2026-07-28 client retrying after the gateway's own input_required question (see inputRequired).
+		if id, answer, ok := ownRetry(msg); ok {
+			return s.resumeInBand(ctx, x, d, call, id, answer, next)
+		}
 		// Approval writes outlive a disconnecting client (its trail must not vanish with it).
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		g, err := s.cfg.Broker.Check(wctx, call)
@@ -88,48 +96,213 @@ func (s *approvalStage) middleware(next Handler) Handler {
 			return errorReply(msg, jsonrpc.CodeApprovalRequired, d.Message+"; the call could not be parked for approval ("+err.Error()+
 				"), so it was refused. Check the database (data_dir or audit.postgres_dsn) and retry"), nil
 		}
-		peer, _ := ctx.Value(clientPeerKey{}).(ClientPeer)
-		tick := s.keepAlive(ctx, x, peer, a)
-		ectx, stopElicit := context.WithCancel(ctx)
-		decided, elicitDone := s.elicit(ectx, x, peer, a, call)
-		out, err := s.cfg.Broker.Await(ctx, a, decided, tick)
-		stopElicit()
-		<-elicitDone
-		if err != nil {
-			if ctx.Err() != nil {
-				s.note(x, &audit.Approval{ID: a.ID, Outcome: "abandoned"})
-				return nil, nil // the client went away; the approval stays pending for a retry
-			}
-			return nil, fmt.Errorf("approval %s: %w", a.ID, err)
+		if s.canAskInBandMRTR(x, a) {
+			// 2026-07-28: no server→client requests; the question goes back as an input_required result and
+			// the client's retry carries the answer. The approval stays pending meanwhile (and can be decided
+			// out of band).
+			s.note(x, &audit.Approval{ID: a.ID, Outcome: "asked_in_band"})
+			return inputRequired(msg, a, call), nil
 		}
-		cur := out.Approval
-		switch out.Result {
-		case approval.Approved:
-			n := &audit.Approval{ID: a.ID, Approver: cur.DecidedBy, Outcome: "approved:" + string(cur.Scope)}
-			if out.Grant != nil {
-				n.Outcome += ":" + out.Grant.ID
-			}
-			s.note(x, n)
-			return next(ctx, x)
-		case approval.Denied:
-			s.note(x, &audit.Approval{ID: a.ID, Approver: cur.DecidedBy, Outcome: "denied"})
-			why := cur.Reason
-			if why == "" {
-				why = "no reason given"
-			}
-			return errorReply(msg, jsonrpc.CodePolicyDenied, fmt.Sprintf("approval %s was denied by %s: %s; the call was not forwarded",
-				a.ID, cur.DecidedBy, why)), nil
-		case approval.AllowedOnTimeout:
-			s.note(x, &audit.Approval{ID: a.ID, Outcome: "allowed_on_timeout"})
-			return next(ctx, x)
-		default:
-			s.note(x, &audit.Approval{ID: a.ID, Outcome: "timed_out"})
-			return errorReply(msg, jsonrpc.CodeApprovalRequired, fmt.Sprintf(
-				"%s: approval %s was not decided within %s, so the call was refused. Ask an approver to run "+
-					"`mcpwarden approvals approve %s` (until %s), then make the identical call again: it will pass through the grant",
-				d.Message, a.ID, out.Timeout, a.ID, a.Expires.Format(time.RFC3339))), nil
+		return s.await(ctx, x, d, a, call, next)
+	}
+}
+
+// await waits for the decision on a parked call, with keep-alive and in-band questions where the client
+// allows them, and answers or forwards the call accordingly.
+func (s *approvalStage) await(ctx context.Context, x *Exchange, d *policy.Decision, a *approval.Approval, call approval.Call, next Handler) (*jsonrpc.Message, error) {
+	msg := x.Msg
+	peer, _ := ctx.Value(clientPeerKey{}).(ClientPeer)
+	tick := s.keepAlive(ctx, x, peer, a)
+	ectx, stopElicit := context.WithCancel(ctx)
+	decided, elicitDone := s.elicit(ectx, x, peer, a, call)
+	out, err := s.cfg.Broker.Await(ctx, a, decided, tick)
+	stopElicit()
+	<-elicitDone
+	if err != nil {
+		if ctx.Err() != nil {
+			s.note(x, &audit.Approval{ID: a.ID, Outcome: "abandoned"})
+			return nil, nil // the client went away; the approval stays pending for a retry
+		}
+		return nil, fmt.Errorf("approval %s: %w", a.ID, err)
+	}
+	cur := out.Approval
+	switch out.Result {
+	case approval.Approved:
+		n := &audit.Approval{ID: a.ID, Approver: cur.DecidedBy, Outcome: "approved:" + string(cur.Scope)}
+		if out.Grant != nil {
+			n.Outcome += ":" + out.Grant.ID
+		}
+		s.note(x, n)
+		return next(ctx, x)
+	case approval.Denied:
+		s.note(x, &audit.Approval{ID: a.ID, Approver: cur.DecidedBy, Outcome: "denied"})
+		why := cur.Reason
+		if why == "" {
+			why = "no reason given"
+		}
+		return errorReply(msg, jsonrpc.CodePolicyDenied, fmt.Sprintf("approval %s was denied by %s: %s; the call was not forwarded",
+			a.ID, cur.DecidedBy, why)), nil
+	case approval.AllowedOnTimeout:
+		s.note(x, &audit.Approval{ID: a.ID, Outcome: "allowed_on_timeout"})
+		return next(ctx, x)
+	default:
+		s.note(x, &audit.Approval{ID: a.ID, Outcome: "timed_out"})
+		return errorReply(msg, jsonrpc.CodeApprovalRequired, fmt.Sprintf(
+			"%s: approval %s was not decided within %s, so the call was refused. Ask an approver to run "+
+				"`mcpwarden approvals approve %s` (until %s), then make the identical call again: it will pass through the grant",
+			d.Message, a.ID, out.Timeout, a.ID, a.Expires.Format(time.RFC3339))), nil
+	}
+}
+
+// inBandKey names the gateway's own entry in inputRequests/inputResponses, and stateInBand prefixes its
+// requestState (the approval id follows). Upstream requestState values are never touched.
+const (
+	inBandKey   = "mcpwarden-approval"
+	stateInBand = "mcpwarden-approval:"
+)
+
+// canAskInBandMRTR reports whether a parked call can be put to its own caller as an input_required result:
+// a 2026-07-28 request, a rule that permits self-approval without four eyes, and a client that declared
+// the elicitation capability in the request's _meta.
+func (s *approvalStage) canAskInBandMRTR(x *Exchange, a *approval.Approval) bool {
+	if !a.Require.SelfApprove || a.Require.FourEyes {
+		return false
+	}
+	m := x.Original
+	if m == nil {
+		m = x.Msg
+	}
+	if m.ProtocolVersion < "2026-07-28" || len(m.Meta) == 0 {
+		return false
+	}
+	var meta map[string]json.RawMessage
+	if json.Unmarshal(m.Meta, &meta) != nil {
+		return false
+	}
+	var caps map[string]json.RawMessage
+	if json.Unmarshal(meta["io.modelcontextprotocol/clientCapabilities"], &caps) != nil {
+		return false
+	}
+	_, ok := caps["elicitation"]
+	return ok
+}
+
+// inputRequired is the 2026-07-28 multi-round-trip answer that asks the caller to approve its own call.
+func inputRequired(msg *jsonrpc.Message, a *approval.Approval, call approval.Call) *jsonrpc.Message {
+	b, err := jsonrpc.NewResult(msg.ID, map[string]any{
+		"resultType": "input_required",
+		"inputRequests": map[string]any{inBandKey: map[string]any{
+			"method": "elicitation/create",
+			"params": map[string]any{
+				"message":         fmt.Sprintf("mcpwarden: approve %s on %s? %s (approval %s)", call.Tool, call.Server, call.Message, a.ID),
+				"requestedSchema": elicitationSchema,
+			},
+		}},
+		"requestState": stateInBand + a.ID,
+	})
+	if err != nil {
+		return errorReply(msg, jsonrpc.CodeApprovalRequired, call.Message+" (approval "+a.ID+")")
+	}
+	return jsonrpc.MustDecode(b)
+}
+
+// ownRetry recognises a retry that answers the gateway's own input_required question: params.requestState
+// is the gateway's, and the answer is params.inputResponses[inBandKey] (nil when absent).
+func ownRetry(msg *jsonrpc.Message) (id string, answer json.RawMessage, ok bool) {
+	if !bytes.Contains(msg.Params, []byte(stateInBand)) {
+		return "", nil, false
+	}
+	var p struct {
+		RequestState   string                     `json:"requestState"`
+		InputResponses map[string]json.RawMessage `json:"inputResponses"`
+	}
+	if json.Unmarshal(msg.Params, &p) != nil || !strings.HasPrefix(p.RequestState, stateInBand) {
+		return "", nil, false
+	}
+	return strings.TrimPrefix(p.RequestState, stateInBand), p.InputResponses[inBandKey], true
+}
+
+// withoutInBandState removes the gateway's requestState and input response from a retried request, so the
+// upstream sees the call as the client first made it.
+func withoutInBandState(msg *jsonrpc.Message) (*jsonrpc.Message, error) {
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(msg.Params, &p); err != nil || p == nil {
+		return nil, fmt.Errorf("params must be an object")
+	}
+	delete(p, "requestState")
+	var rs map[string]json.RawMessage
+	if json.Unmarshal(p["inputResponses"], &rs) == nil {
+		delete(rs, inBandKey)
+		if len(rs) == 0 {
+			delete(p, "inputResponses")
+		} else {
+			p["inputResponses"], _ = json.Marshal(rs)
 		}
 	}
+	b, err := jsonrpc.NewRequest(msg.ID, msg.Method, p)
+	if err != nil {
+		return nil, err
+	}
+	return jsonrpc.Decode(b)
+}
+
+// resumeInBand handles the retry of a call the gateway put to its caller as input_required: the answer is
+// recorded as the caller's decision (the store enforces the rule's self-approval and four-eyes settings
+// again), and the call then proceeds as that decision says — or, when the caller gave no usable answer,
+// waits for an out-of-band decision like any parked call.
+func (s *approvalStage) resumeInBand(ctx context.Context, x *Exchange, d *policy.Decision, call approval.Call, id string, answer json.RawMessage, next Handler) (*jsonrpc.Message, error) {
+	msg := x.Msg
+	st := s.cfg.Broker.Store()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	a, err := st.Get(wctx, id)
+	if err != nil || a == nil || !sameCall(a.Call, call) {
+		// Not this caller's question about this very call: a forged or stale state gets a fresh approval.
+		s.log.Warn("approval: a retry carried an approval state that does not match the call; asking anew", "approval", id, "server", x.Server, "tool", msg.Name)
+		return errorReply(msg, jsonrpc.CodeInvalidParams, "requestState "+strconv.Quote(stateInBand+id)+
+			" does not belong to this call; make the call again without requestState and inputResponses"), nil
+	}
+	stripped, err := withoutInBandState(msg)
+	if err != nil {
+		return errorReply(msg, jsonrpc.CodeInvalidParams, "the retried request could not be read: "+err.Error()), nil
+	}
+	x.Msg = stripped
+	if a.Status == approval.StatusPending && len(answer) > 0 {
+		var r struct {
+			Action  string `json:"action"`
+			Content struct {
+				Approve *bool `json:"approve"`
+			} `json:"content"`
+		}
+		if json.Unmarshal(answer, &r) == nil {
+			by := approval.Approver{ID: call.Principal, User: call.User, Groups: call.Groups, InBand: true}
+			var dec *approval.Decision
+			switch {
+			case r.Action == "accept" && r.Content.Approve != nil && *r.Content.Approve:
+				dec = &approval.Decision{Approve: true, By: by, Scope: approval.ScopeOnce, Reason: "approved in-band by the caller"}
+			case r.Action == "accept" || r.Action == "decline":
+				dec = &approval.Decision{By: by, Reason: "declined in-band by the caller"}
+			}
+			if dec != nil {
+				if _, _, err := st.Decide(wctx, a.ID, *dec); err != nil {
+					s.log.Info("approval: in-band decision not recorded", "approval", a.ID, "err", err)
+				}
+			}
+		}
+	}
+	return s.await(ctx, x, d, a, call, next)
+}
+
+// sameCall reports whether a retried call is the one an approval was created for: same caller, server,
+// method, tool and arguments (compared as JSON values).
+func sameCall(a, b approval.Call) bool {
+	if a.Principal != b.Principal || a.Server != b.Server || a.Method != b.Method || a.Tool != b.Tool {
+		return false
+	}
+	var av, bv any
+	_ = json.Unmarshal(a.Arguments, &av)
+	_ = json.Unmarshal(b.Arguments, &bv)
+	return reflect.DeepEqual(av, bv)
 }
 
 // call describes the exchange for the approval store.

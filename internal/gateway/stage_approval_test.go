@@ -266,12 +266,22 @@ func TestApprovalInBandE2E(t *testing.T) {
 		t.Errorf("elicitations = %d, want 1", asked.Load())
 	}
 
+	// The aggregate endpoint asks the same way.
+	agg, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp"}, &mcp.ClientSessionOptions{ProtocolVersion: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = agg.Close() })
+	if got := call(t, agg, "pol.sql", map[string]any{"query": "DROP TABLE ours"}); got.Text != "ran: DROP TABLE ours" || asked.Load() != 2 {
+		t.Errorf("self-approved call on /mcp = %+v after %d questions", got, asked.Load())
+	}
+
 	url, _ = startApprovalGateway(t, "approval:\n  timeout: 300ms\n  rules:\n    - rule: default-ask-destructive\n      four_eyes: true\n")
 	if got := call(t, connectWith(url), "sql", map[string]any{"query": q}); got.Code != jsonrpc.CodeApprovalRequired {
 		t.Errorf("four-eyes call = %+v, want it to wait for another approver and time out", got)
 	}
-	if asked.Load() != 1 {
-		t.Errorf("elicitations = %d, want still 1: a four-eyes rule never asks the caller", asked.Load())
+	if asked.Load() != 2 {
+		t.Errorf("elicitations = %d, want still 2: a four-eyes rule never asks the caller", asked.Load())
 	}
 }
 
@@ -387,5 +397,71 @@ func TestApprovalPostgresE2E(t *testing.T) {
 	}
 	if got := <-res; got.Text != "ran: "+q {
 		t.Errorf("approved call = %+v", got)
+	}
+}
+
+// TestApprovalInBandMRTRE2E: a 2026-07-28 client has no server→client requests; the parked call comes back
+// as an input_required result whose elicitation asks the caller, and the client's retry carries the
+// answer. Approved → the call runs; declined → denied; a four-eyes rule never asks the caller; a retry
+// whose requestState belongs to another call is refused.
+func TestApprovalInBandMRTRE2E(t *testing.T) {
+	const modern = "2026-07-28"
+	var asked atomic.Int32
+	answer := "approve"
+	client := mcp.NewClient(&mcp.Implementation{Name: "approver-client", Version: "1"}, &mcp.ClientOptions{
+		ElicitationHandler: func(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			asked.Add(1)
+			if !strings.Contains(req.Params.Message, "approve sql on pol") {
+				t.Errorf("question = %q", req.Params.Message)
+			}
+			if answer == "decline" {
+				return &mcp.ElicitResult{Action: "decline"}, nil
+			}
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"approve": true}}, nil
+		},
+	})
+	connectWith := func(c *mcp.Client, url string) *mcp.ClientSession {
+		cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp/pol"}, &mcp.ClientSessionOptions{ProtocolVersion: modern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cs.Close() })
+		return cs
+	}
+
+	url, st := startApprovalGateway(t, "approval:\n  rules:\n    - rule: default-ask-destructive\n      self_approve: true\n")
+	cs := connectWith(client, url)
+	q := "DROP TABLE mine"
+	if got := call(t, cs, "sql", map[string]any{"query": q}); got.Text != "ran: "+q {
+		t.Fatalf("self-approved 2026 call = %+v", got)
+	}
+	list, _ := st.List(t.Context(), approval.StatusApproved)
+	if len(list) != 1 || list[0].DecidedBy != identity.Local().ID() || asked.Load() != 1 {
+		t.Fatalf("approved = %+v after %d questions, want one decided in-band by the caller", list, asked.Load())
+	}
+
+	answer = "decline"
+	if got := call(t, cs, "sql", map[string]any{"query": "DROP TABLE yours"}); got.Code != jsonrpc.CodePolicyDenied || !strings.Contains(got.Err, "declined in-band") {
+		t.Errorf("declined 2026 call = %+v", got)
+	}
+
+	// A retry that carries another call's state: refused, never forwarded.
+	raw := mcp.NewClient(&mcp.Implementation{Name: "raw", Version: "1"}, &mcp.ClientOptions{MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true},
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) { return nil, nil }})
+	rcs := connectWith(raw, url)
+	res, err := rcs.CallTool(t.Context(), &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": "DROP TABLE other"}})
+	if err != nil || res.RequestState == "" || len(res.InputRequests) != 1 {
+		t.Fatalf("first round = %+v, %v; want an input_required result", res, err)
+	}
+	_, err = rcs.CallTool(t.Context(), &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": "DROP TABLE everything"},
+		RequestState: res.RequestState, InputResponses: mcp.InputResponseMap{"mcpwarden-approval": &mcp.ElicitResult{Action: "accept", Content: map[string]any{"approve": true}}}})
+	if err == nil || !strings.Contains(err.Error(), "does not belong to this call") {
+		t.Errorf("retry with another call's state: %v", err)
+	}
+
+	asked.Store(0)
+	url, _ = startApprovalGateway(t, "approval:\n  timeout: 300ms\n  rules:\n    - rule: default-ask-destructive\n      four_eyes: true\n")
+	if got := call(t, connectWith(client, url), "sql", map[string]any{"query": q}); got.Code != jsonrpc.CodeApprovalRequired || asked.Load() != 0 {
+		t.Errorf("four-eyes 2026 call = %+v after %d questions; want a timeout without asking the caller", got, asked.Load())
 	}
 }
