@@ -55,9 +55,7 @@ func discoverUpstream(ctx context.Context, hc *http.Client, serverURL, resource,
 			return nil, err
 		}
 		var prm *oauthex.ProtectedResourceMetadata
-		var tried []string
 		for _, u := range prmURLs(challengeParam(challenges, "resource_metadata"), serverURL) {
-			tried = append(tried, u[0])
 			m, err := oauthex.GetProtectedResourceMetadata(ctx, u[0], u[1], hc)
 			if err == nil && m != nil {
 				prm = m

@@ -15,9 +15,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // UpstreamOAuthPath is where UpstreamOAuth serves its browser endpoints: PATH{server}/start (the consent
@@ -98,13 +101,13 @@ type UpstreamOAuth struct {
 	owners    map[[32]byte]tokenOwner    // sha256(access token) → whose
 	locks     map[string]*sync.Mutex     // per user+server refresh
 	exchanged map[[32]byte]cachedToken   // sha256(server, inbound token) → exchanged token
+	stepUp    map[string][]string        // user+server → scopes a server asked for (403 insufficient_scope)
 }
 
 type oauthServer struct {
 	UpstreamOAuthServer
 	mu   sync.Mutex
 	disc *upstreamDiscovery
-	reg  *clientRegistration
 }
 
 type consentSession struct {
@@ -147,7 +150,8 @@ func NewUpstreamOAuth(opts UpstreamOAuthOptions) (*UpstreamOAuth, error) {
 	m := &UpstreamOAuth{store: opts.Store, hc: noRedirects(opts.HTTPClient), log: opts.Logger, now: opts.Now,
 		key: []byte(randomString(32)), servers: map[string]*oauthServer{}, base: strings.TrimSuffix(opts.BaseURL, "/"),
 		sessions: map[string]*consentSession{}, flows: map[string]*pendingFlow{}, used: map[string]time.Time{},
-		owners: map[[32]byte]tokenOwner{}, locks: map[string]*sync.Mutex{}, exchanged: map[[32]byte]cachedToken{}}
+		owners: map[[32]byte]tokenOwner{}, locks: map[string]*sync.Mutex{}, exchanged: map[[32]byte]cachedToken{},
+		stepUp: map[string][]string{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -481,6 +485,27 @@ func (m *UpstreamOAuth) registration(ctx context.Context, s *oauthServer, d *ups
 	return reg, nil
 }
 
+// userScopes are the scopes to request for user: the configured or discovered ones, plus those of the
+// user's current grant and those a server asked for with 403 insufficient_scope (step-up keeps what
+// was granted before).
+func (m *UpstreamOAuth) userScopes(ctx context.Context, s *oauthServer, d *upstreamDiscovery, user string) []string {
+	out := append([]string(nil), m.scopes(s, d)...)
+	add := func(more []string) {
+		for _, sc := range more {
+			if sc != "" && !slices.Contains(out, sc) {
+				out = append(out, sc)
+			}
+		}
+	}
+	if st, err := m.load(ctx, s, user); err == nil && st != nil {
+		add(strings.Fields(st.Scope))
+	}
+	m.mu.Lock()
+	add(m.stepUp[user+"\x00"+s.Name])
+	m.mu.Unlock()
+	return out
+}
+
 func (m *UpstreamOAuth) scopes(s *oauthServer, d *upstreamDiscovery) []string {
 	if len(s.Scopes) > 0 {
 		return s.Scopes
@@ -566,7 +591,7 @@ type refreshingTransport struct {
 
 func (t *refreshingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden) {
 		return resp, err
 	}
 	scheme, tok, _ := strings.Cut(req.Header.Get("Authorization"), " ")
@@ -577,8 +602,32 @@ func (t *refreshingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	if !ok || o.server != t.s.Name {
 		return resp, nil
 	}
+	var scope string
+	if resp.StatusCode == http.StatusForbidden {
+		cs, _ := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+		if challengeParam(cs, "error") != "insufficient_scope" || t.s.TokenExchange {
+			return resp, nil
+		}
+		scope = challengeParam(cs, "scope")
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden {
+		// Step-up: the user must consent to more scope.
+		k := o.user + "\x00" + t.s.Name
+		t.m.mu.Lock()
+		for _, sc := range strings.Fields(scope) {
+			if !slices.Contains(t.m.stepUp[k], sc) {
+				t.m.stepUp[k] = append(t.m.stepUp[k], sc)
+			}
+		}
+		t.m.mu.Unlock()
+		reason := "the server needs more permissions"
+		if scope != "" {
+			reason += " (scope " + printable(scope, 200) + ")"
+		}
+		return authErrorResponse(req, t.m.needAuthorization(t.s, o.user, reason)), nil
+	}
 	var fresh string
 	if t.s.TokenExchange {
 		t.m.mu.Lock()
@@ -745,7 +794,7 @@ func (m *UpstreamOAuth) startPage(w http.ResponseWriter, r *http.Request, s *oau
 		Secure: strings.HasPrefix(m.baseURL(), "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(consentTTL / time.Second)})
 	m.page(w, http.StatusOK, "Connect "+s.Name, "", &consentView{
 		User: display, Server: s.Name, ServerURL: s.URL, Issuer: d.AS.Issuer, ClientID: reg.ClientID,
-		Scopes: strings.Join(m.scopes(s, d), " "), Redirect: m.redirectURL(s), CSRF: csrf,
+		Scopes: strings.Join(m.userScopes(r.Context(), s, d, user), " "), Redirect: m.redirectURL(s), CSRF: csrf,
 		Action: UpstreamOAuthPath + url.PathEscape(s.Name) + "/start"})
 }
 
@@ -782,7 +831,7 @@ func (m *UpstreamOAuth) decide(w http.ResponseWriter, r *http.Request, s *oauthS
 		issParam: d.AS.AuthorizationResponseIssParameterSupported, expires: m.now().Add(consentTTL)}
 	q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {f.redirect},
 		"state": {state}, "code_challenge": {pkceChallenge(verifier)}, "code_challenge_method": {"S256"}}
-	if sc := m.scopes(s, d); len(sc) > 0 {
+	if sc := m.userScopes(r.Context(), s, d, cs.user); len(sc) > 0 {
 		q.Set("scope", strings.Join(sc, " "))
 	}
 	if s.SendResource {
@@ -862,6 +911,7 @@ func (m *UpstreamOAuth) callback(w http.ResponseWriter, r *http.Request, s *oaut
 	}
 	m.mu.Lock()
 	delete(m.sessions, sid)
+	delete(m.stepUp, f.user+"\x00"+s.Name)
 	m.mu.Unlock()
 	m.log.Info("upstream oauth: account connected", "server", s.Name, "user", f.user, "issuer", f.issuer)
 	m.page(w, http.StatusOK, "Connected", "Your account is connected to "+s.Name+" for "+f.user+". You can close this page and retry the call.", nil)
