@@ -189,6 +189,10 @@ type UpstreamOAuth struct {
 	// ClientSecret authenticates the client at the token endpoint (${VAR} is expanded). Empty: a public
 	// client.
 	ClientSecret string `yaml:"client_secret"`
+	// ClientMetadataURL is the https URL of the gateway's OAuth client id metadata document, used as its
+	// client id at authorization servers that support such documents (when client_id is empty). The
+	// gateway serves one at BASE/oauth/upstream/client-metadata.json. Empty: not used.
+	ClientMetadataURL string `yaml:"client_metadata_url"`
 	// Scopes are requested at authorization. Empty: the server's scopes_supported from its protected
 	// resource metadata (or its WWW-Authenticate scope), else none.
 	Scopes []string `yaml:"scopes"`

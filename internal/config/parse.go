@@ -873,6 +873,7 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 				d.object(v, p, []field{
 					{"authorization_server", d.setStr(&o.AuthorizationServer)},
 					{"client_id", d.setExpanded(&o.ClientID)},
+					{"client_metadata_url", d.setStr(&o.ClientMetadataURL)},
 					{"client_secret", d.setExpanded(&o.ClientSecret)},
 					{"redirect_url", d.setStr(&o.RedirectURL)},
 					{"resource", d.setStr(&o.Resource)},

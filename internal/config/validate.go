@@ -890,6 +890,11 @@ func (k *checker) upstreamOAuth(s *Server, path string) {
 	if o.AuthorizationServer != "" {
 		k.fetchURL(path+".authorization_server", o.AuthorizationServer, true)
 	}
+	if o.ClientMetadataURL != "" {
+		if u, err := url.Parse(o.ClientMetadataURL); err != nil || u.Scheme != "https" || u.Host == "" || len(u.Path) <= 1 {
+			k.errorf(path+".client_metadata_url", "must be an https URL with a path (the client id metadata document), e.g. https://mcp.example.com/oauth/upstream/client-metadata.json")
+		}
+	}
 	if o.RedirectURL != "" {
 		k.fetchURL(path+".redirect_url", o.RedirectURL, false)
 	}

@@ -124,7 +124,7 @@ func (a *HTTPAuth) upstreamOAuth(cfg *config.Config, log *slog.Logger) error {
 			continue
 		}
 		s := identity.UpstreamOAuthServer{Name: sc.Name, URL: sc.URL, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			Scopes: o.Scopes, AuthorizationServer: o.AuthorizationServer, RedirectURL: o.RedirectURL, Resource: o.Resource,
+			ClientMetadataURL: o.ClientMetadataURL, Scopes: o.Scopes, AuthorizationServer: o.AuthorizationServer, RedirectURL: o.RedirectURL, Resource: o.Resource,
 			SendResource: o.SendResource == nil || *o.SendResource}
 		if te := o.TokenExchange; te != nil {
 			s.TokenExchange, s.ExchangeAudience, s.ExchangeScopes = true, te.Audience, te.Scopes

@@ -46,6 +46,9 @@ type UpstreamOAuthServer struct {
 	// ClientID and ClientSecret identify the gateway at the authorization server; an empty ClientID means
 	// dynamic client registration.
 	ClientID, ClientSecret string
+	// ClientMetadataURL is the gateway's client id metadata document (an https URL), used as client id
+	// when the authorization server supports such documents and no ClientID is configured.
+	ClientMetadataURL string
 	// Scopes to request; empty: discovered.
 	Scopes []string
 	// AuthorizationServer overrides discovery (an issuer URL).
@@ -454,6 +457,9 @@ func (m *UpstreamOAuth) client(ctx context.Context, s *oauthServer, issuer, clie
 		return &clientRegistration{ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 			AuthMethod: chooseAuthMethod(s.ClientSecret, supported)}, nil
 	}
+	if clientID != "" && clientID == s.ClientMetadataURL {
+		return &clientRegistration{ClientID: clientID, AuthMethod: "none"}, nil
+	}
 	raw, found, err := m.store.Get(ctx, upstreamRegistrationsUser, s.Name+" "+issuer)
 	if err != nil {
 		return nil, fmt.Errorf("reading the client registration: %v", err)
@@ -468,6 +474,9 @@ func (m *UpstreamOAuth) client(ctx context.Context, s *oauthServer, issuer, clie
 // registration returns the client to use with the discovered authorization server, registering one
 // (RFC 7591) the first time when no client_id is configured.
 func (m *UpstreamOAuth) registration(ctx context.Context, s *oauthServer, d *upstreamDiscovery) (*clientRegistration, error) {
+	if s.ClientID == "" && s.ClientMetadataURL != "" && d.AS.ClientIDMetadataDocumentSupported {
+		return &clientRegistration{ClientID: s.ClientMetadataURL, AuthMethod: "none"}, nil
+	}
 	if reg, err := m.client(ctx, s, d.AS.Issuer, ""); err == nil {
 		return reg, nil
 	}
@@ -709,6 +718,10 @@ func (m *UpstreamOAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	rest := strings.TrimPrefix(r.URL.Path, UpstreamOAuthPath)
+	if rest == ClientMetadataDocument && r.Method == http.MethodGet {
+		m.clientMetadata(w)
+		return
+	}
 	name, action, ok := strings.Cut(rest, "/")
 	s := m.servers[name]
 	if !ok || s == nil || s.TokenExchange {
@@ -915,6 +928,31 @@ func (m *UpstreamOAuth) callback(w http.ResponseWriter, r *http.Request, s *oaut
 	m.mu.Unlock()
 	m.log.Info("upstream oauth: account connected", "server", s.Name, "user", f.user, "issuer", f.issuer)
 	m.page(w, http.StatusOK, "Connected", "Your account is connected to "+s.Name+" for "+f.user+". You can close this page and retry the call.", nil)
+}
+
+// ClientMetadataDocument is the name, under UpstreamOAuthPath, of the gateway's OAuth client id metadata
+// document: authorization servers that support such documents fetch it from the client id URL.
+const ClientMetadataDocument = "client-metadata.json"
+
+// clientMetadata serves the client id metadata document: the client id is its own URL, the redirect
+// URIs are every server's callback.
+func (m *UpstreamOAuth) clientMetadata(w http.ResponseWriter) {
+	var redirects []string
+	for _, s := range m.servers {
+		if !s.TokenExchange {
+			redirects = append(redirects, m.redirectURL(s))
+		}
+	}
+	slices.Sort(redirects)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"client_id":                  m.baseURL() + UpstreamOAuthPath + ClientMetadataDocument,
+		"client_name":                "mcpwarden",
+		"redirect_uris":              redirects,
+		"grant_types":                []string{grantAuthorizationCode, grantRefreshToken},
+		"response_types":             []string{"code"},
+		"token_endpoint_auth_method": "none",
+	})
 }
 
 type consentView struct {

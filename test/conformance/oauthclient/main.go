@@ -52,7 +52,9 @@ func run(serverURL string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	oauth := "{}"
+	// Like the suite's reference clients: a client id metadata document URL where supported, else dynamic
+	// registration, or the pre-registered client the scenario names.
+	oauth := "{client_metadata_url: https://conformance-test.local/client-metadata.json}"
 	var cc map[string]any
 	_ = json.Unmarshal([]byte(os.Getenv("MCP_CONFORMANCE_CONTEXT")), &cc)
 	if id, ok := cc["client_id"].(string); ok {
