@@ -36,8 +36,9 @@ const (
 
 // upstreamDiscovery is what the gateway learned about an upstream server's authorization.
 type upstreamDiscovery struct {
-	// Resource is the protected resource metadata's resource (or the configured one).
-	Resource string
+	// Resource is the configured resource indicator; PRMResource the protected resource metadata's
+	// resource, exactly as published (sent instead when the configured one is the default).
+	Resource, PRMResource string
 	// Scopes are the scopes to request when none are configured: the challenge's scope, else the
 	// resource's scopes_supported.
 	Scopes []string
@@ -49,6 +50,7 @@ type upstreamDiscovery struct {
 func discoverUpstream(ctx context.Context, hc *http.Client, serverURL, resource, asOverride string) (*upstreamDiscovery, error) {
 	d := &upstreamDiscovery{Resource: resource}
 	issuer := asOverride
+	legacy := false
 	if issuer == "" {
 		challenges, err := probeChallenge(ctx, hc, serverURL)
 		if err != nil {
@@ -68,10 +70,12 @@ func discoverUpstream(ctx context.Context, hc *http.Client, serverURL, resource,
 			}
 			issuer = prm.AuthorizationServers[0]
 			d.Scopes = prm.ScopesSupported
+			d.PRMResource = prm.Resource
 		} else {
 			// 2025-03-26 fallback: the MCP server's origin is the authorization server.
 			u, _ := url.Parse(serverURL)
 			issuer = u.Scheme + "://" + u.Host
+			legacy = true
 		}
 		if s := challengeParam(challenges, "scope"); s != "" {
 			d.Scopes = strings.Fields(s)
@@ -80,7 +84,13 @@ func discoverUpstream(ctx context.Context, hc *http.Client, serverURL, resource,
 	if err := checkFetchURL(issuer); err != nil {
 		return nil, fmt.Errorf("authorization server %s: %w", issuer, err)
 	}
-	asm, err := auth.GetAuthServerMetadata(ctx, issuer, hc)
+	var asm *oauthex.AuthServerMeta
+	var err error
+	if legacy {
+		asm, err = legacyAuthServerMetadata(ctx, hc, issuer)
+	} else {
+		asm, err = auth.GetAuthServerMetadata(ctx, issuer, hc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("authorization server metadata of %s: %w", issuer, err)
 	}
@@ -106,27 +116,86 @@ func discoverUpstream(ctx context.Context, hc *http.Client, serverURL, resource,
 	return d, nil
 }
 
-// probeChallenge sends an unauthenticated initialize to the server and returns the challenges of its 401
-// (none when it does not answer 401).
-func probeChallenge(ctx context.Context, hc *http.Client, serverURL string) ([]oauthex.Challenge, error) {
-	body := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"mcpwarden","version":"discovery"}}}`
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, serverURL, strings.NewReader(body))
+// legacyAuthServerMetadata reads the RFC 8414 metadata at the MCP server's origin for a 2025-03-26 server
+// (no protected resource metadata). Such servers predate the issuer check, so the metadata's issuer may
+// differ from the origin; instead its authorization and token endpoints must be on that origin. It
+// returns nil, nil when there is no metadata (the default endpoints apply).
+func legacyAuthServerMetadata(ctx context.Context, hc *http.Client, origin string) (*oauthex.AuthServerMeta, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin+"/.well-known/oauth-authorization-server", nil)
 	if err != nil {
-		return nil, fmt.Errorf("server url %s: %w", serverURL, err)
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("could not reach %s to discover its authorization server: %w", serverURL, stripURLError(err))
+		return nil, stripURLError(err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		return nil, nil
 	}
-	cs, _ := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
-	return cs, nil
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s/.well-known/oauth-authorization-server answered HTTP %d", origin, resp.StatusCode)
+	}
+	var asm oauthex.AuthServerMeta
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&asm); err != nil {
+		return nil, fmt.Errorf("%s/.well-known/oauth-authorization-server is not JSON metadata: %v", origin, err)
+	}
+	for _, e := range []string{asm.AuthorizationEndpoint, asm.TokenEndpoint, asm.RegistrationEndpoint} {
+		if e == "" {
+			continue
+		}
+		if u, err := url.Parse(e); err != nil || u.Scheme+"://"+u.Host != origin {
+			return nil, fmt.Errorf("the metadata at %s names endpoint %s on another origin, which a server without protected resource metadata may not", origin, e)
+		}
+	}
+	if len(asm.CodeChallengeMethodsSupported) == 0 {
+		asm.CodeChallengeMethodsSupported = []string{"S256"} // 2025-03-26 required PKCE without advertising it
+	}
+	return &asm, nil
+}
+
+// probeBodies are the unauthenticated requests discovery sends until one is answered 401: some servers let
+// initialize through and challenge only operations.
+var probeBodies = []struct{ body, version string }{
+	{`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"mcpwarden","version":"discovery"}}}`, ""},
+	{`{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`, "2026-07-28"},
+	{`{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}`, ""},
+}
+
+// probeChallenge sends unauthenticated requests to the server and returns the challenges of the first 401
+// (none when it never answers 401).
+func probeChallenge(ctx context.Context, hc *http.Client, serverURL string) ([]oauthex.Challenge, error) {
+	for _, p := range probeBodies {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, serverURL, strings.NewReader(p.body))
+		if err != nil {
+			return nil, fmt.Errorf("server url %s: %w", serverURL, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if p.version != "" {
+			req.Header.Set("MCP-Protocol-Version", p.version)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("could not reach %s to discover its authorization server: %w", serverURL, stripURLError(err))
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			cs, _ := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+			return cs, nil
+		}
+		if sid := resp.Header.Get("Mcp-Session-Id"); sid != "" {
+			// The initialize opened a session: end it.
+			del, _ := http.NewRequestWithContext(ctx, http.MethodDelete, serverURL, nil)
+			del.Header.Set("Mcp-Session-Id", sid)
+			if r, err := hc.Do(del); err == nil {
+				_ = r.Body.Close()
+			}
+		}
+	}
+	return nil, nil
 }
 
 func challengeParam(cs []oauthex.Challenge, name string) string {

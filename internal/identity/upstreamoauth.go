@@ -515,6 +515,15 @@ func (m *UpstreamOAuth) userScopes(ctx context.Context, s *oauthServer, d *upstr
 	return out
 }
 
+// resource is the RFC 8707 resource indicator to send: the configured one, except that with the default
+// (the server's url) the protected resource metadata's resource is sent exactly as published.
+func (m *UpstreamOAuth) resource(s *oauthServer, d *upstreamDiscovery) string {
+	if s.Resource == s.URL && d.PRMResource != "" {
+		return d.PRMResource
+	}
+	return s.Resource
+}
+
 func (m *UpstreamOAuth) scopes(s *oauthServer, d *upstreamDiscovery) []string {
 	if len(s.Scopes) > 0 {
 		return s.Scopes
@@ -547,7 +556,7 @@ func (m *UpstreamOAuth) exchange(ctx context.Context, s *oauthServer, p *Princip
 	form := url.Values{"grant_type": {grantTokenExchange}, "subject_token": {in},
 		"subject_token_type": {tokenTypeAccessToken}, "requested_token_type": {tokenTypeAccessToken}}
 	if s.SendResource {
-		form.Set("resource", s.Resource)
+		form.Set("resource", m.resource(s, d))
 	}
 	if s.ExchangeAudience != "" {
 		form.Set("audience", s.ExchangeAudience)
@@ -840,7 +849,7 @@ func (m *UpstreamOAuth) decide(w http.ResponseWriter, r *http.Request, s *oauthS
 	}
 	verifier, state := randomString(32), randomString(32)
 	f := &pendingFlow{session: sid, user: cs.user, server: s.Name, verifier: verifier, redirect: m.redirectURL(s),
-		issuer: d.AS.Issuer, tokenEndpoint: d.AS.TokenEndpoint, resource: s.Resource, reg: *reg,
+		issuer: d.AS.Issuer, tokenEndpoint: d.AS.TokenEndpoint, resource: m.resource(s, d), reg: *reg,
 		issParam: d.AS.AuthorizationResponseIssParameterSupported, expires: m.now().Add(consentTTL)}
 	q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {f.redirect},
 		"state": {state}, "code_challenge": {pkceChallenge(verifier)}, "code_challenge_method": {"S256"}}
@@ -848,7 +857,7 @@ func (m *UpstreamOAuth) decide(w http.ResponseWriter, r *http.Request, s *oauthS
 		q.Set("scope", strings.Join(sc, " "))
 	}
 	if s.SendResource {
-		q.Set("resource", s.Resource)
+		q.Set("resource", f.resource)
 	}
 	m.mu.Lock()
 	for k, pf := range m.flows {

@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -148,7 +149,16 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // authorize plays the user's browser: consent page, allow, redirects to the authorization server and back.
 func authorize(ctx context.Context, base, link string) error {
 	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		fmt.Fprintf(os.Stderr, "oauthclient: browser follows a redirect to %s%s\n", req.URL.Host, req.URL.Path)
+		if os.Getenv("OAUTHCLIENT_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "  query: %s\n", req.URL.RawQuery)
+		}
+		return nil
+	}}
 	page, status, err := fetch(ctx, browser, http.MethodGet, link, nil)
 	if err != nil {
 		return err
