@@ -291,6 +291,7 @@ func registerClient(ctx context.Context, hc *http.Client, asm *oauthex.AuthServe
 	}
 	resp, err := oauthex.RegisterClient(ctx, asm.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
 		ClientName:              "mcpwarden",
+		ApplicationType:         applicationType(redirectURL),
 		RedirectURIs:            []string{redirectURL},
 		GrantTypes:              []string{grantAuthorizationCode, grantRefreshToken},
 		ResponseTypes:           []string{"code"},
@@ -308,6 +309,16 @@ func registerClient(ctx context.Context, hc *http.Client, asm *oauthex.AuthServe
 		reg.AuthMethod = "none"
 	}
 	return reg, nil
+}
+
+// applicationType is the OpenID Connect registration application_type for a redirect URL (SEP-837): a
+// gateway on this machine redirects to a loopback address like a native app; otherwise it is a web
+// application.
+func applicationType(redirectURL string) string {
+	if u, err := url.Parse(redirectURL); err == nil && isLoopback(u.Hostname()) {
+		return "native"
+	}
+	return "web"
 }
 
 // randomString returns n random bytes, base64url-encoded.

@@ -418,8 +418,13 @@ func (m *UpstreamOAuth) refresh(ctx context.Context, s *oauthServer, user, stale
 	return next.AccessToken, nil
 }
 
+// forget removes user's authorization for s, and the cached discovery of s: the server may have moved to
+// another authorization server, which the next consent then finds.
 func (m *UpstreamOAuth) forget(ctx context.Context, s *oauthServer, user string) {
 	_ = m.store.Delete(ctx, user, tokenName(s.Name))
+	s.mu.Lock()
+	s.disc = nil
+	s.mu.Unlock()
 }
 
 func (m *UpstreamOAuth) expiry(expiresIn int64) time.Time {
