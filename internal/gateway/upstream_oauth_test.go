@@ -3,14 +3,16 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -88,6 +90,7 @@ type oauthEnv struct {
 	url  string // gateway base URL
 	auth *HTTPAuth
 	logs *bytes.Buffer
+	dir  string // data_dir: credential store, audit database
 }
 
 var logMu sync.Mutex
@@ -109,20 +112,26 @@ func (env *oauthEnv) logText() string {
 // startOAuthGateway runs a gateway with OAuth inbound auth in front of an upstream that requires its own
 // OAuth tokens. oauthYAML is the server's oauth: block; preRegister adds client gw/gw-s3cret at the
 // upstream's authorization server with the gateway's callback.
-func startOAuthGateway(t *testing.T, oauthYAML string, preRegister bool) *oauthEnv {
+func startOAuthGateway(t *testing.T, oauthYAML string, preRegister bool, extraYAML ...string) *oauthEnv {
 	t.Helper()
 	env := &oauthEnv{in: identitytest.NewIssuer(t), as: identitytest.NewIssuer(t), logs: &bytes.Buffer{}}
 	env.up = startOAuthUpstream(t, env.as)
 	env.as.RequireResource(env.up.url)
-	cfg, _ := loadTestConfig(t, "auth:\n  resource: "+authResource+"\n  issuer: "+env.in.URL+"\n"+
+	cfg, dir := loadTestConfig(t, "auth:\n  resource: "+authResource+"\n  issuer: "+env.in.URL+"\n"+strings.Join(extraYAML, "")+
 		"servers:\n"+httpServerYAML("gh", env.up.url)+"    oauth: "+oauthYAML+"\n")
+	env.dir = dir
 	log := slog.New(slog.NewTextHandler(lockedWriter{env.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ha, err := BuildHTTPAuth(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ha.UpstreamOAuth.SetClock(env.as.Now)
-	g, err := New(cfg, Options{Logger: log, HTTPMiddleware: ha.Middleware, SessionOwner: ha.SessionOwner,
+	stages, closeStages, err := BuildStages(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeStages() })
+	g, err := New(cfg, Options{Logger: log, Stages: stages, HTTPMiddleware: ha.Middleware, SessionOwner: ha.SessionOwner,
 		UpstreamHeaders: ha.UpstreamHeaders, UpstreamTransport: ha.UpstreamTransport})
 	if err != nil {
 		t.Fatal(err)
@@ -502,7 +511,8 @@ func TestUpstreamOAuthTokenExchange(t *testing.T) {
 var secretRE = regexp.MustCompile(`\b(at|rt|code|secret)-[A-Za-z0-9_-]{16,}`)
 
 func TestUpstreamOAuthSecretsNeverLogged(t *testing.T) {
-	env := startOAuthGateway(t, "{}", false) // dynamic registration: a client secret is issued too
+	// Dynamic registration (a client secret is issued too), and an audit trail that keeps everything.
+	env := startOAuthGateway(t, "{}", false, "audit: {capture: full}\n")
 	env.connect(t, "alice", "alice-gh")
 	env.as.Advance(2 * time.Hour)
 	if _, err := env.call(t, env.userToken("alice")); err != nil {
@@ -530,5 +540,23 @@ func TestUpstreamOAuthSecretsNeverLogged(t *testing.T) {
 	if m := secretRE.FindString(stored.String()); m != "" {
 		t.Errorf("credential listing shows %q", m)
 	}
-	_ = errors.New
+	// No file the gateway wrote (credential store, audit database and its WAL) holds a token in clear.
+	var files int
+	err = filepath.WalkDir(env.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		if m := secretRE.Find(data); m != nil {
+			t.Errorf("%s contains %q in clear", filepath.Base(path), m)
+		}
+		return nil
+	})
+	if err != nil || files < 3 {
+		t.Errorf("scanned %d files of the data dir: %v", files, err)
+	}
 }
