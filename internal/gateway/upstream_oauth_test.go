@@ -560,3 +560,29 @@ func TestUpstreamOAuthSecretsNeverLogged(t *testing.T) {
 		t.Errorf("scanned %d files of the data dir: %v", files, err)
 	}
 }
+
+func TestUpstreamOAuthConcurrentRefreshOnce(t *testing.T) {
+	env := startOAuthGateway(t, "{client_id: gw, client_secret: gw-s3cret-value}", true)
+	env.connect(t, "alice", "alice-gh")
+	env.as.Advance(2 * time.Hour)
+	alice := env.userToken("alice")
+	// Refresh tokens rotate at this authorization server: a second refresh with the old one would be
+	// refused and log the user out. Concurrent calls must share one refresh.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			if got, err := env.call(t, alice); err != nil || got != "upstream account alice-gh" {
+				errs <- fmt.Errorf("call = %q, %v", got, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := env.as.Grants("refresh_token"); n != 1 {
+		t.Errorf("refreshes = %d, want 1", n)
+	}
+}
