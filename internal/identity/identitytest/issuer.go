@@ -1,6 +1,8 @@
 // Package identitytest runs a real OpenID Connect issuer for tests: an httptest server publishing
 // /.well-known/openid-configuration and a JWKS, minting access tokens signed with real RSA or EC keys,
-// rotating keys, and answering RFC 7662 introspection for opaque tokens it issued.
+// rotating keys, and answering RFC 7662 introspection for opaque tokens it issued. It is also an OAuth 2.1
+// authorization server for upstream servers (authserver.go): authorize, token (PKCE, refresh, RFC 8707
+// resource, RFC 8693 exchange) and RFC 7591 registration, with a clock tests move forward.
 package identitytest
 
 import (
