@@ -29,6 +29,7 @@ func writeConfig(t *testing.T, body string) string {
 func TestUsageAndConfigErrorsExit2(t *testing.T) {
 	bad := writeConfig(t, "listen: 127.0.0.1:0\nservers:\n  - name: a\n    comand: [x]\n")
 	good := writeConfig(t, "listen: 127.0.0.1:0\ndata_dir: "+t.TempDir()+"\nservers:\n  - name: a\n    command: [x]\n")
+	oauth := writeConfig(t, "listen: 127.0.0.1:0\ndata_dir: "+t.TempDir()+"\nservers:\n  - name: a\n    url: http://127.0.0.1:9/mcp\n    oauth: {}\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -40,6 +41,7 @@ func TestUsageAndConfigErrorsExit2(t *testing.T) {
 		{"unknown flag", []string{"serve", "--nope"}, exitUsage},
 		{"wrap unknown server", []string{"wrap", "--config", good, "zzz"}, exitUsage},
 		{"wrap without server", []string{"wrap", "--config", good}, exitUsage},
+		{"wrap of an oauth server", []string{"wrap", "--config", oauth, "a"}, exitUsage},
 		{"listen taken", []string{"serve", "--config", good, "--listen", "256.0.0.1:1"}, exitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,8 @@ Endpoints:
   /mcp            aggregate endpoint: every server's tools and prompts as {server}.{name}
   /healthz        liveness
   /api/v1/fleet/  fleet inventory: discover --report posts here (API key auth)
+  /oauth/upstream/{server}/start, /callback
+                  per-user consent for servers with oauth: (see docs/identity.md)
 
 SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout to finish.`,
 		Args: cobra.NoArgs,
@@ -51,13 +53,17 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 			}
 			defer func() { _ = closeStages() }()
 			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages,
-				HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders})
+				HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders,
+				UpstreamTransport: auth.UpstreamTransport})
 			if err != nil {
 				return usageErr(err)
 			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return usageErr(fmt.Errorf("cannot listen on %s: %w (choose another port with listen: or --listen)", cfg.Listen, err))
+			}
+			if auth.UpstreamOAuth != nil && (cfg.Auth == nil || cfg.Auth.Resource == "") {
+				auth.UpstreamOAuth.SetBaseURL("http://" + ln.Addr().String()) // consent links and callbacks
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +28,12 @@ Logs go to stderr; stdout carries only MCP messages.`,
 			cfg, err := loadConfig(cfgPath)
 			if err != nil {
 				return err
+			}
+			for _, sc := range cfg.Servers {
+				if sc.Name == args[0] && sc.OAuth != nil {
+					return usageErr(fmt.Errorf("server %q has oauth:, whose per-user consent needs the browser endpoints of "+
+						"mcpwarden serve; wrap cannot serve them: run serve and connect the client to /mcp/%s", sc.Name, sc.Name))
+				}
 			}
 			log := newLogger(cfg)
 			stages, closeStages, err := gateway.BuildStages(cmd.Context(), cfg, log)

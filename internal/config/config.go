@@ -126,6 +126,10 @@ type Server struct {
 	// ToolLabels gives named tools their labels (in addition to Labels); a tool named here gets no
 	// heuristic labels.
 	ToolLabels map[string][]string `yaml:"tool_labels,omitempty"`
+	// OAuth makes the gateway an OAuth 2.1 client of this http or sse server on behalf of each user:
+	// every user authorizes once in the browser, and their own access token is sent (see
+	// docs/identity.md). Nil: none.
+	OAuth *UpstreamOAuth `yaml:"oauth,omitempty"`
 	// Sandbox confines this stdio server, replacing the top-level sandbox (stdio only; see
 	// docs/sandbox.md). Always set for stdio servers after CheckAndSetDefaults.
 	Sandbox *Sandbox `yaml:"sandbox,omitempty"`
@@ -233,6 +237,45 @@ type Credentials struct {
 	// Optional forwards requests of users who have no such secret without the header (default false:
 	// their calls are refused with an error telling them to store one).
 	Optional bool `yaml:"optional"`
+}
+
+// UpstreamOAuth configures the gateway as an OAuth client of one upstream server (MCP authorization):
+// authorization code with PKCE per user, tokens kept in the encrypted credential store.
+type UpstreamOAuth struct {
+	// ClientID is the gateway's client id at the server's authorization server. Empty: register one with
+	// RFC 7591 dynamic client registration (when the authorization server supports it).
+	ClientID string `yaml:"client_id"`
+	// ClientSecret authenticates the client at the token endpoint (${VAR} is expanded). Empty: a public
+	// client.
+	ClientSecret string `yaml:"client_secret"`
+	// ClientMetadataURL is the https URL of the gateway's OAuth client id metadata document, used as its
+	// client id at authorization servers that support such documents (when client_id is empty). The
+	// gateway serves one at BASE/oauth/upstream/client-metadata.json. Empty: not used.
+	ClientMetadataURL string `yaml:"client_metadata_url"`
+	// Scopes are requested at authorization. Empty: the server's scopes_supported from its protected
+	// resource metadata (or its WWW-Authenticate scope), else none.
+	Scopes []string `yaml:"scopes"`
+	// AuthorizationServer is the issuer to use, skipping RFC 9728 discovery. Empty: discovered.
+	AuthorizationServer string `yaml:"authorization_server"`
+	// RedirectURL is the callback registered at the authorization server. Empty: the gateway's own
+	// BASE/oauth/upstream/{server}/callback (BASE is auth.resource, else http://LISTEN).
+	RedirectURL string `yaml:"redirect_url"`
+	// Resource is the RFC 8707 resource indicator. Empty: the server's url.
+	Resource string `yaml:"resource"`
+	// SendResource sends Resource in the authorization and token requests (default true; Microsoft
+	// Entra ID rejects the parameter: set false there).
+	SendResource *bool `yaml:"send_resource,omitempty"`
+	// TokenExchange, when set, obtains each caller's upstream token by RFC 8693 token exchange of their
+	// inbound access token instead of a browser authorization.
+	TokenExchange *TokenExchange `yaml:"token_exchange,omitempty"`
+}
+
+// TokenExchange configures RFC 8693 token exchange for an upstream server.
+type TokenExchange struct {
+	// Audience is the audience parameter. Empty: not sent (the resource parameter identifies the server).
+	Audience string `yaml:"audience"`
+	// Scopes are requested. Empty: the oauth scopes.
+	Scopes []string `yaml:"scopes"`
 }
 
 // Values of Auth.Mode.

@@ -939,6 +939,27 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			{"headers", d.secretMap(&s.Headers)},
 			{"labels", d.strings(&s.Labels)},
 			{"name", d.setStr(&s.Name)},
+			{"oauth", func(v *yaml.Node, p string) {
+				s.OAuth = &UpstreamOAuth{}
+				o := s.OAuth
+				d.object(v, p, []field{
+					{"authorization_server", d.setStr(&o.AuthorizationServer)},
+					{"client_id", d.setExpanded(&o.ClientID)},
+					{"client_metadata_url", d.setStr(&o.ClientMetadataURL)},
+					{"client_secret", d.setExpanded(&o.ClientSecret)},
+					{"redirect_url", d.setStr(&o.RedirectURL)},
+					{"resource", d.setStr(&o.Resource)},
+					{"scopes", d.strings(&o.Scopes)},
+					{"send_resource", d.setBoolPtr(&o.SendResource)},
+					{"token_exchange", func(v *yaml.Node, p string) {
+						o.TokenExchange = &TokenExchange{}
+						d.object(v, p, []field{
+							{"audience", d.setStr(&o.TokenExchange.Audience)},
+							{"scopes", d.strings(&o.TokenExchange.Scopes)},
+						})
+					}},
+				})
+			}},
 			{"pin", func(v *yaml.Node, p string) {
 				s.Pin = &ServerPin{}
 				d.object(v, p, []field{{"sha256", d.setStr(&s.Pin.SHA256)}})

@@ -437,6 +437,9 @@ func (k *checker) server(s *Server, path, base string, lookup lookupFunc) {
 	if s.Credentials != nil {
 		k.credentials(s.Credentials, path+".credentials", s.Transport == TransportStdio, s.Headers)
 	}
+	if s.OAuth != nil {
+		k.upstreamOAuth(s, path+".oauth")
+	}
 
 	k.positive(path+".timeout", &s.Timeout, DefaultServerTimeout)
 	k.positive(path+".restart.initial_backoff", &s.Restart.InitialBackoff, DefaultInitialBackoff)
@@ -863,4 +866,58 @@ func (k *checker) credentials(c *Credentials, path string, stdio bool, headers m
 	if strings.ContainsFunc(c.Format, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
 		k.errorf(path+".format", "contains a line break or another control character")
 	}
+}
+
+// upstreamOAuth checks servers[].oauth and fills its defaults.
+func (k *checker) upstreamOAuth(s *Server, path string) {
+	o := s.OAuth
+	if s.Transport == TransportStdio {
+		k.errorf(path, "oauth applies only to http and sse servers (reached by url); stdio servers take "+
+			"credentials from their environment")
+		return
+	}
+	for name := range s.Headers {
+		if strings.EqualFold(name, "Authorization") {
+			k.errorf(path, "headers also sets Authorization: the per-user OAuth token would be mixed with a "+
+				"shared one; remove it from headers")
+		}
+	}
+	if s.Credentials != nil && strings.EqualFold(s.Credentials.Header, "Authorization") {
+		k.errorf(path, "credentials also sends Authorization: use either credentials or oauth for this server")
+	}
+	if o.ClientSecret != "" && o.ClientID == "" {
+		k.errorf(path+".client_secret", "is set without client_id: set the client_id it belongs to")
+	}
+	if o.AuthorizationServer != "" {
+		k.fetchURL(path+".authorization_server", o.AuthorizationServer, true)
+	}
+	if o.ClientMetadataURL != "" {
+		if u, err := url.Parse(o.ClientMetadataURL); err != nil || u.Scheme != "https" || u.Host == "" || len(u.Path) <= 1 {
+			k.errorf(path+".client_metadata_url", "must be an https URL with a path (the client id metadata document), e.g. https://mcp.example.com/oauth/upstream/client-metadata.json")
+		}
+	}
+	if o.RedirectURL != "" {
+		k.fetchURL(path+".redirect_url", o.RedirectURL, false)
+	}
+	if o.Resource == "" {
+		o.Resource = s.URL
+	} else if u, err := url.Parse(o.Resource); err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+		k.errorf(path+".resource", "must be an absolute URI without a fragment (RFC 8707), e.g. %s", s.URL)
+	}
+	if o.SendResource == nil {
+		t := true
+		o.SendResource = &t
+	}
+	for i, sc := range append(append([]string(nil), o.Scopes...), tokenExchangeScopes(o)...) {
+		if sc == "" || strings.ContainsAny(sc, " \t\r\n\"\\") {
+			k.errorf(path+".scopes", "scope %d (%q) is empty or contains a space, quote or backslash", i+1, sc)
+		}
+	}
+}
+
+func tokenExchangeScopes(o *UpstreamOAuth) []string {
+	if o.TokenExchange == nil {
+		return nil
+	}
+	return o.TokenExchange.Scopes
 }

@@ -32,14 +32,56 @@ type HTTPAuth struct {
 	// UpstreamHeaders injects each caller's credential into requests to servers with credentials:
 	// pass it as Options.UpstreamHeaders. Nil when no server has credentials.
 	UpstreamHeaders func(server string) func(ctx context.Context) (http.Header, error)
+	// UpstreamOAuth is the gateway as OAuth client of the servers with oauth: (nil when none has it). Its
+	// base URL defaults to auth.resource; without one, call SetBaseURL once the listen address is known.
+	UpstreamOAuth *identity.UpstreamOAuth
+	// UpstreamTransport refreshes refused OAuth tokens: pass it as Options.UpstreamTransport.
+	UpstreamTransport func(server string, rt http.RoundTripper) http.RoundTripper
 }
 
-// Wrap returns h serving, in addition, the protected resource metadata (when auth is configured).
+// Wrap returns h serving, in addition, the protected resource metadata (when auth is configured) and the
+// upstream OAuth consent endpoints under /oauth/upstream/ (when a server has oauth:).
 func (a *HTTPAuth) Wrap(h http.Handler) http.Handler {
-	if a == nil || a.Authenticator == nil {
+	if a == nil {
+		return h
+	}
+	if a.UpstreamOAuth != nil {
+		mux := http.NewServeMux()
+		mux.Handle(identity.UpstreamOAuthPath, a.oauthFront(a.UpstreamOAuth))
+		mux.Handle("/", h)
+		h = mux
+	}
+	if a.Authenticator == nil {
 		return h
 	}
 	return a.Authenticator.Wrap(h)
+}
+
+// oauthFront identifies the user of a consent page the way the MCP endpoints do: a GET of /start without
+// a ticket goes through the authentication middleware (or is the local user); ticket links, the consent
+// form (bound to its cookie) and the callback (bound to its state and cookie) carry their own proof.
+func (a *HTTPAuth) oauthFront(h http.Handler) http.Handler {
+	authed := h
+	switch {
+	case a.Middleware != nil:
+		authed = a.Middleware(h)
+	default:
+		authed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(identity.WithPrincipal(r.Context(), identity.Local())))
+		})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Middleware == nil && !loopbackHost(r.Host) {
+			// Local mode: a page served from another name (DNS rebinding) must not drive the consent.
+			http.Error(w, "the consent pages of a local gateway are served on localhost only", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/start") && !r.URL.Query().Has("ticket") {
+			authed.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // AnonymousSubject is the subject of requests served with auth mode none.
@@ -66,7 +108,80 @@ func BuildHTTPAuth(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := ha.upstreamOAuth(cfg, log); err != nil {
+		return nil, err
+	}
 	return ha, nil
+}
+
+// upstreamOAuth sets up the OAuth client of the servers with oauth: and routes their upstream headers
+// through it.
+func (a *HTTPAuth) upstreamOAuth(cfg *config.Config, log *slog.Logger) error {
+	var servers []identity.UpstreamOAuthServer
+	for _, sc := range cfg.Servers {
+		o := sc.OAuth
+		if o == nil {
+			continue
+		}
+		s := identity.UpstreamOAuthServer{Name: sc.Name, URL: sc.URL, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			ClientMetadataURL: o.ClientMetadataURL, Scopes: o.Scopes, AuthorizationServer: o.AuthorizationServer, RedirectURL: o.RedirectURL, Resource: o.Resource,
+			SendResource: o.SendResource == nil || *o.SendResource}
+		if te := o.TokenExchange; te != nil {
+			s.TokenExchange, s.ExchangeAudience, s.ExchangeScopes = true, te.Audience, te.Scopes
+		}
+		servers = append(servers, s)
+	}
+	if len(servers) == 0 {
+		return nil
+	}
+	store := a.Credentials
+	if store == nil {
+		var err error
+		if store, err = OpenCredentialStore(cfg); err != nil {
+			return err
+		}
+		a.Credentials = store
+	}
+	base := ""
+	if cfg.Auth != nil && cfg.Auth.Resource != "" {
+		base = cfg.Auth.Resource
+	} else if cfg.Listen != "" {
+		base = "http://" + cfg.Listen
+	}
+	m, err := identity.NewUpstreamOAuth(identity.UpstreamOAuthOptions{Servers: servers, Store: store, BaseURL: base, Logger: log})
+	if err != nil {
+		return err
+	}
+	a.UpstreamOAuth, a.UpstreamTransport = m, m.Transport
+	credHeaders := a.UpstreamHeaders
+	a.UpstreamHeaders = func(server string) func(context.Context) (http.Header, error) {
+		var cred func(context.Context) (http.Header, error)
+		if credHeaders != nil {
+			cred = credHeaders(server)
+		}
+		if !m.Has(server) {
+			return cred
+		}
+		oauth := m.Headers(server)
+		if cred == nil {
+			return oauth
+		}
+		return func(ctx context.Context) (http.Header, error) {
+			h, err := oauth(ctx)
+			if err != nil {
+				return nil, err
+			}
+			more, err := cred(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for k, vs := range more {
+				h[k] = vs
+			}
+			return h, nil
+		}
+	}
+	return nil
 }
 
 // OpenCredentialStore opens the per-user credential store of cfg: data_dir/credentials.json, sealed with
@@ -206,6 +321,14 @@ func loopbackListen(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// loopbackHost reports whether a Host header names this machine (localhost or a loopback address).
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return loopbackListen(net.JoinHostPort(strings.Trim(host, "[]"), "0"))
 }
 
 func serverNames(cfg *config.Config) []string {

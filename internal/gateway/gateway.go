@@ -37,6 +37,9 @@ type Options struct {
 	// UpstreamHeaders, when set, returns for a server the per-request header function of its HTTP or SSE
 	// upstream (upstream.HTTPOptions.RequestHeaders: the caller's own credential), or nil for none.
 	UpstreamHeaders func(server string) func(ctx context.Context) (http.Header, error)
+	// UpstreamTransport, when set, may wrap the HTTP transport of a server's upstream requests (the
+	// upstream OAuth client refreshes a refused token and retries); nil keeps rt.
+	UpstreamTransport func(server string, rt http.RoundTripper) http.RoundTripper
 }
 
 // Gateway is a running mcpwarden: upstream runtimes, the chain and the fronts.
@@ -82,7 +85,19 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if opts.UpstreamHeaders != nil {
 			reqHeaders = opts.UpstreamHeaders(sc.Name)
 		}
-		rt, err := newServerRuntime(sc, hc, maxMsg, log, reqHeaders)
+		shc := hc
+		if opts.UpstreamTransport != nil {
+			base := hc.Transport
+			if base == nil {
+				base = http.DefaultTransport
+			}
+			if wrapped := opts.UpstreamTransport(sc.Name, base); wrapped != nil {
+				cp := *hc
+				cp.Transport = wrapped
+				shc = &cp
+			}
+		}
+		rt, err := newServerRuntime(sc, shc, maxMsg, log, reqHeaders)
 		if err != nil {
 			return nil, err
 		}

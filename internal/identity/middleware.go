@@ -167,7 +167,11 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
-		r2 := r.WithContext(WithPrincipal(r.Context(), p))
+		ctx := WithPrincipal(r.Context(), p)
+		if p.AuthMethod == MethodOIDC {
+			ctx = withInboundToken(ctx, token) // for RFC 8693 token exchange only; never forwarded
+		}
+		r2 := r.WithContext(ctx)
 		r2.Header = r.Header.Clone()
 		r2.Header.Del("Authorization") // never forwarded: the spec forbids token passthrough
 		next.ServeHTTP(w, r2)

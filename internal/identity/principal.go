@@ -9,7 +9,9 @@
 // tokens by RFC 7662 introspection (Introspector), mcpw_ API keys (APIKeyStore) — puts the Principal in the
 // request context (WithPrincipal) and strips the token, so it is never forwarded; refusals are 401/403 with
 // an RFC 6750 challenge naming the RFC 9728 metadata it publishes. CredentialStore keeps per-user upstream
-// secrets encrypted with AES-256-GCM. Secrets and tokens never appear in errors or logs.
+// secrets encrypted with AES-256-GCM. UpstreamOAuth is the other direction: the gateway as each user's
+// OAuth client of upstream servers (discovery, registration, consent with PKCE, tokens in the
+// CredentialStore, refresh, RFC 8693 exchange). Secrets and tokens never appear in errors or logs.
 package identity
 
 import (

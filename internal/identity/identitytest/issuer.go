@@ -1,6 +1,8 @@
 // Package identitytest runs a real OpenID Connect issuer for tests: an httptest server publishing
 // /.well-known/openid-configuration and a JWKS, minting access tokens signed with real RSA or EC keys,
-// rotating keys, and answering RFC 7662 introspection for opaque tokens it issued.
+// rotating keys, and answering RFC 7662 introspection for opaque tokens it issued. It is also an OAuth 2.1
+// authorization server for upstream servers (authserver.go): authorize, token (PKCE, refresh, RFC 8707
+// resource, RFC 8693 exchange) and RFC 7591 registration, with a clock tests move forward.
 package identitytest
 
 import (
@@ -38,6 +40,8 @@ type Issuer struct {
 	jwksHits  int
 	opaque    map[string]map[string]any
 	introHits int
+	// as holds the authorization server state (authserver.go).
+	as authServer
 }
 
 // NewIssuer starts an issuer with one RSA key (kid "k1"); it stops at test cleanup.
@@ -46,15 +50,12 @@ func NewIssuer(t testing.TB) *Issuer {
 	is := &Issuer{t: t, ClientID: "mcpwarden", ClientSecret: "s3cret-introspection", opaque: map[string]map[string]any{}}
 	is.Rotate("k1", jose.RS256)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{
-			"issuer":                 is.URL,
-			"jwks_uri":               is.URL + "/jwks",
-			"introspection_endpoint": is.URL + "/introspect",
-			"authorization_endpoint": is.URL + "/authorize",
-			"token_endpoint":         is.URL + "/token",
-		})
-	})
+	mux.HandleFunc("/.well-known/openid-configuration", is.metadata)
+	mux.HandleFunc("/.well-known/oauth-authorization-server", is.metadata)
+	is.as.init()
+	mux.HandleFunc("/authorize", is.authorize)
+	mux.HandleFunc("/token", is.token)
+	mux.HandleFunc("/register", is.register)
 	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
 		is.mu.Lock()
 		is.jwksHits++
