@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -344,6 +345,15 @@ func (b *base) newRequest(ctx context.Context, method, target string, body []byt
 	return req, nil
 }
 
+// sensitiveQuery matches the values of URL query parameters that act as one-time credentials (consent
+// tickets, authorization codes, OAuth state, tokens).
+var sensitiveQuery = regexp.MustCompile(`(?i)([?&](?:ticket|code|state|token|access_token|refresh_token|id_token)=)[^&\s"'<>]+`)
+
+// redactQueryValues replaces those values with "[REDACTED]" for logs.
+func redactQueryValues(s string) string {
+	return sensitiveQuery.ReplaceAllString(s, "${1}[REDACTED]")
+}
+
 // failRequest delivers a gateway error response for request id: "upstream NAME <what>".
 func (b *base) failRequest(id jsonrpc.ID, status int, what string) {
 	data := map[string]any{"server": b.name}
@@ -351,7 +361,9 @@ func (b *base) failRequest(id jsonrpc.ID, status int, what string) {
 		data["httpStatus"] = status
 	}
 	msg := fmt.Sprintf("upstream %q %s", b.name, what)
-	b.log.Warn("request failed", "id", id.String(), "error", msg)
+	// The client gets the whole text (it may carry the caller's own consent link); the log does not keep
+	// single-use values such a link holds.
+	b.log.Warn("request failed", "id", id.String(), "error", redactQueryValues(msg))
 	raw := jsonrpc.NewErrorResponse(id, jsonrpc.CodeUpstreamUnavailable, msg, data)
 	m, err := jsonrpc.Decode(raw)
 	if err != nil { // cannot happen: we built it

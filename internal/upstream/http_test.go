@@ -782,3 +782,16 @@ func TestHTTPResumeFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactQueryValues(t *testing.T) {
+	in := `upstream "gh" needs your consent: open http://127.0.0.1:8740/oauth/upstream/gh/start?ticket=eyJhbGc.sig&x=1 (or ?code=abc&state=xyz)`
+	got := redactQueryValues(in)
+	for _, leak := range []string{"eyJhbGc", "abc", "xyz"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q kept %q", got, leak)
+		}
+	}
+	if !strings.Contains(got, "?ticket=[REDACTED]&x=1") {
+		t.Errorf("got %q", got)
+	}
+}
