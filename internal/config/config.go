@@ -46,6 +46,9 @@ type Config struct {
 	// Approval turns on human approval of calls the policy marks "ask" (see docs/approval.md): such a call is
 	// parked until an approver decides, instead of being refused. Nil when absent: ask decisions are refused.
 	Approval *Approval `yaml:"approval,omitempty"`
+	// Dashboard turns on the web dashboard `serve` publishes at /ui/ (see docs/dashboard.md). Nil when
+	// absent: no dashboard.
+	Dashboard *Dashboard `yaml:"dashboard,omitempty"`
 
 	// Pinning configures tool pinning: trust on first use of every tool, prompt, resource template and
 	// server instructions (see docs/pinning.md). Nil when absent: mode tofu.
@@ -348,6 +351,24 @@ type Approval struct {
 	// Webhook, when set, is notified of every new pending approval.
 	Webhook *ApprovalWebhook `yaml:"webhook,omitempty"`
 }
+
+// Dashboard configures the web dashboard (served by `mcpwarden serve` at /ui/).
+type Dashboard struct {
+	// Enabled turns the dashboard on (default true when the dashboard: section is present).
+	Enabled *bool `yaml:"enabled"`
+	// AdminToken is the secret of the local admin login (at least 16 characters). ${VAR} is replaced from
+	// the environment. Empty: the gateway generates one at start into data_dir/dashboard-token (mode 0600)
+	// and logs where it is, never the token itself.
+	AdminToken string `yaml:"admin_token"`
+	// SessionTTL is how long a dashboard login lasts. Default 8h.
+	SessionTTL Duration `yaml:"session_ttl"`
+	// URL is the dashboard's address as approvers reach it (e.g. https://mcp.example.com/ui/), used for
+	// links in approval webhook messages. Default: http://{listen}/ui/.
+	URL string `yaml:"url"`
+}
+
+// DashboardTokenFile is the generated admin token's file inside data_dir.
+const DashboardTokenFile = "dashboard-token"
 
 // ApprovalWebhook posts a Slack-compatible JSON message for every parked call.
 type ApprovalWebhook struct {

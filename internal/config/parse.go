@@ -662,6 +662,15 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			c.Auth = &Auth{}
 			d.auth(v, p, c.Auth)
 		}},
+		{"dashboard", func(v *yaml.Node, p string) {
+			c.Dashboard = &Dashboard{}
+			d.object(v, p, []field{
+				{"admin_token", d.setExpanded(&c.Dashboard.AdminToken)},
+				{"enabled", d.setBoolPtr(&c.Dashboard.Enabled)},
+				{"session_ttl", d.duration(&c.Dashboard.SessionTTL)},
+				{"url", d.setStr(&c.Dashboard.URL)},
+			})
+		}},
 		{"data_dir", d.setStr(&c.DataDir)},
 		{"http", func(v *yaml.Node, p string) { d.http(v, p, &c.HTTP) }},
 		{"listen", d.setStr(&c.Listen)},

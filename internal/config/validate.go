@@ -164,6 +164,9 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 		k.approval(c.Approval)
 	}
 	k.inspect(c)
+	if c.Dashboard != nil {
+		k.dashboard(c.Dashboard)
+	}
 	if c.Auth != nil {
 		k.auth(c.Auth, c.DataDir, base, lookup)
 		if c.Auth.Mode == AuthModeOAuth || c.Auth.Mode == AuthModeAPIKey {
@@ -562,6 +565,28 @@ func (k *checker) approval(a *Approval) {
 				k.errorf(fmt.Sprintf("%s.approvers[%d]", p, j), "empty group name: write a group, e.g. approvers: [dba]")
 			}
 		}
+	}
+}
+
+// Dashboard defaults and limits.
+const (
+	DefaultDashboardSessionTTL = 8 * time.Hour
+	MinDashboardTokenLen       = 16
+)
+
+func (k *checker) dashboard(d *Dashboard) {
+	if d.Enabled == nil {
+		on := true
+		d.Enabled = &on
+	}
+	k.positive("dashboard.session_ttl", &d.SessionTTL, DefaultDashboardSessionTTL)
+	if d.AdminToken != "" && len(d.AdminToken) < MinDashboardTokenLen {
+		// The value is a secret: the message gives its length rule, never the value.
+		k.errorf("dashboard.admin_token", "is shorter than %d characters: use a long random secret (e.g. `openssl rand -hex 24`), "+
+			"or leave it out to have one generated into data_dir/%s", MinDashboardTokenLen, DashboardTokenFile)
+	}
+	if d.URL != "" {
+		k.url(d.URL, "dashboard.url")
 	}
 }
 
