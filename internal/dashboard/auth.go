@@ -230,16 +230,24 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// sameOrigin refuses a cross-site request: an Origin header, when present, must be this host's.
+// sameOrigin refuses a cross-site request. Sec-Fetch-Site, which browsers send, must say same-origin; an
+// Origin header must name this host. Under Referrer-Policy: no-referrer a browser sends "Origin: null" with
+// form posts, so a null Origin counts only with Sec-Fetch-Site: same-origin. A request with neither header
+// is not from a browser's cross-site form, and still needs the CSRF token.
 func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		// Browsers send Origin on every POST; without one, Sec-Fetch-Site (when sent) must not say cross-site.
-		s := r.Header.Get("Sec-Fetch-Site")
-		return s == "" || s == "same-origin" || s == "none"
+	site := r.Header.Get("Sec-Fetch-Site")
+	if site != "" && site != "same-origin" {
+		return false
 	}
-	u, err := url.Parse(o)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host)
+	switch o := r.Header.Get("Origin"); o {
+	case "":
+		return true
+	case "null":
+		return site == "same-origin"
+	default:
+		u, err := url.Parse(o)
+		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host)
+	}
 }
 
 func tokenEqual(a, b string) bool {

@@ -15,8 +15,8 @@
 //     generated into data_dir/dashboard-token) exchanged for a `__Host-` cookie (Secure, HttpOnly,
 //     SameSite=Strict, Path=/). Failed logins are rate-limited per client address.
 //   - Every state change is a POST carrying the session's CSRF token (form field "csrf" or header
-//     X-CSRF-Token, compared in constant time) from a request whose Origin, when sent, is the dashboard's
-//     own; anything else is refused with 403.
+//     X-CSRF-Token, compared in constant time) in a same-origin request (Sec-Fetch-Site and Origin, when
+//     sent); anything else is refused with 403.
 //   - Every response carries a strict Content-Security-Policy (frame-ancestors 'none'), X-Frame-Options
 //     DENY, X-Content-Type-Options nosniff and Referrer-Policy no-referrer.
 //   - Decisions (approve, deny, revoke, pin approval) are recorded with the dashboard login's principal

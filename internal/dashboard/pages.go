@@ -360,6 +360,8 @@ type recordView struct {
 	// Approval is the approval the record's call needed, when the store still has it.
 	Approval *approval.Approval
 	Headers  string
+	// Response is the response record answering a request, shown with it.
+	Response *audit.Entry
 }
 
 func (d *Dashboard) auditRecord(w http.ResponseWriter, r *http.Request) {
@@ -386,6 +388,12 @@ func (d *Dashboard) auditRecord(w http.ResponseWriter, r *http.Request) {
 	if sr.Approval != nil && sr.Approval.ID != "" {
 		if a, err := d.approvals.Get(r.Context(), sr.Approval.ID); err == nil {
 			v.Approval = a
+		}
+	}
+	if st.Response != 0 {
+		if resp, err := d.audit.Get(r.Context(), st.Response); err == nil && resp != nil {
+			e := audit.EntryOf(resp)
+			v.Response = &e
 		}
 	}
 	if len(sr.Headers) > 0 {
