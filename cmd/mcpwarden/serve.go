@@ -83,7 +83,7 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				}
 				defer func() { _ = dash.Close() }()
 				routes.Handle(dashboard.Path, dash)
-				log.Info("dashboard: serving", "url", dashboard.URL(cfg))
+				log.Info("dashboard: serving", "url", cfg.DashboardURL())
 			}
 			routes.Handle("/", g.Handler())
 			srv := &http.Server{

@@ -13,6 +13,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -365,6 +366,19 @@ type Dashboard struct {
 	// URL is the dashboard's address as approvers reach it (e.g. https://mcp.example.com/ui/), used for
 	// links in approval webhook messages. Default: http://{listen}/ui/.
 	URL string `yaml:"url"`
+}
+
+// DashboardURL is the dashboard's base URL as approvers reach it, ending in "/": dashboard.url, else
+// http://{listen}/ui/. Empty when the dashboard is off.
+func (c *Config) DashboardURL() string {
+	d := c.Dashboard
+	if d == nil || (d.Enabled != nil && !*d.Enabled) {
+		return ""
+	}
+	if d.URL != "" {
+		return strings.TrimSuffix(d.URL, "/") + "/"
+	}
+	return "http://" + c.Listen + "/ui/"
 }
 
 // DashboardTokenFile is the generated admin token's file inside data_dir.

@@ -33,7 +33,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
@@ -75,17 +74,7 @@ type Dashboard struct {
 }
 
 // Enabled reports whether cfg turns the dashboard on.
-func Enabled(cfg *config.Config) bool {
-	return cfg.Dashboard != nil && (cfg.Dashboard.Enabled == nil || *cfg.Dashboard.Enabled)
-}
-
-// URL is the dashboard's base URL as approvers reach it: dashboard.url, else http://{listen}/ui/.
-func URL(cfg *config.Config) string {
-	if cfg.Dashboard != nil && cfg.Dashboard.URL != "" {
-		return strings.TrimSuffix(cfg.Dashboard.URL, "/") + "/"
-	}
-	return "http://" + cfg.Listen + Path
-}
+func Enabled(cfg *config.Config) bool { return cfg.DashboardURL() != "" }
 
 // Open loads the admin token (generating one into data_dir when the config has none), opens the stores of
 // cfg and returns the dashboard. cfg.Dashboard must be set.
