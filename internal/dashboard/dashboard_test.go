@@ -12,15 +12,18 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/discovery"
+	"github.com/mcpwarden/mcpwarden/internal/discovery/fleet"
 )
 
 const testToken = "test-admin-token-0123456789"
 
 // newTestServer opens a dashboard on a fresh data_dir (config: one stdio server that is never started, plus
 // dashYAML as the dashboard: section) and serves it on a loopback httptest server.
-func newTestServer(t *testing.T, dashYAML string, log *slog.Logger) (*httptest.Server, *config.Config) {
+func newTestServer(t *testing.T, dashYAML string, log *slog.Logger) (*httptest.Server, *Dashboard) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mcpwarden.yaml")
@@ -41,7 +44,7 @@ func newTestServer(t *testing.T, dashYAML string, log *slog.Logger) (*httptest.S
 	mux.Handle(Path, d)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, cfg
+	return srv, d
 }
 
 // client does not follow redirects, so tests see them.
@@ -244,8 +247,8 @@ func TestEveryPageRendersWhenEmpty(t *testing.T) {
 func TestGeneratedTokenIsPrivateAndNotLogged(t *testing.T) {
 	var logBuf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
-	srv, cfg := newTestServer(t, "dashboard:\n  enabled: true\n", log)
-	path := filepath.Join(cfg.DataDir, config.DashboardTokenFile)
+	srv, d := newTestServer(t, "dashboard:\n  enabled: true\n", log)
+	path := filepath.Join(d.cfg.DataDir, config.DashboardTokenFile)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatalf("no generated token file: %v", err)
@@ -266,5 +269,32 @@ func TestGeneratedTokenIsPrivateAndNotLogged(t *testing.T) {
 	}
 	if strings.Contains(logBuf.String(), tok) {
 		t.Errorf("the token reached the log after a login:\n%s", logBuf.String())
+	}
+}
+
+// TestFleetPageMarksShadowServers: a shadow server reported by a host is marked in words, not only colour,
+// with its risk reasons.
+func TestFleetPageMarksShadowServers(t *testing.T) {
+	srv, d := newTestServer(t, "dashboard:\n  admin_token: "+testToken+"\n", nil)
+	_, err := d.fleet.SaveReport(t.Context(), fleet.StoredReport{ReportID: "r1", Host: "laptop-7", User: "ann", ReceivedAt: time.Now(),
+		Inventory: discovery.Inventory{Servers: []discovery.Server{
+			{ID: "s1", Client: "cursor", Name: "postgres-prod", Transport: "stdio", Command: "npx", Args: []string{"pg-mcp"}, Shadow: true,
+				Risk: discovery.Risk{Score: 70, Level: "high", Reasons: []discovery.Reason{{Code: "unpinned", Points: 40, Message: "runs an unpinned npx package"}}}},
+			{ID: "s2", Client: "cursor", Name: "wrapped", Transport: "stdio", Command: "mcpwarden", Args: []string{"wrap"}},
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _, _ := login(t, srv.URL, testToken)
+	req := mustReq(t, "GET", srv.URL+"/ui/fleet", nil)
+	req.AddCookie(sess)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /ui/fleet: %d", resp.StatusCode)
+	}
+	for _, want := range []string{"laptop-7", `<tr class="shadow">`, "✗ shadow", "postgres-prod", "runs an unpinned npx package", "1 of 2 discovered servers"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("fleet page lacks %q", want)
+		}
 	}
 }
