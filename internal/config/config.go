@@ -364,8 +364,27 @@ type Dashboard struct {
 	// SessionTTL is how long a dashboard login lasts. Default 8h.
 	SessionTTL Duration `yaml:"session_ttl"`
 	// URL is the dashboard's address as approvers reach it (e.g. https://mcp.example.com/ui/), used for
-	// links in approval webhook messages. Default: http://{listen}/ui/.
+	// links in approval webhook messages and as the base of the OIDC redirect URI. Default: http://{listen}/ui/.
 	URL string `yaml:"url"`
+	// OIDC adds single sign-on against auth.issuer (the provider the gateway's identity config uses):
+	// the authorization code flow with PKCE. Nil: admin token only.
+	OIDC *DashboardOIDC `yaml:"oidc,omitempty"`
+}
+
+// DashboardOIDC is the dashboard's OpenID Connect client registration at auth.issuer.
+type DashboardOIDC struct {
+	// ClientID is the dashboard's client id at the issuer. Required.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is its secret, sent with HTTP Basic to the token endpoint (${VAR} is expanded). Empty:
+	// a public client (PKCE only).
+	ClientSecret string `yaml:"client_secret"`
+	// Scopes are requested at login. Default [openid, email, profile].
+	Scopes []string `yaml:"scopes"`
+	// AllowedGroups and AllowedUsers say who may log in: members of any of the groups (auth.claims.groups),
+	// or users whose subject or email is listed. At least one entry is required: anyone the issuer knows
+	// could otherwise approve calls.
+	AllowedGroups []string `yaml:"allowed_groups"`
+	AllowedUsers  []string `yaml:"allowed_users"`
 }
 
 // DashboardURL is the dashboard's base URL as approvers reach it, ending in "/": dashboard.url, else

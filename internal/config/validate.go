@@ -165,7 +165,7 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 	}
 	k.inspect(c)
 	if c.Dashboard != nil {
-		k.dashboard(c.Dashboard)
+		k.dashboard(c.Dashboard, c.Auth)
 	}
 	if c.Auth != nil {
 		k.auth(c.Auth, c.DataDir, base, lookup)
@@ -574,7 +574,7 @@ const (
 	MinDashboardTokenLen       = 16
 )
 
-func (k *checker) dashboard(d *Dashboard) {
+func (k *checker) dashboard(d *Dashboard, auth *Auth) {
 	if d.Enabled == nil {
 		on := true
 		d.Enabled = &on
@@ -587,6 +587,22 @@ func (k *checker) dashboard(d *Dashboard) {
 	}
 	if d.URL != "" {
 		k.url(d.URL, "dashboard.url")
+	}
+	if o := d.OIDC; o != nil {
+		if auth == nil || auth.Issuer == "" {
+			k.errorf("dashboard.oidc", "needs auth.issuer: the dashboard logs in against the provider the gateway's identity config uses")
+		}
+		if o.ClientID == "" {
+			k.errorf("dashboard.oidc.client_id", "missing: register the dashboard as a client at the issuer (redirect URI: the dashboard's URL + oidc/callback) and write its id here")
+		}
+		if len(o.AllowedGroups) == 0 && len(o.AllowedUsers) == 0 {
+			k.errorf("dashboard.oidc", "name who may log in with allowed_groups or allowed_users: otherwise anyone the issuer knows could approve calls")
+		}
+		if len(o.Scopes) == 0 {
+			o.Scopes = []string{"openid", "email", "profile"}
+		} else if !slices.Contains(o.Scopes, "openid") {
+			k.errorf("dashboard.oidc.scopes", "must include openid (the login needs an ID token)")
+		}
 	}
 }
 
