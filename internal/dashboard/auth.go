@@ -300,12 +300,14 @@ func setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 
 type loginView struct {
 	CSRF, Next, Error string
+	// SSO is the issuer of the OIDC login, when configured.
+	SSO string
 }
 
 func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 	t := randomToken(24)
 	setCookie(w, loginCookie, t, 600)
-	d.render(w, r, http.StatusOK, "login", "Log in", loginView{CSRF: t, Next: safeNext(r.URL.Query().Get("next"))})
+	d.render(w, r, http.StatusOK, "login", "Log in", loginView{CSRF: t, Next: safeNext(r.URL.Query().Get("next")), SSO: d.ssoName()})
 }
 
 // safeNext keeps a post-login redirect inside the dashboard.
@@ -336,7 +338,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.log.Warn("dashboard: failed login", "remote", key)
 		t := randomToken(24)
 		setCookie(w, loginCookie, t, 600)
-		d.render(w, r, http.StatusUnauthorized, "login", "Log in", loginView{CSRF: t, Next: next, Error: "Wrong token."})
+		d.render(w, r, http.StatusUnauthorized, "login", "Log in", loginView{CSRF: t, Next: next, Error: "Wrong token.", SSO: d.ssoName()})
 		return
 	}
 	id := d.sessions.create(adminPrincipal)
@@ -344,6 +346,13 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	setCookie(w, loginCookie, "", -1)
 	d.log.Info("dashboard: login", "principal", adminPrincipal.ID(), "remote", key)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (d *Dashboard) ssoName() string {
+	if d.oidc == nil {
+		return ""
+	}
+	return d.oidc.issuer
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {

@@ -12,8 +12,10 @@
 //     parked call in any gateway process sharing the store, and a pin approved here is honoured on the
 //     gateway's next list.
 //   - Every page but /ui/login needs a session: the admin token of dashboard.admin_token (or the one
-//     generated into data_dir/dashboard-token) exchanged for a `__Host-` cookie (Secure, HttpOnly,
-//     SameSite=Strict, Path=/). Failed logins are rate-limited per client address.
+//     generated into data_dir/dashboard-token), or with dashboard.oidc an OpenID Connect login at
+//     auth.issuer (code flow with PKCE and nonce, limited to allowed groups or users), exchanged for a
+//     `__Host-` cookie (Secure, HttpOnly, SameSite=Strict, Path=/). Failed logins are rate-limited per
+//     client address.
 //   - Every state change is a POST carrying the session's CSRF token (form field "csrf" or header
 //     X-CSRF-Token, compared in constant time) in a same-origin request (Sec-Fetch-Site and Origin, when
 //     sent); anything else is refused with 403.
@@ -69,6 +71,7 @@ type Dashboard struct {
 	fleet     *fleet.SQLiteStore
 	sessions  *sessions
 	limiter   *limiter
+	oidc      *oidcLogin // nil without dashboard.oidc
 	pages     map[string]*template.Template
 	handler   http.Handler
 }
@@ -117,6 +120,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Dashboard, 
 	}
 	d.sessions = newSessions(cfg.Dashboard.SessionTTL.D(), d.now)
 	d.limiter = newLimiter(5, time.Minute, d.now)
+	if cfg.Dashboard.OIDC != nil {
+		if d.oidc, err = newOIDCLogin(cfg, d.now); err != nil {
+			return nil, err
+		}
+	}
 	if d.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
@@ -151,6 +159,10 @@ func (d *Dashboard) routes() http.Handler {
 	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /ui/login", d.loginPage)
 	mux.HandleFunc("POST /ui/login", d.login)
+	if d.oidc != nil {
+		mux.HandleFunc("GET /ui/oidc/start", d.oidcStart)
+		mux.HandleFunc("GET /ui/oidc/callback", d.oidcCallback)
+	}
 
 	auth := http.NewServeMux()
 	auth.HandleFunc("POST /ui/logout", d.logout)
