@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpwarden/mcpwarden/internal/identity/identitytest"
 	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
 
@@ -322,5 +323,44 @@ func TestDashboardInBrowser(t *testing.T) {
 	text = textOf("main")
 	if !strings.Contains(text, "db.lookup") || !strings.Contains(text, "rug pull") && !strings.Contains(text, "tool calls in the last hour") {
 		t.Errorf("overview = %q, want the top tools", text)
+	}
+}
+
+// TestDashboardOIDCInBrowser: with dashboard.oidc, Chromium logs in through the gateway's OpenID Connect
+// issuer. The dashboard is opened as http://localhost:PORT and the issuer runs on 127.0.0.1, so the
+// issuer's redirect back is a cross-site navigation, as with a real identity provider: the session cookie
+// (SameSite=Strict) must still arrive on the first dashboard page.
+func TestDashboardOIDCInBrowser(t *testing.T) {
+	bin := binary(t)
+	upstream, _ := dashboardUpstream(t)
+	is := identitytest.NewIssuer(t)
+	is.LogIn(map[string]any{"sub": "alice", "email": "alice@example.com", "groups": []string{"mcp-admins"}})
+	port := testenv.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dash := fmt.Sprintf("http://localhost:%d/ui/", port)
+	cfgPath := writeConfig(t, "listen: "+addr+"\ndata_dir: "+t.TempDir()+"\n"+
+		"servers:\n  - name: db\n    url: "+upstream+"\n"+
+		"auth:\n  issuer: "+is.URL+"\n  resource: http://"+addr+"\n"+
+		"dashboard:\n  url: "+dash+"\n  oidc:\n    client_id: "+is.ClientID+"\n    client_secret: "+is.ClientSecret+
+		"\n    allowed_groups: [mcp-admins]\n")
+	gw := testenv.StartProcess(t, []string{bin, "serve", "--config", cfgPath}, nil)
+	gw.WaitForPort(t, addr)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
+	defer cancel()
+	b := browser(t, ctx)
+	err := chromedp.Do(b,
+		chromedp.Navigate(dash),
+		chromedp.WaitVisible(chromedp.CSS("#sso")),
+		chromedp.Click(chromedp.CSS("#sso")),
+		chromedp.WaitVisible(chromedp.CSS("#kpi-pending")),
+	)
+	if err != nil {
+		page, _ := chromedp.Run(b, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+		t.Fatalf("OIDC login in the browser: %v\nthe browser shows:\n%s\ngateway output:\n%s", err, page, gw.Output())
+	}
+	who, err := chromedp.Run(b, chromedp.Text(chromedp.CSS("form.logout .who")))
+	if err != nil || !strings.Contains(who, "oidc:alice@"+is.URL) {
+		t.Errorf("after the OIDC login the header says %q (%v), want oidc:alice@%s", who, err, is.URL)
 	}
 }

@@ -193,8 +193,9 @@ func (d *Dashboard) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	id := d.sessions.create(p)
 	setCookie(w, sessionCookie, id, int(d.cfg.Dashboard.SessionTTL.D()/time.Second))
 	d.log.Info("dashboard: login", "principal", p.ID(), "method", "oidc", "remote", clientKey(r))
-	// The session cookie is SameSite=Strict, and this request came from the issuer's site: a redirect would
-	// stay cross-site and leave the cookie behind. A page of our own that moves on is a same-site navigation.
+	// The session cookie is SameSite=Strict, and this request came from the issuer's site: browsers that
+	// count the whole redirect chain (Chromium behind a flag, others by default) would treat a redirect as
+	// cross-site and leave the cookie behind. A page of our own that moves on is a same-site navigation.
 	d.render(w, r, http.StatusOK, "continue", "Logged in", f.next)
 }
 
