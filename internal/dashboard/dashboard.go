@@ -34,6 +34,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -114,6 +115,10 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Dashboard, 
 	}
 	if d.pins, err = pin.Open(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	// The fleet inventory is SQLite in data_dir even when the other stores are in PostgreSQL.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("dashboard: create data_dir for the fleet inventory: %w", err)
 	}
 	if d.fleet, err = fleet.NewSQLiteStore(ctx, filepath.Join(cfg.DataDir, "fleet.db")); err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/discovery"
 	"github.com/mcpwarden/mcpwarden/internal/discovery/fleet"
+	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
 
 const testToken = "test-admin-token-0123456789"
@@ -224,7 +225,14 @@ func TestStateChangeWithoutCSRFRefused(t *testing.T) {
 }
 
 func TestEveryPageRendersWhenEmpty(t *testing.T) {
-	srv, _ := newTestServer(t, "dashboard:\n  admin_token: "+testToken+"\n", nil)
+	t.Run("sqlite", func(t *testing.T) { everyPageRenders(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		everyPageRenders(t, "audit:\n  store: postgres\n  postgres_dsn: "+testenv.PostgresDSN(t)+"\n")
+	})
+}
+
+func everyPageRenders(t *testing.T, extra string) {
+	srv, _ := newTestServer(t, extra+"dashboard:\n  admin_token: "+testToken+"\n", nil)
 	sess, _, _ := login(t, srv.URL, testToken)
 	for _, p := range []string{"/ui/", "/ui/audit", "/ui/audit?since=1h&decision=deny", "/ui/approvals", "/ui/servers", "/ui/fleet", "/ui/policy"} {
 		req := mustReq(t, "GET", srv.URL+p, nil)
