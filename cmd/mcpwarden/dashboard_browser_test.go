@@ -244,8 +244,18 @@ func TestDashboardInBrowser(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"decided_by": "dashboard:admin"`) || !strings.Contains(out, `"reason": "migration ticket 42"`) {
 		t.Errorf("approvals list --all: exit %d, want the decision by dashboard:admin with its reason\n%s%s", code, out, errOut)
 	}
+	// The call's record shows the decision and the approval on its response.
+	run("open the DROP TABLE record",
+		chromedp.Navigate(base+"/ui/audit?tool=sql&method=tools/call"),
+		chromedp.Click(chromedp.Search(`//tbody[@id="audit-rows"]/tr[td[3][contains(.,"request")]]/td[1]/a`)),
+		chromedp.WaitVisible(chromedp.CSS("#response-decision")),
+	)
+	if got := textOf("#response-decision") + " " + textOf("#response-approval"); !strings.Contains(got, "ask") ||
+		!strings.Contains(got, "default-ask-destructive") || !strings.Contains(got, "dashboard:admin") {
+		t.Errorf("DROP TABLE record: response decision and approval = %q, want ask by default-ask-destructive, approved by dashboard:admin", got)
+	}
 	run("revoke the grant",
-		chromedp.Reload(),
+		chromedp.Navigate(base+"/ui/approvals"),
 		chromedp.WaitVisible(chromedp.CSS("#grants tbody form button")),
 		screenshot("approvals-grant"),
 		chromedp.Click(chromedp.CSS("#grants tbody form button")),
@@ -308,8 +318,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		screenshot("policy"),
 	)
 	text = textOf("#replay-result")
-	if !strings.Contains(text, "no-lookup") || strings.Contains(text, "\n0 newly denied") {
-		t.Errorf("replay result = %q, want the lookups newly denied by no-lookup", text)
+	// The two lookups become denials; the DROP TABLE, asked then, is allowed by the candidate.
+	if !strings.Contains(text, "no-lookup") || !strings.Contains(text, "2 newly denied, 0 newly asked, 1 newly allowed") {
+		t.Errorf("replay result = %q, want 2 lookups newly denied by no-lookup and the DROP TABLE newly allowed", text)
 	}
 
 	run("fleet and overview",

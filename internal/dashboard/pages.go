@@ -190,15 +190,24 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	err := d.audit.Scan(r.Context(), audit.Filter{Since: now.Add(-24 * time.Hour), Desc: true, Limit: overviewScanCap}, func(sr *audit.StoredRecord) error {
 		v.Scanned++
 		rec := &sr.Record
-		if rec.Direction != "client_to_server" || rec.Kind != "request" {
-			return nil
-		}
+		// Requests are recorded before the chain decides; the decision, approval and findings of a call are
+		// on its response record.
 		if len(rec.Findings) > 0 && len(v.Alerts) < 20 {
 			f := rec.Findings[0]
 			v.Alerts = append(v.Alerts, alert{Kind: "finding", Time: rec.Time, Link: fmt.Sprintf("/ui/audit/%d", sr.ID),
 				Text: fmt.Sprintf("%s finding (%s) in %s %s on %s: %s", f.Detector, f.Severity, rec.Method, rec.Name, rec.Server, f.Message)})
 		}
-		if rec.Method != "tools/call" {
+		switch rec.DecisionAction() {
+		case "deny":
+			v.Denials24++
+			if len(v.Alerts) < 20 {
+				v.Alerts = append(v.Alerts, alert{Kind: "blocked", Time: rec.Time, Link: fmt.Sprintf("/ui/audit/%d", sr.ID),
+					Text: fmt.Sprintf("blocked %s %s on %s for %s: %s", rec.Method, rec.Name, rec.Server, rec.Principal.User, rec.Decision.Reason)})
+			}
+		case "ask":
+			v.Asks24++
+		}
+		if rec.Direction != "client_to_server" || rec.Kind != "request" || rec.Method != "tools/call" {
 			return nil
 		}
 		v.Calls24++
@@ -209,20 +218,6 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		servers[rec.Server]++
 		tools[rec.Server+"."+rec.Name]++
 		users[rec.Principal.User]++
-		switch rec.DecisionAction() {
-		case "deny":
-			v.Denials24++
-			if len(v.Alerts) < 20 {
-				reason := ""
-				if rec.Decision != nil {
-					reason = rec.Decision.Reason
-				}
-				v.Alerts = append(v.Alerts, alert{Kind: "blocked", Time: rec.Time, Link: fmt.Sprintf("/ui/audit/%d", sr.ID),
-					Text: fmt.Sprintf("blocked %s on %s for %s: %s", rec.Name, rec.Server, rec.Principal.User, reason)})
-			}
-		case "ask":
-			v.Asks24++
-		}
 		return nil
 	})
 	if err != nil {

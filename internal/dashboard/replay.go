@@ -19,8 +19,9 @@ type replayChange struct {
 	Was, Now, Rule, Reason     string
 }
 
-// replayReport is what a candidate policy would have decided differently. It follows
-// `mcpwarden policy replay` (cmd/mcpwarden/policy.go), which prints the same counts.
+// replayReport is what a candidate policy would have decided differently. It counts like `mcpwarden
+// policy replay` (cmd/mcpwarden/policy.go), but takes each call's recorded decision from its response
+// record, where the gateway records it.
 type replayReport struct {
 	Since                                 time.Time
 	Evaluated, Unchanged                  int
@@ -35,29 +36,60 @@ const maxReplayChanges = 500
 
 func replay(ctx context.Context, sink *audit.SQLSink, cand *policy.Policy, since time.Time) (*replayReport, error) {
 	rep := &replayReport{Since: since}
+	type call struct {
+		in       policy.Input
+		ref      string
+		id       int64
+		time     time.Time
+		user     string
+		decision string
+	}
+	// The decision of a request is on its response record (requests are recorded before the chain
+	// decides), so requests are collected first and matched with their responses by reference.
+	var calls []*call
+	byRef := map[string]*call{}
 	err := sink.Scan(ctx, audit.Filter{Since: since}, func(sr *audit.StoredRecord) error {
 		r := &sr.Record
-		if sr.DecodeErr != nil || r.Direction != "client_to_server" || (r.Kind != "request" && r.Kind != "notification") || r.Method == "" {
+		if sr.DecodeErr != nil {
 			return nil
 		}
-		in := policy.Input{
+		if r.Direction == "server_to_client" && r.Parent != "" {
+			if c := byRef[r.Parent]; c != nil && r.Decision != nil {
+				c.decision = r.Decision.Action
+			}
+			return nil
+		}
+		if r.Direction != "client_to_server" || (r.Kind != "request" && r.Kind != "notification") || r.Method == "" {
+			return nil
+		}
+		c := &call{ref: r.Ref(), id: sr.ID, time: r.Time, user: r.Principal.User, decision: r.DecisionAction(), in: policy.Input{
 			Principal:  policy.Principal{User: r.Principal.User, Groups: r.Principal.Groups, Auth: r.Principal.AuthMethod},
 			ClientName: r.Client.Name, ClientVersion: r.Client.Version, SessionID: r.SessionID,
 			Server: r.Server, Method: r.Method, Name: r.Name, Arguments: r.Arguments,
+		}}
+		calls = append(calls, c)
+		if r.Kind == "request" {
+			byRef[c.ref] = c
 		}
-		if r.Method == "tools/call" && len(r.Arguments) == 0 {
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		if c.in.Method == "tools/call" && len(c.in.Arguments) == 0 {
 			rep.WithoutArguments++
 		}
-		dec := cand.Evaluate(&in)
+		dec := cand.Evaluate(&c.in)
 		rep.Evaluated++
-		was := r.DecisionAction()
+		was := c.decision
 		if was == "" || was == string(policy.Redact) || strings.HasPrefix(was, "monitor:") {
 			was = string(policy.Allow) // no policy then, redacted but forwarded, or only monitored
 		}
 		now := string(dec.Effect)
 		if now == was {
 			rep.Unchanged++
-			return nil
+			continue
 		}
 		switch dec.Effect {
 		case policy.Deny:
@@ -69,14 +101,10 @@ func replay(ctx context.Context, sink *audit.SQLSink, cand *policy.Policy, since
 		}
 		if len(rep.Changes) >= maxReplayChanges {
 			rep.Truncated = true
-			return nil
+			continue
 		}
-		rep.Changes = append(rep.Changes, replayChange{Time: r.Time, Record: r.Ref(), RecordID: sr.ID, User: r.Principal.User,
-			Server: r.Server, Method: r.Method, Name: r.Name, Was: was, Now: now, Rule: dec.RuleID, Reason: dec.Reason})
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		rep.Changes = append(rep.Changes, replayChange{Time: c.time, Record: c.ref, RecordID: c.id, User: c.user,
+			Server: c.in.Server, Method: c.in.Method, Name: c.in.Name, Was: was, Now: now, Rule: dec.RuleID, Reason: dec.Reason})
 	}
 	sort.SliceStable(rep.Changes, func(i, j int) bool { return rep.Changes[i].Time.Before(rep.Changes[j].Time) })
 	return rep, nil
