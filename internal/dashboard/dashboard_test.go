@@ -245,7 +245,13 @@ func everyPageRenders(t *testing.T, extra string) {
 			t.Errorf("GET %s: the page has inline script or style, which the CSP refuses", p)
 		}
 	}
-	req := mustReq(t, "GET", srv.URL+"/ui/audit?since=yesterday", nil)
+	req := mustReq(t, "GET", srv.URL+"/ui/audit/export?since=1h&decision=deny", nil)
+	req.AddCookie(sess)
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/x-ndjson" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") {
+		t.Errorf("GET /ui/audit/export: %d %q %q, want a JSON lines attachment", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
+	}
+	req = mustReq(t, "GET", srv.URL+"/ui/audit?since=yesterday", nil)
 	req.AddCookie(sess)
 	if resp, body := do(t, req); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "neither a duration") {
 		t.Errorf("GET /ui/audit?since=yesterday: %d, want 400 naming the problem", resp.StatusCode)
