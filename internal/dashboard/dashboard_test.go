@@ -312,3 +312,13 @@ func TestFleetPageMarksShadowServers(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticFilesWithoutListing(t *testing.T) {
+	srv, _ := newTestServer(t, "dashboard:\n  admin_token: "+testToken+"\n", nil)
+	if resp, body := do(t, mustReq(t, "GET", srv.URL+"/ui/static/app.js", nil)); resp.StatusCode != http.StatusOK || !strings.Contains(body, "liveAudit") {
+		t.Errorf("GET /ui/static/app.js: %d", resp.StatusCode)
+	}
+	if resp, body := do(t, mustReq(t, "GET", srv.URL+"/ui/static/", nil)); resp.StatusCode == http.StatusOK && strings.Contains(body, "app.js") {
+		t.Errorf("GET /ui/static/ lists the directory")
+	}
+}
