@@ -10,6 +10,7 @@
 #   server-everything   @modelcontextprotocol/server-everything     -> MCPWARDEN_SERVER_EVERYTHING_NPM (entry .js)
 #   everything-server   go-sdk conformance fixture (go install)     -> MCPWARDEN_EVERYTHING_SERVER (binary)
 #   staticcheck, gotestsum  (go install, pinned)                    -> .cache/bin, used by scripts/test.sh
+#   chromium            Debian packages chromium, chromium-driver       -> /usr/bin/chromium (dashboard browser tests)
 #
 # Usage: scripts/setup-deps.sh        then: source .cache/env.sh
 set -euo pipefail
@@ -116,6 +117,23 @@ go_install everything-server github.com/modelcontextprotocol/go-sdk/conformance/
 go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 go_install gotestsum gotest.tools/gotestsum "$GOTESTSUM_VERSION"
 everything="$cache/bin/everything-server"
+
+# 5. Chromium for the dashboard's browser tests (Debian packages; apt-get update only when the package lists
+#    do not know them yet). Needs root, or sudo without a password.
+if [ ! -x /usr/bin/chromium ]; then
+  apt_get() {
+    if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; elif command -v sudo >/dev/null 2>&1; then sudo -n apt-get "$@"; else return 1; fi
+  }
+  command -v apt-get >/dev/null 2>&1 \
+    || die "/usr/bin/chromium is missing and this is not a Debian-like system: install Chromium and set MCPWARDEN_CHROMIUM to its path"
+  log "installing the Debian packages chromium and chromium-driver"
+  if ! apt-cache show chromium >/dev/null 2>&1; then
+    apt_get update -qq >&2 || die "apt-get update failed (run as root, or with passwordless sudo)"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq chromium chromium-driver >&2 \
+    || die "apt-get install chromium chromium-driver failed (see above; run as root, or with passwordless sudo)"
+  [ -x /usr/bin/chromium ] || die "the chromium package is installed but /usr/bin/chromium is missing"
+fi
 
 for f in "$conf_legacy" "$conf_modern" "$srv_npm"; do
   [ -f "$f" ] || die "expected file $f is missing; remove .cache/ and re-run"

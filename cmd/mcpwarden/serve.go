@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpwarden/mcpwarden/internal/dashboard"
 	"github.com/mcpwarden/mcpwarden/internal/gateway"
 )
 
@@ -31,6 +32,7 @@ Endpoints:
   /api/v1/fleet/  fleet inventory: discover --report posts here (API key auth)
   /oauth/upstream/{server}/start, /callback
                   per-user consent for servers with oauth: (see docs/identity.md)
+  /ui/            web dashboard, when the config has a dashboard: section (see docs/dashboard.md)
 
 SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout to finish.`,
 		Args: cobra.NoArgs,
@@ -79,6 +81,16 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 			defer func() { _ = closeFleet() }()
 			routes := http.NewServeMux()
 			routes.Handle(gateway.FleetPath, fleetAPI)
+			if dashboard.Enabled(cfg) {
+				dash, err := dashboard.Open(cmd.Context(), cfg, dashboard.Options{Logger: log})
+				if err != nil {
+					_ = ln.Close()
+					return err
+				}
+				defer func() { _ = dash.Close() }()
+				routes.Handle(dashboard.Path, dash)
+				log.Info("dashboard: serving", "url", cfg.DashboardURL())
+			}
 			routes.Handle("/", g.Handler())
 			srv := &http.Server{
 				Handler:           auth.Wrap(routes),

@@ -31,6 +31,9 @@ type WebhookConfig struct {
 	Backoff  time.Duration
 	// Logger receives delivery failures; nil discards.
 	Logger *slog.Logger
+	// DashboardURL, when set, is the dashboard's base URL (ending in "/"): messages then link to the
+	// approval's page there (which needs a dashboard login) instead of naming the CLI command.
+	DashboardURL string
 }
 
 // Webhook notifies an HTTP endpoint of pending approvals with a Slack-compatible JSON body ({"text": …},
@@ -85,15 +88,21 @@ func Sign(secret, timestamp string, body []byte) string {
 
 // Notify sends the pending approval a in the background.
 func (w *Webhook) Notify(a *Approval) {
+	how := fmt.Sprintf("`mcpwarden approvals show %s`, then approve or deny it.", a.ID)
+	machine := map[string]any{
+		"event": "approval.pending", "id": a.ID, "server": a.Call.Server, "tool": a.Call.Tool, "user": a.Call.User,
+		"principal": a.Call.Principal, "rule": a.Call.Rule, "reason": a.Call.Reason, "created": a.Created,
+		"expires": a.Expires, "four_eyes": a.Require.FourEyes, "approvers": a.Require.Approvers,
+	}
+	if w.cfg.DashboardURL != "" {
+		link := w.cfg.DashboardURL + "approvals/" + a.ID
+		how = fmt.Sprintf("approve or deny it at <%s|the dashboard>.", link)
+		machine["url"] = link
+	}
 	body, err := json.Marshal(map[string]any{
-		"text": fmt.Sprintf("mcpwarden: %s wants to call %s on %s (%s). Approval %s waits until %s: "+
-			"`mcpwarden approvals show %s`, then approve or deny it.",
-			a.Call.User, a.Call.Tool, a.Call.Server, a.Call.Message, a.ID, a.Created.Add(a.Require.Timeout).Format(time.RFC3339), a.ID),
-		"mcpwarden": map[string]any{
-			"event": "approval.pending", "id": a.ID, "server": a.Call.Server, "tool": a.Call.Tool, "user": a.Call.User,
-			"principal": a.Call.Principal, "rule": a.Call.Rule, "reason": a.Call.Reason, "created": a.Created,
-			"expires": a.Expires, "four_eyes": a.Require.FourEyes, "approvers": a.Require.Approvers,
-		},
+		"text": fmt.Sprintf("mcpwarden: %s wants to call %s on %s (%s). Approval %s waits until %s: %s",
+			a.Call.User, a.Call.Tool, a.Call.Server, a.Call.Message, a.ID, a.Created.Add(a.Require.Timeout).Format(time.RFC3339), how),
+		"mcpwarden": machine,
 	})
 	if err != nil {
 		return

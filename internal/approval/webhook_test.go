@@ -76,3 +76,28 @@ func TestWebhookCloseStopsRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWebhookLinksToDashboard: with the dashboard on, the message links to the approval's dashboard page.
+func TestWebhookLinksToDashboard(t *testing.T) {
+	got := make(chan map[string]any, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		got <- m
+	}))
+	defer srv.Close()
+	w, err := NewWebhook(WebhookConfig{URL: srv.URL, DashboardURL: "https://mcp.example.com/ui/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Notify(&Approval{ID: "apr-3", Created: time.Now(), Call: alice, Require: Requirement{Timeout: time.Minute}})
+	m := <-got
+	_ = w.Close()
+	const link = "https://mcp.example.com/ui/approvals/apr-3"
+	if text, _ := m["text"].(string); !strings.Contains(text, "<"+link+"|the dashboard>") {
+		t.Errorf("text = %q, want a link to %s", text, link)
+	}
+	if mw, _ := m["mcpwarden"].(map[string]any); mw["url"] != link {
+		t.Errorf("mcpwarden.url = %v, want %s", mw["url"], link)
+	}
+}

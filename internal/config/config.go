@@ -13,6 +13,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	// Approval turns on human approval of calls the policy marks "ask" (see docs/approval.md): such a call is
 	// parked until an approver decides, instead of being refused. Nil when absent: ask decisions are refused.
 	Approval *Approval `yaml:"approval,omitempty"`
+	// Dashboard turns on the web dashboard `serve` publishes at /ui/ (see docs/dashboard.md). Nil when
+	// absent: no dashboard.
+	Dashboard *Dashboard `yaml:"dashboard,omitempty"`
 
 	// Pinning configures tool pinning: trust on first use of every tool, prompt, resource template and
 	// server instructions (see docs/pinning.md). Nil when absent: mode tofu.
@@ -450,6 +454,56 @@ type Approval struct {
 	// Webhook, when set, is notified of every new pending approval.
 	Webhook *ApprovalWebhook `yaml:"webhook,omitempty"`
 }
+
+// Dashboard configures the web dashboard (served by `mcpwarden serve` at /ui/).
+type Dashboard struct {
+	// Enabled turns the dashboard on (default true when the dashboard: section is present).
+	Enabled *bool `yaml:"enabled"`
+	// AdminToken is the secret of the local admin login (at least 16 characters). ${VAR} is replaced from
+	// the environment. Empty: the gateway generates one at start into data_dir/dashboard-token (mode 0600)
+	// and logs where it is, never the token itself.
+	AdminToken string `yaml:"admin_token"`
+	// SessionTTL is how long a dashboard login lasts. Default 8h.
+	SessionTTL Duration `yaml:"session_ttl"`
+	// URL is the dashboard's address as approvers reach it (e.g. https://mcp.example.com/ui/), used for
+	// links in approval webhook messages and as the base of the OIDC redirect URI. Default: http://{listen}/ui/.
+	URL string `yaml:"url"`
+	// OIDC adds single sign-on against auth.issuer (the provider the gateway's identity config uses):
+	// the authorization code flow with PKCE. Nil: admin token only.
+	OIDC *DashboardOIDC `yaml:"oidc,omitempty"`
+}
+
+// DashboardOIDC is the dashboard's OpenID Connect client registration at auth.issuer.
+type DashboardOIDC struct {
+	// ClientID is the dashboard's client id at the issuer. Required.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is its secret, sent with HTTP Basic to the token endpoint (${VAR} is expanded). Empty:
+	// a public client (PKCE only).
+	ClientSecret string `yaml:"client_secret"`
+	// Scopes are requested at login. Default [openid, email, profile].
+	Scopes []string `yaml:"scopes"`
+	// AllowedGroups and AllowedUsers say who may log in: members of any of the groups (auth.claims.groups),
+	// or users whose subject or email is listed. At least one entry is required: anyone the issuer knows
+	// could otherwise approve calls.
+	AllowedGroups []string `yaml:"allowed_groups"`
+	AllowedUsers  []string `yaml:"allowed_users"`
+}
+
+// DashboardURL is the dashboard's base URL as approvers reach it, ending in "/": dashboard.url, else
+// http://{listen}/ui/. Empty when the dashboard is off.
+func (c *Config) DashboardURL() string {
+	d := c.Dashboard
+	if d == nil || (d.Enabled != nil && !*d.Enabled) {
+		return ""
+	}
+	if d.URL != "" {
+		return strings.TrimSuffix(d.URL, "/") + "/"
+	}
+	return "http://" + c.Listen + "/ui/"
+}
+
+// DashboardTokenFile is the generated admin token's file inside data_dir.
+const DashboardTokenFile = "dashboard-token"
 
 // ApprovalWebhook posts a Slack-compatible JSON message for every parked call.
 type ApprovalWebhook struct {

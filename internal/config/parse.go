@@ -662,6 +662,26 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			c.Auth = &Auth{}
 			d.auth(v, p, c.Auth)
 		}},
+		{"dashboard", func(v *yaml.Node, p string) {
+			c.Dashboard = &Dashboard{}
+			d.object(v, p, []field{
+				{"admin_token", d.setExpanded(&c.Dashboard.AdminToken)},
+				{"enabled", d.setBoolPtr(&c.Dashboard.Enabled)},
+				{"oidc", func(v *yaml.Node, p string) {
+					o := &DashboardOIDC{}
+					c.Dashboard.OIDC = o
+					d.object(v, p, []field{
+						{"allowed_groups", d.strings(&o.AllowedGroups)},
+						{"allowed_users", d.strings(&o.AllowedUsers)},
+						{"client_id", d.setStr(&o.ClientID)},
+						{"client_secret", d.setExpanded(&o.ClientSecret)},
+						{"scopes", d.strings(&o.Scopes)},
+					})
+				}},
+				{"session_ttl", d.duration(&c.Dashboard.SessionTTL)},
+				{"url", d.setStr(&c.Dashboard.URL)},
+			})
+		}},
 		{"data_dir", d.setStr(&c.DataDir)},
 		{"dataflow", func(v *yaml.Node, p string) {
 			c.DataFlow = &DataFlow{}

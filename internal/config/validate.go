@@ -165,6 +165,9 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 	}
 	k.inspect(c)
 	k.dataflow(c)
+	if c.Dashboard != nil {
+		k.dashboard(c.Dashboard, c.Auth)
+	}
 	if c.Auth != nil {
 		k.auth(c.Auth, c.DataDir, base, lookup)
 		if c.Auth.Mode == AuthModeOAuth || c.Auth.Mode == AuthModeAPIKey {
@@ -565,6 +568,44 @@ func (k *checker) approval(a *Approval) {
 			if strings.TrimSpace(g) == "" {
 				k.errorf(fmt.Sprintf("%s.approvers[%d]", p, j), "empty group name: write a group, e.g. approvers: [dba]")
 			}
+		}
+	}
+}
+
+// Dashboard defaults and limits.
+const (
+	DefaultDashboardSessionTTL = 8 * time.Hour
+	MinDashboardTokenLen       = 16
+)
+
+func (k *checker) dashboard(d *Dashboard, auth *Auth) {
+	if d.Enabled == nil {
+		on := true
+		d.Enabled = &on
+	}
+	k.positive("dashboard.session_ttl", &d.SessionTTL, DefaultDashboardSessionTTL)
+	if d.AdminToken != "" && len(d.AdminToken) < MinDashboardTokenLen {
+		// The value is a secret: the message gives its length rule, never the value.
+		k.errorf("dashboard.admin_token", "is shorter than %d characters: use a long random secret (e.g. `openssl rand -hex 24`), "+
+			"or leave it out to have one generated into data_dir/%s", MinDashboardTokenLen, DashboardTokenFile)
+	}
+	if d.URL != "" {
+		k.url(d.URL, "dashboard.url")
+	}
+	if o := d.OIDC; o != nil {
+		if auth == nil || auth.Issuer == "" {
+			k.errorf("dashboard.oidc", "needs auth.issuer: the dashboard logs in against the provider the gateway's identity config uses")
+		}
+		if o.ClientID == "" {
+			k.errorf("dashboard.oidc.client_id", "missing: register the dashboard as a client at the issuer (redirect URI: the dashboard's URL + oidc/callback) and write its id here")
+		}
+		if len(o.AllowedGroups) == 0 && len(o.AllowedUsers) == 0 {
+			k.errorf("dashboard.oidc", "name who may log in with allowed_groups or allowed_users: otherwise anyone the issuer knows could approve calls")
+		}
+		if len(o.Scopes) == 0 {
+			o.Scopes = []string{"openid", "email", "profile"}
+		} else if !slices.Contains(o.Scopes, "openid") {
+			k.errorf("dashboard.oidc.scopes", "must include openid (the login needs an ID token)")
 		}
 	}
 }

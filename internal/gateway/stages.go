@@ -118,7 +118,8 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		bc := approval.BrokerConfigFrom(cfg.Approval, ast)
 		bc.Logger = log
 		if wh := cfg.Approval.Webhook; wh != nil {
-			hook, err := approval.NewWebhook(approval.WebhookConfig{URL: wh.URL, Secret: wh.Secret, Logger: log})
+			hook, err := approval.NewWebhook(approval.WebhookConfig{URL: wh.URL, Secret: wh.Secret, Logger: log,
+				DashboardURL: cfg.DashboardURL()})
 			if err != nil {
 				return Stages{}, nil, errors.Join(err, closeAll())
 			}

@@ -151,3 +151,22 @@ func FreePort(t testing.TB) int {
 
 // addrString is "127.0.0.1:PORT".
 func addrString(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+
+// EnvChromium overrides where the browser tests find Chromium (default /usr/bin/chromium, the Debian
+// package scripts/setup-deps.sh installs).
+const EnvChromium = "MCPWARDEN_CHROMIUM"
+
+// Chromium returns the Chromium binary the dashboard's browser tests drive (headless, through the
+// DevTools protocol). A missing browser fails the test; it is never a skip.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	p := lookup(EnvChromium)
+	if p == "" {
+		p = "/usr/bin/chromium"
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		t.Fatalf("testenv: Chromium is not installed at %s (the dashboard's browser tests need it); run scripts/setup-deps.sh, "+
+			"which installs the Debian packages chromium and chromium-driver, or set %s", p, EnvChromium)
+	}
+	return p
+}

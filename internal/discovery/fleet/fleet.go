@@ -53,10 +53,12 @@ type ServerRecord struct {
 	Name      string `json:"name"`
 	Transport string `json:"transport"`
 	// Target is the command line (stdio) or URL.
-	Target      string    `json:"target"`
-	Shadow      bool      `json:"shadow"`
-	RiskScore   int       `json:"risk_score"`
-	RiskLevel   string    `json:"risk_level"`
+	Target    string `json:"target"`
+	Shadow    bool   `json:"shadow"`
+	RiskScore int    `json:"risk_score"`
+	RiskLevel string `json:"risk_level"`
+	// RiskReasons are the messages of the reasons that make up the risk score.
+	RiskReasons []string  `json:"risk_reasons,omitempty"`
 	Fingerprint string    `json:"fingerprint"`
 	FirstSeen   time.Time `json:"first_seen"`
 	LastSeen    time.Time `json:"last_seen"`
@@ -133,6 +135,9 @@ func apply(prev map[string]ServerRecord, rep StoredReport) (map[string]ServerRec
 			File: s.File, Name: s.Name, Transport: s.Transport, Target: target(s), Shadow: s.Shadow,
 			RiskScore: s.Risk.Score, RiskLevel: s.Risk.Level, Fingerprint: fingerprint(s),
 			FirstSeen: rep.ReceivedAt, LastSeen: rep.ReceivedAt, ReportID: rep.ReportID}
+		for _, why := range s.Risk.Reasons {
+			r.RiskReasons = append(r.RiskReasons, why.Message)
+		}
 		if old, ok := prev[s.ID]; ok {
 			r.FirstSeen = old.FirstSeen
 			if old.Fingerprint != r.Fingerprint {

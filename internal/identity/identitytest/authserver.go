@@ -203,6 +203,10 @@ func (a *authServer) checkResource(res string) bool {
 
 func (is *Issuer) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Get("client_id") == is.ClientID {
+		is.loginAuthorize(w, r) // OpenID Connect login of the issuer's own client (issuer.go)
+		return
+	}
 	now := is.Now()
 	a := &is.as
 	a.mu.Lock()
@@ -261,6 +265,13 @@ func (a *authServer) clientAuth(r *http.Request) *Client {
 func (is *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.ParseForm() != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "POST a form")
+		return
+	}
+	is.mu.Lock()
+	_, login := is.codes[r.PostForm.Get("code")]
+	is.mu.Unlock()
+	if login && r.PostForm.Get("grant_type") == "authorization_code" {
+		is.loginToken(w, r) // a code of the OIDC login (issuer.go)
 		return
 	}
 	now := is.Now()

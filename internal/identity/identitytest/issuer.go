@@ -1,8 +1,10 @@
 // Package identitytest runs a real OpenID Connect issuer for tests: an httptest server publishing
 // /.well-known/openid-configuration and a JWKS, minting access tokens signed with real RSA or EC keys,
-// rotating keys, and answering RFC 7662 introspection for opaque tokens it issued. It is also an OAuth 2.1
-// authorization server for upstream servers (authserver.go): authorize, token (PKCE, refresh, RFC 8707
-// resource, RFC 8693 exchange) and RFC 7591 registration, with a clock tests move forward.
+// rotating keys, and answering RFC 7662 introspection for opaque tokens it issued. It logs users in with the
+// authorization code flow (PKCE S256, auto-consent) for OpenID Connect clients that use its own ClientID
+// (LogIn), and is an OAuth 2.1 authorization server for upstream servers (authserver.go): authorize, token
+// (PKCE, refresh, RFC 8707 resource, RFC 8693 exchange) and RFC 7591 registration, with a clock tests move
+// forward.
 package identitytest
 
 import (
@@ -11,6 +13,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -42,12 +45,23 @@ type Issuer struct {
 	introHits int
 	// as holds the authorization server state (authserver.go).
 	as authServer
+	// login is who /authorize logs in for the OIDC client ClientID: the claims of the ID token it leads to
+	// (iss, aud, exp, iat and nonce are added). Nil: /authorize answers access_denied.
+	login map[string]any
+	codes map[string]codeGrant
+}
+
+// codeGrant is an OIDC login's authorization code waiting to be exchanged.
+type codeGrant struct {
+	clientID, redirectURI, nonce, challenge string
+	claims                                  map[string]any
 }
 
 // NewIssuer starts an issuer with one RSA key (kid "k1"); it stops at test cleanup.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
-	is := &Issuer{t: t, ClientID: "mcpwarden", ClientSecret: "s3cret-introspection", opaque: map[string]map[string]any{}}
+	is := &Issuer{t: t, ClientID: "mcpwarden", ClientSecret: "s3cret-introspection", opaque: map[string]map[string]any{},
+		codes: map[string]codeGrant{}}
 	is.Rotate("k1", jose.RS256)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", is.metadata)
@@ -236,4 +250,87 @@ func (is *Issuer) introspect(w http.ResponseWriter, r *http.Request) {
 		out[k] = v
 	}
 	writeJSON(w, out)
+}
+
+// LogIn makes /authorize log in the user with these claims (e.g. sub, email, groups) without asking.
+func (is *Issuer) LogIn(claims map[string]any) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.login = claims
+}
+
+// loginAuthorize implements the authorization endpoint of the OIDC login (client ClientID): it requires PKCE S256 and redirects
+// back to redirect_uri with a one-time code and the state.
+func (is *Issuer) loginAuthorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	redirect := q.Get("redirect_uri")
+	if q.Get("response_type") != "code" || redirect == "" || q.Get("client_id") == "" ||
+		q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+		http.Error(w, "bad authorization request", http.StatusBadRequest)
+		return
+	}
+	sep := "?"
+	if strings.Contains(redirect, "?") {
+		sep = "&"
+	}
+	is.mu.Lock()
+	login := is.login
+	code := ""
+	if login != nil {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		code = base64.RawURLEncoding.EncodeToString(b)
+		is.codes[code] = codeGrant{clientID: q.Get("client_id"), redirectURI: redirect, nonce: q.Get("nonce"),
+			challenge: q.Get("code_challenge"), claims: login}
+	}
+	is.mu.Unlock()
+	if login == nil {
+		http.Redirect(w, r, redirect+sep+"error=access_denied&state="+q.Get("state"), http.StatusFound)
+		return
+	}
+	http.Redirect(w, r, redirect+sep+"code="+code+"&state="+q.Get("state"), http.StatusFound)
+}
+
+// loginToken exchanges a login code for an ID token (and an access token), checking the client, the redirect URI
+// and the PKCE verifier.
+func (is *Issuer) loginToken(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "authorization_code" {
+		http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
+		return
+	}
+	is.mu.Lock()
+	g, ok := is.codes[r.PostForm.Get("code")]
+	delete(is.codes, r.PostForm.Get("code"))
+	is.mu.Unlock()
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id = r.PostForm.Get("client_id")
+	}
+	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+	switch {
+	case !ok:
+		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+		return
+	case id != g.clientID || (basic && id == is.ClientID && secret != is.ClientSecret):
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+		return
+	case r.PostForm.Get("redirect_uri") != g.redirectURI || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
+		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+		return
+	}
+	now := time.Now()
+	claims := map[string]any{"iss": is.URL, "aud": g.clientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+	if g.nonce != "" {
+		claims["nonce"] = g.nonce
+	}
+	for k, v := range g.claims {
+		claims[k] = v
+	}
+	writeJSON(w, map[string]any{"access_token": is.Token(is.Claims(claimString(g.claims, "sub"), g.clientID, "openid")),
+		"token_type": "Bearer", "expires_in": 300, "id_token": is.Token(claims)})
+}
+
+func claimString(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
 }
