@@ -120,7 +120,7 @@ everything="$cache/bin/everything-server"
 
 # 5. Chromium for the dashboard's browser tests (Debian packages; apt-get update only when the package lists
 #    do not know them yet). Needs root, or sudo without a password.
-if [ ! -x /usr/bin/chromium ]; then
+if [ -z "${MCPWARDEN_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   apt_get() {
     if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; elif command -v sudo >/dev/null 2>&1; then sudo -n apt-get "$@"; else return 1; fi
   }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -178,34 +176,6 @@ else the shipped default. Fixture format: docs/policy.md. Exit 0 when all pass, 
 	return cmd
 }
 
-// replayChange is one recorded call whose decision the candidate policy changes.
-type replayChange struct {
-	Time   time.Time `json:"time"`
-	Record string    `json:"record"`
-	User   string    `json:"user"`
-	Server string    `json:"server"`
-	Method string    `json:"method"`
-	Name   string    `json:"name"`
-	Was    string    `json:"was"`
-	Now    string    `json:"now"`
-	Rule   string    `json:"rule,omitempty"`
-	Reason string    `json:"reason"`
-}
-
-// replayReport is the outcome of a replay.
-type replayReport struct {
-	Since            time.Time      `json:"since"`
-	Policy           string         `json:"policy"`
-	Version          string         `json:"version"`
-	Evaluated        int            `json:"evaluated"`
-	Unchanged        int            `json:"unchanged"`
-	NewlyDenied      int            `json:"newly_denied"`
-	NewlyAsked       int            `json:"newly_asked"`
-	NewlyAllowed     int            `json:"newly_allowed"`
-	WithoutArguments int            `json:"without_arguments"`
-	Changes          []replayChange `json:"changes"`
-}
-
 func newPolicyReplayCmd() *cobra.Command {
 	var cfgPath, policyPath, since string
 	var asJSON bool
@@ -248,57 +218,16 @@ Without --policy the config's current policy is the candidate. Exit 0; 2 on usag
 	return cmd
 }
 
-func replay(ctx context.Context, cfg *config.Config, cand *policy.Policy, since time.Time) (*replayReport, error) {
+func replay(ctx context.Context, cfg *config.Config, cand *policy.Policy, since time.Time) (*audit.ReplayReport, error) {
 	store, err := audit.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w (policy replay reads the audit store of %s)", err, cfg.Path)
 	}
 	defer store.DB().Close()
-	rep := &replayReport{Since: since, Policy: cand.Source, Version: cand.Version, Changes: []replayChange{}}
-	err = store.Scan(ctx, audit.Filter{Since: since}, func(sr *audit.StoredRecord) error {
-		r := &sr.Record
-		if sr.DecodeErr != nil || r.Direction != "client_to_server" || (r.Kind != "request" && r.Kind != "notification") || r.Method == "" {
-			return nil
-		}
-		in := policy.Input{
-			Principal:  policy.Principal{User: r.Principal.User, Groups: r.Principal.Groups, Auth: r.Principal.AuthMethod},
-			ClientName: r.Client.Name, ClientVersion: r.Client.Version, SessionID: r.SessionID,
-			Server: r.Server, Method: r.Method, Name: r.Name, Arguments: r.Arguments,
-		}
-		if policy.IsCall(r.Method) && r.Method == "tools/call" && len(r.Arguments) == 0 {
-			rep.WithoutArguments++
-		}
-		d := cand.Evaluate(&in)
-		rep.Evaluated++
-		was := r.DecisionAction()
-		if was == "" || was == string(policy.Redact) || strings.HasPrefix(was, "monitor:") {
-			was = string(policy.Allow) // no policy then, redacted but forwarded, or only monitored
-		}
-		now := string(d.Effect)
-		if now == was {
-			rep.Unchanged++
-			return nil
-		}
-		switch d.Effect {
-		case policy.Deny:
-			rep.NewlyDenied++
-		case policy.Ask:
-			rep.NewlyAsked++
-		case policy.Allow:
-			rep.NewlyAllowed++
-		}
-		rep.Changes = append(rep.Changes, replayChange{Time: r.Time, Record: r.Ref(), User: r.Principal.User, Server: r.Server,
-			Method: r.Method, Name: r.Name, Was: was, Now: now, Rule: d.RuleID, Reason: d.Reason})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.SliceStable(rep.Changes, func(i, j int) bool { return rep.Changes[i].Time.Before(rep.Changes[j].Time) })
-	return rep, nil
+	return audit.Replay(ctx, store, cand, since, 0)
 }
 
-func printReplay(w io.Writer, rep *replayReport, asJSON bool) error {
+func printReplay(w io.Writer, rep *audit.ReplayReport, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, rep)
 	}

@@ -87,6 +87,19 @@ func TestPolicyReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The gateway records a call's decision on its response record: a call asked then and asked by the
+	// candidate is unchanged.
+	req := &audit.Record{Time: start.Add(10 * time.Second), Direction: "client_to_server", Kind: "request", Server: "db",
+		Method: "tools/call", Name: "query", Arguments: json.RawMessage(`{"sql":"DROP TABLE audit"}`),
+		Principal: audit.Principal{User: "alice", AuthMethod: "local"}}
+	if err := a.Commit(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	resp := &audit.Record{Time: start.Add(11 * time.Second), Direction: "server_to_client", Kind: "error", Server: "db",
+		Method: "tools/call", Name: "query", Parent: req.Ref(), Decision: &audit.Decision{Action: "ask", Rule: "default-ask-destructive"}}
+	if err := a.Commit(ctx, resp); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +130,7 @@ extends: default
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
-	if rep.Evaluated != 5 || rep.Unchanged != 1 || rep.NewlyDenied != 1 || rep.NewlyAsked != 2 || rep.NewlyAllowed != 1 {
+	if rep.Evaluated != 6 || rep.Unchanged != 2 || rep.NewlyDenied != 1 || rep.NewlyAsked != 2 || rep.NewlyAllowed != 1 {
 		t.Errorf("report counts = %+v", rep)
 	}
 }

@@ -638,7 +638,7 @@ type policyView struct {
 	Candidate, Since   string
 	CandidateError     string
 	CandidateWarnings  []string
-	Replay             *replayReport
+	Replay             *audit.ReplayReport
 }
 
 func (d *Dashboard) activePolicy(v *policyView) {
@@ -676,6 +676,9 @@ func (d *Dashboard) policyPage(w http.ResponseWriter, r *http.Request) {
 // maxCandidateBytes caps a pasted candidate policy.
 const maxCandidateBytes = 1 << 20
 
+// maxReplayChanges caps the changes listed on the policy page (the counts cover everything).
+const maxReplayChanges = 500
+
 func (d *Dashboard) policyReplay(w http.ResponseWriter, r *http.Request) {
 	v := policyView{Candidate: r.PostFormValue("candidate"), Since: strings.TrimSpace(r.PostFormValue("since"))}
 	d.activePolicy(&v)
@@ -695,7 +698,7 @@ func (d *Dashboard) policyReplay(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		v.CandidateWarnings = policy.Lint(cand)
-		if v.Replay, err = replay(r.Context(), d.audit, cand, since); err != nil {
+		if v.Replay, err = audit.Replay(r.Context(), d.audit, cand, since, maxReplayChanges); err != nil {
 			v.CandidateError, code = err.Error(), http.StatusServiceUnavailable
 		}
 	}
