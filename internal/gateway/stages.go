@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
@@ -69,7 +70,15 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		for _, sc := range cfg.Servers {
 			trusted[sc.Name] = sc.Trusted
 		}
-		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn,
+		// With a PostgreSQL store, limit rules count for every replica in the database (cluster.Counter).
+		limiter := policy.NewLimiter()
+		if db, err := cluster.OpenDB(ctx, cfg); err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		} else if db != nil {
+			closers = append(closers, db.Close)
+			limiter.Shared = cluster.NewCounter(db)
+		}
+		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn, Limiter: limiter,
 			Trusted: func(server string) bool { return trusted[server] }})
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
