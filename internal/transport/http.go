@@ -458,10 +458,15 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 	if !s.serve(w, r, msg) {
 		return
 	}
-	// A failed initialize leaves no session behind.
+	// A failed initialize leaves no session behind (in a cluster: none another replica would adopt).
 	if s.initFailed.Load() {
 		if f.remove(info.ID) != nil {
 			s.close()
+		}
+		if c := f.opts.Cluster; c != nil && c.Revoke != nil {
+			if err := c.Revoke(context.WithoutCancel(r.Context()), info.ID); err != nil {
+				f.opts.Logger.Warn("could not record a failed initialize's session as ended", "err", err)
+			}
 		}
 	}
 }
