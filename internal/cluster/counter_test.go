@@ -80,3 +80,20 @@ func TestCounterSharedAcrossLimiters(t *testing.T) {
 		t.Fatal("Take on a limiter whose database is closed let the call through")
 	}
 }
+
+// BenchmarkCounterTake: one limited call counted in PostgreSQL (one transaction, one upsert).
+func BenchmarkCounterTake(b *testing.B) {
+	cfg := &config.Config{Audit: config.Audit{Store: "postgres", PostgresDSN: testenv.PostgresDSN(b)}}
+	db, err := OpenDB(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	c := NewCounter(db)
+	hits := []policy.LimitHit{{RuleID: "r", Key: "r|alice|fs|read", Count: 1 << 30, Per: time.Hour}}
+	for b.Loop() {
+		if _, err := c.Take(context.Background(), hits, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -48,3 +48,22 @@ func TestSessionSeal(t *testing.T) {
 		t.Fatal("a 5-byte secret was accepted")
 	}
 }
+
+// BenchmarkSessionSeal: sealing a new session id (once per initialize) and opening one (once per session
+// and replica that adopts it).
+func BenchmarkSessionSeal(b *testing.B) {
+	s, _ := NewSessionSeal([]byte("0123456789abcdef0123456789abcdef"))
+	st := sealedSession{Endpoint: "fs", Owner: "oidc:alice@https://idp.example.com", Created: 1700000000,
+		Init: []byte(`{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},"elicitation":{}},"clientInfo":{"name":"claude-code","version":"2.1.0"}}`)}
+	id, _ := s.seal(st)
+	b.Run("seal", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = s.seal(st)
+		}
+	})
+	b.Run("open", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = s.open(id)
+		}
+	})
+}
