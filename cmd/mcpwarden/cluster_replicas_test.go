@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpwarden/mcpwarden/internal/testenv"
+	"github.com/mcpwarden/mcpwarden/internal/transport"
 )
 
 // roundRobin is a load balancer without affinity: every POST goes to the next replica in turn (GETs
@@ -233,8 +234,9 @@ func TestClusterRoundRobin(t *testing.T) {
 		t.Errorf("audit verify of the shared store: exit %d\n%s%s", code, out, errOut)
 	}
 	chains := map[string]int{}
+	label := transport.SessionLabel(sid) // what records name the session by, on every replica
 	for _, e := range listJSON(t, reps[1].cfg) {
-		if e.SessionID == sid && e.Method == "tools/call" {
+		if e.SessionID == label && e.Method == "tools/call" {
 			chains[e.Chain]++
 		}
 	}

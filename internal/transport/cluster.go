@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,7 +91,7 @@ func (s *SessionSeal) seal(st sealedSession) (string, error) {
 func (s *SessionSeal) open(id string) (sealedSession, bool) {
 	var st sealedSession
 	rest, ok := strings.CutPrefix(id, sealedPrefix)
-	if !ok || len(rest) > 8192 {
+	if !ok || len(rest) > maxSealedID {
 		return st, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(rest)
@@ -103,6 +104,14 @@ func (s *SessionSeal) open(id string) (sealedSession, bool) {
 		return st, false
 	}
 	return st, true
+}
+
+// SessionLabel is the session id the rest of the gateway sees (session.Info.ID: audit records, grants, limits
+// by session) for a sealed Mcp-Session-Id: "w1-" and 32 hex digits of its SHA-256, the same on every replica,
+// instead of the ~300-character wire id.
+func SessionLabel(wireID string) string {
+	h := sha256.Sum256([]byte(wireID))
+	return "w1-" + hex.EncodeToString(h[:16])
 }
 
 // ClusterOptions makes the front one replica of several that share their 2025-era sessions.
@@ -138,8 +147,15 @@ func (h *endpointHandler) sealID(r *http.Request, msg *jsonrpc.Message) (string,
 	if err != nil {
 		return "", err
 	}
-	return h.front.opts.Cluster.Seal.seal(sealedSession{Endpoint: h.endpoint, Owner: h.front.owner(r), Created: time.Now().Unix(), Init: init})
+	id, err := h.front.opts.Cluster.Seal.seal(sealedSession{Endpoint: h.endpoint, Owner: h.front.owner(r), Created: time.Now().Unix(), Init: init})
+	if err == nil && len(id) > maxSealedID {
+		return "", fmt.Errorf("the client's capabilities and info make a session id of %d bytes, more than the %d a cluster session id may have", len(id), maxSealedID)
+	}
+	return id, err
 }
+
+// maxSealedID bounds a sealed session id (HTTP servers commonly accept 8 KiB of headers in all).
+const maxSealedID = 6144
 
 // errNotAdoptable is a session id no replica sealed, for another endpoint or owner, or revoked.
 var errNotAdoptable = errors.New("session not found or expired; start a new session with initialize")
@@ -186,7 +202,7 @@ func (h *endpointHandler) adopt(r *http.Request, id string) (*httpSession, error
 		return nil, errNotAdoptable
 	}
 	info := session.New(session.TransportHTTP, h.endpoint, r.RemoteAddr, false)
-	info.ID = id
+	info.ID = SessionLabel(id)
 	info.Created = time.Unix(st.Created, 0)
 	s := newHTTPSession(f, info)
 	s.owner = st.Owner
@@ -209,7 +225,7 @@ func (h *endpointHandler) adopt(r *http.Request, id string) (*httpSession, error
 	}
 	f.sessions[id] = s
 	f.mu.Unlock()
-	f.opts.Logger.Info("session adopted from another replica", "endpoint", h.endpoint, "created", info.Created)
+	f.opts.Logger.Info("session adopted from another replica", "session", info.ID, "endpoint", h.endpoint, "created", info.Created)
 	return s, nil
 }
 

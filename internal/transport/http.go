@@ -429,13 +429,14 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 		return
 	}
 	info := session.New(session.TransportHTTP, h.endpoint, r.RemoteAddr, f.opts.Cluster == nil)
+	wireID := info.ID // the Mcp-Session-Id header; in a cluster, sealed, and info.ID is its short label
 	if f.opts.Cluster != nil {
 		id, err := h.sealID(r, msg)
 		if err != nil {
 			writeRPCError(w, http.StatusBadRequest, msg.ID, jsonrpc.CodeInvalidParams, "cannot start a session: "+err.Error())
 			return
 		}
-		info.ID = id
+		wireID, info.ID = id, SessionLabel(id)
 	}
 	s := newHTTPSession(f, info)
 	s.owner = f.owner(r)
@@ -452,19 +453,19 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 		writeRPCError(w, http.StatusServiceUnavailable, msg.ID, jsonrpc.CodeGatewayShutdown, "the gateway is shutting down; retry against another instance or later")
 		return
 	}
-	f.sessions[info.ID] = s
+	f.sessions[wireID] = s
 	f.mu.Unlock()
-	w.Header().Set(HeaderSessionID, info.ID)
+	w.Header().Set(HeaderSessionID, wireID)
 	if !s.serve(w, r, msg) {
 		return
 	}
 	// A failed initialize leaves no session behind (in a cluster: none another replica would adopt).
 	if s.initFailed.Load() {
-		if f.remove(info.ID) != nil {
+		if f.remove(wireID) != nil {
 			s.close()
 		}
 		if c := f.opts.Cluster; c != nil && c.Revoke != nil {
-			if err := c.Revoke(context.WithoutCancel(r.Context()), info.ID); err != nil {
+			if err := c.Revoke(context.WithoutCancel(r.Context()), wireID); err != nil {
 				f.opts.Logger.Warn("could not record a failed initialize's session as ended", "err", err)
 			}
 		}
