@@ -140,7 +140,9 @@ func TestAdoptAcrossFronts(t *testing.T) {
 		t.Fatalf("initialize: %d sid=%q", r.status, sid)
 	}
 	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
-	with := func(user string) map[string]string { return map[string]string{HeaderSessionID: sid, "X-Test-User": user} }
+	with := func(user string) map[string]string {
+		return map[string]string{HeaderSessionID: sid, "X-Test-User": user}
+	}
 
 	if r := do(t, "POST", twoURL+"/mcp/x", list, with("bob")); r.status != 404 {
 		t.Errorf("bob on alice's session at the other front: %d, want 404", r.status)
