@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/dashboard"
 	"github.com/mcpwarden/mcpwarden/internal/gateway"
 )
@@ -54,12 +55,23 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				return usageErr(err)
 			}
 			defer func() { _ = closeStages() }()
-			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages,
-				HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders,
-				UpstreamTransport: auth.UpstreamTransport})
+			// cluster: sealed session ids any replica can adopt, DELETEs shared through PostgreSQL.
+			sessions, err := cluster.OpenSessions(cmd.Context(), cfg, log)
 			if err != nil {
 				return usageErr(err)
 			}
+			defer func() { _ = sessions.Close() }()
+			gopts := gateway.Options{Logger: log, Stages: stages,
+				HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders,
+				UpstreamTransport: auth.UpstreamTransport}
+			if sessions != nil {
+				gopts.Cluster = sessions.Options()
+			}
+			g, err := gateway.New(cfg, gopts)
+			if err != nil {
+				return usageErr(err)
+			}
+			sessions.Listen(func(h string) { g.EndSessions(func(id string) bool { return cluster.IDHash(id) == h }) })
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return usageErr(fmt.Errorf("cannot listen on %s: %w (choose another port with listen: or --listen)", cfg.Listen, err))

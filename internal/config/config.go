@@ -63,6 +63,9 @@ type Config struct {
 	DataFlow *DataFlow `yaml:"dataflow,omitempty"`
 	// Allowlist restricts which stdio servers may be launched (see docs/pinning.md). Nil when absent: any.
 	Allowlist *Allowlist `yaml:"allowlist,omitempty"`
+	// Cluster makes this gateway one replica of several behind a load balancer, sharing 2025-era sessions
+	// (see docs/deploy.md). Nil when absent: sessions live on this instance only.
+	Cluster *Cluster `yaml:"cluster,omitempty"`
 	// Sandbox is the default confinement of stdio servers (see docs/sandbox.md). Nil when absent: each
 	// stdio server gets the default sandbox (scrubbed environment, no_new_privs, open_files 4096).
 	Sandbox *Sandbox `yaml:"sandbox,omitempty"`
@@ -378,6 +381,16 @@ type HTTP struct {
 	// SessionIdleTimeout ends a 2025-era client session (and its stdio process) after this long without
 	// traffic. Default 30m.
 	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+}
+
+// Cluster configures several replicas that share sessions (see docs/deploy.md). Exactly one of
+// SessionKeyFile and SessionKey is required.
+type Cluster struct {
+	// SessionKeyFile holds the secret (at least 16 bytes; surrounding whitespace is ignored) from which the
+	// replicas derive the key that seals session ids. Every replica must read the same secret.
+	SessionKeyFile string `yaml:"session_key_file"`
+	// SessionKey is the same secret given inline, normally as ${ENV_VAR}.
+	SessionKey string `yaml:"session_key"`
 }
 
 // Audit configures the audit trail (stage ⑧, see docs/audit.md).

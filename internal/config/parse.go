@@ -662,6 +662,13 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			c.Auth = &Auth{}
 			d.auth(v, p, c.Auth)
 		}},
+		{"cluster", func(v *yaml.Node, p string) {
+			c.Cluster = &Cluster{}
+			d.object(v, p, []field{
+				{"session_key", d.setExpanded(&c.Cluster.SessionKey)},
+				{"session_key_file", d.setStr(&c.Cluster.SessionKeyFile)},
+			})
+		}},
 		{"dashboard", func(v *yaml.Node, p string) {
 			c.Dashboard = &Dashboard{}
 			d.object(v, p, []field{

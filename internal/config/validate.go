@@ -155,6 +155,21 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 	k.sandboxes(c, base, lookup)
 	k.http(&c.HTTP)
 	k.audit(&c.Audit, c.DataDir, base, lookup)
+	if cl := c.Cluster; cl != nil {
+		switch {
+		case cl.SessionKey == "" && cl.SessionKeyFile == "":
+			k.errorf("cluster.session_key_file", "is required in a cluster (or cluster.session_key): every replica needs the same "+
+				"secret to seal session ids; create one with `openssl rand -base64 32 > session.key`")
+		case cl.SessionKey != "" && cl.SessionKeyFile != "":
+			k.errorf("cluster.session_key", "and cluster.session_key_file are both set: keep one")
+		case cl.SessionKeyFile != "":
+			if p, msg := resolvePath(cl.SessionKeyFile, base, lookup); msg != "" {
+				k.errorf("cluster.session_key_file", "%s", msg)
+			} else {
+				cl.SessionKeyFile = p
+			}
+		}
+	}
 	if c.Approval == nil {
 		// Approvals are on by default: the shipped policy asks before destructive calls, and an ask with
 		// nobody to ask would only refuse. `approval: {enabled: false}` turns them off.

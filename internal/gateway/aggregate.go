@@ -348,6 +348,20 @@ func (s *aggSession) connectAll(ctx context.Context) map[string]error {
 
 func (s *aggSession) initialize(ctx context.Context, msg *jsonrpc.Message) *jsonrpc.Message {
 	noteInitialize(s.info, msg)
+	version := s.prepareHandshake()
+	s.connectAll(ctx)
+	caps, instructions := s.merged()
+	return s.result(msg, map[string]any{
+		"protocolVersion": version,
+		"capabilities":    caps,
+		"serverInfo":      map[string]string{"name": "mcpwarden", "title": "mcpwarden aggregate endpoint", "version": Version},
+		"instructions":    instructions,
+	})
+}
+
+// prepareHandshake makes every link initialize its upstream session on behalf of the client the session's
+// Info describes, and settles the session's protocol version, which it returns.
+func (s *aggSession) prepareHandshake() string {
 	version := s.info.Version()
 	if !session.IsLegacyVersion(version) {
 		version = session.LegacyVersions[len(session.LegacyVersions)-1]
@@ -357,15 +371,20 @@ func (s *aggSession) initialize(ctx context.Context, msg *jsonrpc.Message) *json
 	for _, l := range s.links {
 		l.setHandshake(init, initialized)
 	}
-	s.connectAll(ctx)
-	caps, instructions := s.merged()
 	s.info.SetVersion(version)
-	return s.result(msg, map[string]any{
-		"protocolVersion": version,
-		"capabilities":    caps,
-		"serverInfo":      map[string]string{"name": "mcpwarden", "title": "mcpwarden aggregate endpoint", "version": Version},
-		"instructions":    instructions,
-	})
+	return version
+}
+
+// Adopt implements transport.Adopter: a 2025-era session initialized on another replica. The upstream
+// sessions are opened (and initialized for the client) on first use, as after an upstream restart.
+func (b *aggregateBackend) Adopt(ctx context.Context, info *session.Info, sink transport.Sink, init *jsonrpc.Message) (transport.Session, error) {
+	noteInitialize(info, init)
+	sess, err := b.Open(ctx, info, sink)
+	if err != nil {
+		return nil, err
+	}
+	sess.(*aggSession).prepareHandshake()
+	return sess, nil
 }
 
 func (s *aggSession) discover(ctx context.Context, msg *jsonrpc.Message) *jsonrpc.Message {

@@ -40,6 +40,9 @@ type Options struct {
 	// UpstreamTransport, when set, may wrap the HTTP transport of a server's upstream requests (the
 	// upstream OAuth client refreshes a refused token and retries); nil keeps rt.
 	UpstreamTransport func(server string, rt http.RoundTripper) http.RoundTripper
+	// Cluster, when set, makes the gateway one replica of several sharing 2025-era sessions (see
+	// transport.ClusterOptions). Nil: sessions live on this gateway only.
+	Cluster *transport.ClusterOptions
 }
 
 // Gateway is a running mcpwarden: upstream runtimes, the chain and the fronts.
@@ -113,6 +116,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		SessionIdleTimeout: cfg.HTTP.SessionIdleTimeout.D(),
 		Logger:             log,
 		SessionOwner:       opts.SessionOwner,
+		Cluster:            opts.Cluster,
 	})
 	g.agg = newAggregateBackend(g)
 	return g, nil
@@ -168,6 +172,9 @@ func (g *Gateway) ServeStdio(ctx context.Context, name string, r io.Reader, w io
 		Name: name, MaxMessageBytes: int(g.cfg.HTTP.MaxMessageBytes), Logger: g.log,
 	}, &proxyBackend{g: g, srv: rt}, r, w)
 }
+
+// EndSessions ends the local state of every 2025-era session whose id matches (another replica ended it).
+func (g *Gateway) EndSessions(match func(id string) bool) { g.front.EndSessions(match) }
 
 // Drain begins a graceful shutdown of the HTTP front (see transport.HTTPFront.Drain); pass it to
 // http.Server.RegisterOnShutdown.

@@ -30,6 +30,9 @@ type link struct {
 	open    func(ctx context.Context) (upstream.Conn, error)
 	timeout time.Duration
 	remap   bool // shared by several clients: rewrite request ids to gateway ids
+	// adopted: the client's handshake happened on another replica; the link replays it (initialized
+	// included) on every upstream session it opens, so the client's own initialized is not forwarded.
+	adopted bool
 	owner   serverMessageHandler
 	log     *slog.Logger
 
@@ -409,6 +412,9 @@ func (l *link) Notify(ctx context.Context, msg *jsonrpc.Message, hdr http.Header
 		return err
 	}
 	if msg.Method == "notifications/initialized" && !l.remap {
+		if l.adopted {
+			return nil // the replayed handshake sent it
+		}
 		l.mu.Lock()
 		if l.handshake != nil {
 			l.handshake.initialized = msg

@@ -45,6 +45,25 @@ func (b *proxyBackend) Open(ctx context.Context, info *session.Info, sink transp
 	return s, nil
 }
 
+// Adopt implements transport.Adopter: a 2025-era session initialized on another replica gets its own
+// upstream session here, opened on first use and initialized with the client's handshake replayed, as after
+// an upstream restart.
+func (b *proxyBackend) Adopt(ctx context.Context, info *session.Info, sink transport.Sink, init *jsonrpc.Message) (transport.Session, error) {
+	noteInitialize(info, init)
+	sess, err := b.Open(ctx, info, sink)
+	if err != nil {
+		return nil, err
+	}
+	initialized, err := jsonrpc.NewNotification("notifications/initialized", nil)
+	if err != nil {
+		return nil, err
+	}
+	s := sess.(*proxySession)
+	s.link.setHandshake(init, jsonrpc.MustDecode(initialized))
+	s.link.adopted = true
+	return s, nil
+}
+
 type proxySession struct {
 	g    *Gateway
 	srv  *serverRuntime

@@ -146,12 +146,18 @@ func (s *policyStage) middleware(next Handler) Handler {
 					"; approvals are turned off in this gateway (approval: {enabled: false}), so the call was refused"), nil
 			}
 		}
-		if hit := s.cfg.Limiter.Take(d.Limits); hit != nil {
+		if hit, err := s.cfg.Limiter.TakeContext(ctx, d.Limits); hit != nil {
 			d.Effect, d.RuleID = policy.Deny, hit.RuleID
 			d.Reason = fmt.Sprintf("rate limit %q: more than %d calls per %s", hit.RuleID, hit.Count, hit.Per)
 			d.Message = hit.Message
 			if d.Message == "" {
 				d.Message = fmt.Sprintf("rate limit exceeded: at most %d calls per %s (rule %s); try again later", hit.Count, hit.Per, hit.RuleID)
+			}
+			if err != nil {
+				// The shared counters cannot be read: refuse rather than let the limit lapse (fail closed).
+				d.Reason = fmt.Sprintf("rate limit %q could not be checked: %v", hit.RuleID, err)
+				d.Message = fmt.Sprintf("the gateway cannot check rate limit %s right now (its shared counters are unavailable), so the call was refused; try again later", hit.RuleID)
+				s.log.Warn("rate limit counters unavailable; call refused", "rule", hit.RuleID, "err", err)
 			}
 			if msg.Kind != jsonrpc.KindRequest {
 				return nil, nil

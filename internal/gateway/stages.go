@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
@@ -82,6 +83,14 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		for _, sc := range cfg.Servers {
 			trusted[sc.Name] = sc.Trusted
 		}
+		// With a PostgreSQL store, limit rules count for every replica in the database (cluster.Counter).
+		limiter := policy.NewLimiter()
+		if db, err := cluster.OpenDB(ctx, cfg); err != nil {
+			return Stages{}, nil, errors.Join(err, closeAll())
+		} else if db != nil {
+			closers = append(closers, db.Close)
+			limiter.Shared = cluster.NewCounter(db)
+		}
 		// ⑦ data flow wraps policy: it shows policy the session's labels and the arguments' findings, and
 		// treats the result last (redact, refuse, taint). Policy labels tools for it (tool.labels).
 		flowMW, toolLabels, err := buildFlow(cfg, log)
@@ -89,7 +98,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
 		st.Flow = flowMW
-		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn,
+		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn, Limiter: limiter,
 			Trusted: func(server string) bool { return trusted[server] }, ToolLabels: toolLabels,
 			Findings: func(x *Exchange) []string {
 				var out []string

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -12,6 +13,9 @@ import (
 type Limiter struct {
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Shared, when set, counts instead of the in-memory buckets, for every Limiter that uses the same
+	// counter (gateway replicas on one database). Its semantics are its own (see SharedCounter).
+	Shared SharedCounter
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -35,11 +39,42 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
+// SharedCounter counts calls in one place for several Limiters.
+type SharedCounter interface {
+	// Take counts one call against every hit unless one of them is already at its limit; it returns the
+	// index of the first refused hit (nothing is counted then), or -1 when the call may proceed. An error
+	// means nothing could be decided.
+	Take(ctx context.Context, hits []LimitHit, now time.Time) (int, error)
+}
+
+// TakeContext is Take for a Limiter that may count in a SharedCounter: an error from it is returned with
+// the first hit, which the caller refuses (fail closed).
+func (l *Limiter) TakeContext(ctx context.Context, hits []LimitHit) (*LimitHit, error) {
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	if l.Shared == nil {
+		return l.Take(hits), nil
+	}
+	i, err := l.Shared.Take(ctx, hits, l.now())
+	switch {
+	case err != nil:
+		return &hits[0], err
+	case i >= 0 && i < len(hits):
+		return &hits[i], nil
+	}
+	return nil, nil
+}
+
 // Take consumes one token from every hit's bucket. It returns the first hit whose bucket is empty (nothing
 // is consumed then), or nil when the call may proceed.
 func (l *Limiter) Take(hits []LimitHit) *LimitHit {
 	if len(hits) == 0 {
 		return nil
+	}
+	if l.Shared != nil {
+		hit, _ := l.TakeContext(context.Background(), hits)
+		return hit
 	}
 	now := l.now()
 	l.mu.Lock()

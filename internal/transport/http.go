@@ -57,6 +57,10 @@ type HTTPOptions struct {
 	// answered as if the session did not exist, so a leaked session id is useless to another user. Nil: no
 	// binding.
 	SessionOwner func(*http.Request) string
+	// Cluster, when set, makes this front one of several replicas sharing their 2025-era sessions: session
+	// ids are sealed, and a request for a session another replica initialized adopts it (see ClusterOptions).
+	// Nil: session ids are random and live on this front only.
+	Cluster *ClusterOptions
 }
 
 func (o *HTTPOptions) setDefaults() {
@@ -198,6 +202,26 @@ func (f *HTTPFront) lookup(r *http.Request, id, endpoint string) *httpSession {
 		return nil
 	}
 	return s
+}
+
+// find returns the session sid names for r: this front's, or in a cluster one adopted from another replica.
+// Without one, it returns the HTTP status and the reason to answer with.
+func (h *endpointHandler) find(r *http.Request, sid string) (*httpSession, int, string) {
+	if s := h.front.lookup(r, sid, h.endpoint); s != nil {
+		return s, 0, ""
+	}
+	if h.front.opts.Cluster == nil {
+		return nil, http.StatusNotFound, errNotAdoptable.Error()
+	}
+	s, err := h.adopt(r, sid)
+	switch {
+	case err == errNotAdoptable:
+		return nil, http.StatusNotFound, err.Error()
+	case err != nil:
+		h.front.opts.Logger.Warn("could not adopt a session from another replica", "endpoint", h.endpoint, "err", err)
+		return nil, http.StatusServiceUnavailable, "this gateway replica cannot take over the session: " + err.Error() + "; retry"
+	}
+	return s, 0, ""
 }
 
 func (f *HTTPFront) owner(r *http.Request) string {
@@ -369,10 +393,9 @@ func (h *endpointHandler) post(w http.ResponseWriter, r *http.Request) {
 	sid := r.Header.Get(HeaderSessionID)
 	switch {
 	case sid != "":
-		s := f.lookup(r, sid, h.endpoint)
+		s, status, why := h.find(r, sid)
 		if s == nil {
-			writeRPCError(w, http.StatusNotFound, msg.ID, jsonrpc.CodeUpstreamUnavailable,
-				"session not found or expired; start a new session with initialize")
+			writeRPCError(w, status, msg.ID, jsonrpc.CodeUpstreamUnavailable, why)
 			return
 		}
 		if versionHeader != "" && !session.IsLegacyVersion(versionHeader) {
@@ -405,7 +428,16 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 			fmt.Sprintf("the gateway holds its maximum of %d sessions; close idle sessions (DELETE) and retry", f.opts.MaxSessions))
 		return
 	}
-	info := session.New(session.TransportHTTP, h.endpoint, r.RemoteAddr, true)
+	info := session.New(session.TransportHTTP, h.endpoint, r.RemoteAddr, f.opts.Cluster == nil)
+	wireID := info.ID // the Mcp-Session-Id header; in a cluster, sealed, and info.ID is its short label
+	if f.opts.Cluster != nil {
+		id, err := h.sealID(r, msg)
+		if err != nil {
+			writeRPCError(w, http.StatusBadRequest, msg.ID, jsonrpc.CodeInvalidParams, "cannot start a session: "+err.Error())
+			return
+		}
+		wireID, info.ID = id, SessionLabel(id)
+	}
 	s := newHTTPSession(f, info)
 	s.owner = f.owner(r)
 	sess, err := h.backend.Open(r.Context(), info, s)
@@ -421,16 +453,21 @@ func (h *endpointHandler) initialize(w http.ResponseWriter, r *http.Request, msg
 		writeRPCError(w, http.StatusServiceUnavailable, msg.ID, jsonrpc.CodeGatewayShutdown, "the gateway is shutting down; retry against another instance or later")
 		return
 	}
-	f.sessions[info.ID] = s
+	f.sessions[wireID] = s
 	f.mu.Unlock()
-	w.Header().Set(HeaderSessionID, info.ID)
+	w.Header().Set(HeaderSessionID, wireID)
 	if !s.serve(w, r, msg) {
 		return
 	}
-	// A failed initialize leaves no session behind.
+	// A failed initialize leaves no session behind (in a cluster: none another replica would adopt).
 	if s.initFailed.Load() {
-		if f.remove(info.ID) != nil {
+		if f.remove(wireID) != nil {
 			s.close()
+		}
+		if c := f.opts.Cluster; c != nil && c.Revoke != nil {
+			if err := c.Revoke(context.WithoutCancel(r.Context()), wireID); err != nil {
+				f.opts.Logger.Warn("could not record a failed initialize's session as ended", "err", err)
+			}
 		}
 	}
 }
@@ -511,7 +548,6 @@ func paramHeaders(r *http.Request) http.Header {
 }
 
 func (h *endpointHandler) get(w http.ResponseWriter, r *http.Request) {
-	f := h.front
 	if session.EraOf(r.Header.Get(HeaderProtocolVersion)) == session.EraModern {
 		w.Header().Set("Allow", "POST")
 		writePlainError(w, http.StatusMethodNotAllowed, "the 2026-07-28 protocol has no GET stream")
@@ -526,9 +562,9 @@ func (h *endpointHandler) get(w http.ResponseWriter, r *http.Request) {
 		writePlainError(w, http.StatusBadRequest, "missing "+HeaderSessionID+" header")
 		return
 	}
-	s := f.lookup(r, sid, h.endpoint)
+	s, status, why := h.find(r, sid)
 	if s == nil {
-		writePlainError(w, http.StatusNotFound, "session not found or expired; start a new session with initialize")
+		writePlainError(w, status, why)
 		return
 	}
 	s.touch()
@@ -546,8 +582,17 @@ func (h *endpointHandler) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s := h.front.lookup(r, sid, h.endpoint); s == nil {
-		writePlainError(w, http.StatusNotFound, "session not found or expired")
-		return
+		// In a cluster, a session another replica initialized is ended here too: revoked for every replica.
+		if _, ok := h.openSealed(r, sid); !ok {
+			writePlainError(w, http.StatusNotFound, "session not found or expired")
+			return
+		}
+	}
+	if c := h.front.opts.Cluster; c != nil && c.Revoke != nil {
+		if err := c.Revoke(r.Context(), sid); err != nil {
+			writePlainError(w, http.StatusServiceUnavailable, "could not end the session on every replica: "+err.Error()+"; retry the DELETE")
+			return
+		}
 	}
 	if s := h.front.remove(sid); s != nil {
 		s.close()
