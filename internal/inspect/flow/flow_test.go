@@ -55,6 +55,10 @@ func TestLabelerSources(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("configured tool (-want +got):\n%s", diff)
 	}
+	// A variant spelling of a configured tool carries its labels.
+	if got := Names(l.Tool("gh", "Get-Issue", nil)); !slices.Equal(got, []string{"audited", "private", "untrusted"}) {
+		t.Errorf("variant spelling: %v", got)
+	}
 	// A configured tool gets no heuristic labels (create_pull_request would be a sink).
 	l.Servers["gh"].Tools["create_pull_request"] = nil
 	if got := Names(l.Tool("gh", "create_pull_request", nil)); !slices.Equal(got, []string{"private"}) {

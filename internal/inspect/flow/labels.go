@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
 
 // The labels mcpwarden assigns and policy reads. Configuration may add labels of its own (any lower-case
@@ -67,7 +69,18 @@ func (l *Labeler) Tool(server, name string, annotations json.RawMessage) []Assig
 	}
 	configured := false
 	if name != "" {
-		if lbs, ok := sl.Tools[name]; ok {
+		lbs, ok := sl.Tools[name]
+		if !ok {
+			// A server that resolves names loosely (case, separators) runs the configured tool under a
+			// variant spelling: it carries the same labels.
+			for n, l := range sl.Tools {
+				if looseName(n) == looseName(name) {
+					lbs, ok = l, true
+					break
+				}
+			}
+		}
+		if ok {
 			configured = true
 			for _, lb := range lbs {
 				add(lb, "config", "servers["+server+"].tool_labels."+name)
@@ -99,6 +112,17 @@ func (l *Labeler) Tool(server, name string, annotations json.RawMessage) []Assig
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Label < out[j].Label })
 	return out
+}
+
+// looseName folds a tool name the way a lenient server might resolve it: case and compatibility forms
+// (policy.Canonical), and the separators _ - . and space ignored.
+func looseName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' || r == ' ' {
+			return -1
+		}
+		return r
+	}, policy.Canonical(s))
 }
 
 // Names returns the label names of as.
