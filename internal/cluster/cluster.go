@@ -39,6 +39,17 @@ var Migrations = []store.Migration{{
 			PRIMARY KEY (key, window_ns))`,
 		`CREATE INDEX cluster_rate_counters_expiry ON cluster_rate_counters (expires_ns)`,
 	},
+}, {
+	Version: 8002,
+	Name:    "cluster: data-flow state of sessions",
+	SQLite:  nil,
+	Postgres: []string{
+		`CREATE TABLE cluster_flow_events (
+			id BIGSERIAL PRIMARY KEY, session_hash TEXT NOT NULL, at_ns BIGINT NOT NULL,
+			kind TEXT NOT NULL, value TEXT NOT NULL, event JSONB)`,
+		`CREATE INDEX cluster_flow_events_session ON cluster_flow_events (session_hash, id)`,
+		`CREATE INDEX cluster_flow_events_time ON cluster_flow_events (at_ns)`,
+	},
 }}
 
 // notifyChannel announces ended sessions (payload: the id's hash) to every replica.

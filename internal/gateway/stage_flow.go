@@ -80,7 +80,13 @@ func (s *flowStage) middleware(next Handler) Handler {
 		}
 		monitor := s.cfg.Guard.Monitor
 		key := flowKey(x)
-		st := s.cfg.Tracker.State(key)
+		st, err := s.cfg.Tracker.StateContext(ctx, key)
+		if err != nil {
+			s.log.Error("dataflow: the shared session state cannot be read; refusing (fail closed)", "server", x.Server, "method", msg.Method, "err", err)
+			return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden refused this request because the data-flow state of this session "+
+				"(shared by the gateway's replicas) cannot be read, so it cannot tell what entered the session; nothing was forwarded. "+
+				"The gateway's log has the cause; an operator should check the PostgreSQL database. Retry later"), nil
+		}
 		if !monitor {
 			x.SessionLabels, x.SessionServers = st.Labels, st.Servers
 		}
@@ -146,7 +152,15 @@ func (s *flowStage) middleware(next Handler) Handler {
 			events = append(events, flow.Event{Label: flow.Tainted, Server: x.Server, Name: msg.Name,
 				Why: "prompt injection in the result: " + v.Injection.Summary(), Ref: x.AuditRef})
 		}
-		s.cfg.Tracker.Record(key, x.Server, events, v.Names)
+		if err := s.cfg.Tracker.RecordContext(context.WithoutCancel(ctx), key, x.Server, events, v.Names); err != nil {
+			// The other replicas would not learn what entered the session (a taint could be shed by moving to
+			// another replica): the result is withheld.
+			s.log.Error("dataflow: the shared session state cannot be written; withholding the result (fail closed)", "server", x.Server,
+				"method", msg.Method, "err", err)
+			return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden withheld the result of this call because it could not record "+
+				"what the result brings into this session (the data-flow state shared by the gateway's replicas cannot be written). "+
+				"The call itself ran on the server. An operator should check the PostgreSQL database"), nil
+		}
 		if v.Block != "" {
 			if monitor {
 				s.log.Info("dataflow (monitor mode) would withhold a result", "server", x.Server, "method", msg.Method, "name", msg.Name, "why", v.Block)
@@ -239,7 +253,8 @@ func dropParamHeaders(h http.Header) {
 
 // buildFlow builds the data-flow stage and the tool labeller policy uses from the config (dataflow: and
 // servers[].labels / tool_labels).
-func buildFlow(cfg *config.Config, log *slog.Logger) (Middleware, func(server, name string, def *policy.ToolDef) []flow.Assigned, error) {
+// With shared non-nil (replicas sharing PostgreSQL, cluster: configured), the session state is shared too.
+func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (Middleware, func(server, name string, def *policy.ToolDef) []flow.Assigned, error) {
 	df := cfg.DataFlow
 	if df == nil {
 		df = &config.DataFlow{}
@@ -281,7 +296,7 @@ func buildFlow(cfg *config.Config, log *slog.Logger) (Middleware, func(server, n
 		}
 		return def
 	}
-	mw, err := NewFlowStage(FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{}, Guard: guard, Rules: rules, Logger: log})
+	mw, err := NewFlowStage(FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{Shared: shared}, Guard: guard, Rules: rules, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,19 +2,26 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
+	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
 
 // flowUpstream is an in-process MCP server over Streamable HTTP whose tools answer fixed texts and record
@@ -322,5 +329,50 @@ func TestFlowPolicyServers(t *testing.T) {
 	call(t, cs, "crm.find_customer", map[string]any{"q": "acme"})
 	if o := call(t, cs, "chat.post_update", map[string]any{"text": "ACME"}); o.Code != jsonrpc.CodePolicyDenied || !strings.Contains(o.Err, "CRM") {
 		t.Fatalf("after the CRM: %+v", o)
+	}
+}
+
+// TestFlowStateSharedByReplicas: two replicas on one PostgreSQL (cluster: configured) behind a round-robin
+// front. The GitHub attack's calls land on both; the pull request is refused on either replica, because
+// the session's taint is shared, not kept by the replica that saw the injection.
+func TestFlowStateSharedByReplicas(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	gh := startFlowUpstream(t, "github", githubTools(injectedIssue)...)
+	var targets []*url.URL
+	for i := range 2 {
+		body := "servers:\n" + httpServerYAML("github", gh.URL) + "approval: {enabled: false}\n" +
+			fmt.Sprintf("audit: {store: postgres, postgres_dsn: %q, instance: flow-replica-%d}\n", dsn, i) +
+			"cluster: {session_key: a shared secret for the flow replica test}\n"
+		g := startStaged(t, body, func(cfg *config.Config) Options {
+			sessions, err := cluster.OpenSessions(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = sessions.Close() })
+			return Options{Cluster: sessions.Options()}
+		})
+		u, _ := url.Parse(g.URL)
+		targets = append(targets, u)
+	}
+	var posts atomic.Int64
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(targets[(posts.Add(1)-1)%2])
+	}, FlushInterval: -1}
+	front := httptest.NewServer(rp)
+	t.Cleanup(func() { front.CloseClientConnections(); front.Close() })
+
+	cs := connect(t, front.URL+"/mcp/github", "2025-06-18", &recorder{})
+	if o := call(t, cs, "get_issue", map[string]any{"repo": "acme/website", "number": 12}); o.Code != 0 {
+		t.Fatalf("reading the issue: %+v", o)
+	}
+	call(t, cs, "get_file_contents", map[string]any{"repo": "acme/nova", "path": "README.md"})
+	// Two attempts in a row reach both replicas.
+	for i := range 2 {
+		if o := call(t, cs, "create_pull_request", map[string]any{"repo": "acme/website", "title": "docs"}); o.Code != jsonrpc.CodePolicyDenied {
+			t.Fatalf("attempt %d: the pull request was not refused: %+v", i+1, o)
+		}
+	}
+	if got := gh.reached("create_pull_request"); len(got) > 0 {
+		t.Fatalf("the refused call reached the server: %v", got)
 	}
 }

@@ -85,15 +85,19 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		}
 		// With a PostgreSQL store, limit rules count for every replica in the database (cluster.Counter).
 		limiter := policy.NewLimiter()
+		var sharedFlow flow.Shared
 		if db, err := cluster.OpenDB(ctx, cfg); err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		} else if db != nil {
 			closers = append(closers, db.Close)
 			limiter.Shared = cluster.NewCounter(db)
+			if cfg.Cluster != nil {
+				sharedFlow = cluster.NewFlowState(db) // replicas: a session's data-flow state follows it
+			}
 		}
 		// ⑦ data flow wraps policy: it shows policy the session's labels and the arguments' findings, and
 		// treats the result last (redact, refuse, taint). Policy labels tools for it (tool.labels).
-		flowMW, toolLabels, err := buildFlow(cfg, log)
+		flowMW, toolLabels, err := buildFlow(cfg, sharedFlow, log)
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}

@@ -1,7 +1,9 @@
 package flow
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,8 +31,19 @@ type State struct {
 	Findings []string
 }
 
+// Shared is where several gateway replicas share session state (package cluster implements it on
+// PostgreSQL). Load returns everything any replica added for the session; Add records what a replica saw
+// enter it (only what was new to that replica).
+type Shared interface {
+	Load(ctx context.Context, key string) (events []Event, servers, findings []string, err error)
+	Add(ctx context.Context, key string, events []Event, servers, findings []string) error
+}
+
 // Tracker keeps the data-flow state of every session. Safe for concurrent use.
 type Tracker struct {
+	// Shared, when set, shares the state with other replicas: StateContext merges what they added, and
+	// RecordContext adds what is new here. Nil: the state lives in this process only.
+	Shared Shared
 	// TTL forgets a session idle for this long (0: 24 hours).
 	TTL time.Duration
 	// MaxSessions bounds the number of sessions tracked; the least recently used are forgotten first
@@ -88,6 +101,80 @@ func (t *Tracker) State(key string) State {
 	return st
 }
 
+// StateContext is State after merging what other replicas added (Tracker.Shared). An error means the
+// shared state could not be read; the caller should fail closed.
+func (t *Tracker) StateContext(ctx context.Context, key string) (State, error) {
+	if t.Shared != nil && key != "" {
+		events, servers, findings, err := t.Shared.Load(ctx, key)
+		if err != nil {
+			return State{}, err
+		}
+		t.merge(key, events, servers, findings)
+	}
+	return t.State(key), nil
+}
+
+// merge adds state loaded from other replicas without counting it as new here.
+func (t *Tracker) merge(key string, events []Event, servers, findings []string) {
+	if len(events)+len(servers)+len(findings) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.session(key, t.now())
+	for _, sv := range servers {
+		s.servers[sv] = true
+	}
+	for _, f := range findings {
+		if len(s.findings) < 256 {
+			s.findings[f] = true
+		}
+	}
+	for _, e := range events {
+		evs := s.events[e.Label]
+		if slices.ContainsFunc(evs, func(o Event) bool {
+			return o.Server == e.Server && o.Name == e.Name && o.Ref == e.Ref && o.At.Equal(e.At)
+		}) {
+			continue
+		}
+		if len(evs) < maxEvents {
+			s.events[e.Label] = append(evs, e)
+		}
+	}
+}
+
+// RecordContext is Record that also adds what is new to this replica to Tracker.Shared. An error means
+// the other replicas may not learn of it; the caller should fail closed.
+func (t *Tracker) RecordContext(ctx context.Context, key, server string, events []Event, findings []string) error {
+	if t.Shared == nil || key == "" {
+		t.Record(key, server, events, findings)
+		return nil
+	}
+	before := t.State(key)
+	t.Record(key, server, events, findings)
+	var newEvents []Event
+	var newServers, newFindings []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if !slices.Contains(before.Labels, e.Label) && !seen[e.Label] {
+			seen[e.Label] = true
+			if e.At.IsZero() {
+				e.At = t.now()
+			}
+			newEvents = append(newEvents, e)
+		}
+	}
+	if server != "" && !slices.Contains(before.Servers, server) {
+		newServers = append(newServers, server)
+	}
+	for _, f := range findings {
+		if !slices.Contains(before.Findings, f) && !slices.Contains(newFindings, f) {
+			newFindings = append(newFindings, f)
+		}
+	}
+	return t.Shared.Add(ctx, key, newEvents, newServers, newFindings)
+}
+
 // Record adds what a call's result brought into the session: its server (when data came back), the
 // events' labels, and detector findings.
 func (t *Tracker) Record(key, server string, events []Event, findings []string) {
@@ -97,16 +184,7 @@ func (t *Tracker) Record(key, server string, events []Event, findings []string) 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if t.sessions == nil {
-		t.sessions = map[string]*session{}
-	}
-	s := t.sessions[key]
-	if s == nil {
-		t.sweep(now)
-		s = &session{events: map[string][]Event{}, counts: map[string]int{}, servers: map[string]bool{}, findings: map[string]bool{}}
-		t.sessions[key] = s
-	}
-	s.seen = now
+	s := t.session(key, now)
 	if server != "" {
 		s.servers[server] = true
 	}
@@ -127,6 +205,21 @@ func (t *Tracker) Record(key, server string, events []Event, findings []string) 
 			evs[len(evs)-1] = e // keep the first ones and the latest
 		}
 	}
+}
+
+// session returns the state of key, created when new. Called with t.mu held.
+func (t *Tracker) session(key string, now time.Time) *session {
+	if t.sessions == nil {
+		t.sessions = map[string]*session{}
+	}
+	s := t.sessions[key]
+	if s == nil {
+		t.sweep(now)
+		s = &session{events: map[string][]Event{}, counts: map[string]int{}, servers: map[string]bool{}, findings: map[string]bool{}}
+		t.sessions[key] = s
+	}
+	s.seen = now
+	return s
 }
 
 // Events returns the recorded events of the given labels (all labels when none are given), oldest first.
