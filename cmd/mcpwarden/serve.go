@@ -63,7 +63,7 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 			defer func() { _ = sessions.Close() }()
 			gopts := gateway.Options{Logger: log, Stages: stages,
 				HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders,
-				UpstreamTransport: auth.UpstreamTransport}
+				UpstreamEnv: auth.UpstreamEnv, UpstreamTransport: auth.UpstreamTransport}
 			if sessions != nil {
 				gopts.Cluster = sessions.Options()
 			}

@@ -41,11 +41,12 @@ Logs go to stderr; stdout carries only MCP messages.`,
 				return usageErr(err)
 			}
 			defer func() { _ = closeStages() }()
-			upstreamHeaders, _, err := gateway.UpstreamCredentials(cfg)
+			upstreamHeaders, credStore, err := gateway.UpstreamCredentials(cfg)
 			if err != nil {
 				return usageErr(err)
 			}
-			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages, UpstreamHeaders: upstreamHeaders})
+			g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages, UpstreamHeaders: upstreamHeaders,
+				UpstreamEnv: gateway.UpstreamEnv(cfg, credStore)})
 			if err != nil {
 				return usageErr(err)
 			}

@@ -244,6 +244,9 @@ type Credentials struct {
 	// Optional forwards requests of users who have no such secret without the header (default false:
 	// their calls are refused with an error telling them to store one).
 	Optional bool `yaml:"optional"`
+	// Env is, for a stdio server, the environment variable that carries the secret: each user then gets
+	// a process of their own, started with their secret (Header and Format are for http and sse servers).
+	Env string `yaml:"env,omitempty"`
 }
 
 // UpstreamOAuth configures the gateway as an OAuth client of one upstream server (MCP authorization):

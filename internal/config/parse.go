@@ -955,6 +955,7 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			{"credentials", func(v *yaml.Node, p string) {
 				s.Credentials = &Credentials{}
 				d.object(v, p, []field{
+					{"env", d.setStr(&s.Credentials.Env)},
 					{"format", d.setStr(&s.Credentials.Format)},
 					{"header", d.setStr(&s.Credentials.Header)},
 					{"name", d.setStr(&s.Credentials.Name)},

@@ -453,7 +453,7 @@ func (k *checker) server(s *Server, path, base string, lookup lookupFunc) {
 	}
 
 	if s.Credentials != nil {
-		k.credentials(s.Credentials, path+".credentials", s.Transport == TransportStdio, s.Headers)
+		k.credentials(s.Credentials, path+".credentials", s.Transport == TransportStdio, s.Headers, s.Env)
 	}
 	if s.OAuth != nil {
 		k.upstreamOAuth(s, path+".oauth")
@@ -890,13 +890,29 @@ func validSecretName(s string) bool {
 	return true
 }
 
-func (k *checker) credentials(c *Credentials, path string, stdio bool, headers map[string]string) {
-	if stdio {
-		k.errorf(path, "credentials apply only to http and sse servers (reached by url); per-user stdio "+
-			"processes are not supported")
-	}
+func (k *checker) credentials(c *Credentials, path string, stdio bool, headers, env map[string]string) {
 	if !validSecretName(c.Name) {
 		k.errorf(path+".name", "%q is not a secret name: use 1–64 letters, digits, _, - or .", c.Name)
+	}
+	if stdio {
+		// A stdio server gets the secret in its environment: one process per user.
+		switch {
+		case c.Env == "":
+			k.errorf(path+".env", "is required for a stdio server: name the environment variable that carries each user's "+
+				"secret (e.g. env: GITHUB_TOKEN); each user then gets a process of their own")
+		case !isVarName(c.Env):
+			k.errorf(path+".env", "%q is not an environment variable name: use [A-Za-z_][A-Za-z0-9_]*", c.Env)
+		}
+		if c.Header != "" || c.Format != "" {
+			k.errorf(path, "header and format are for http and sse servers; a stdio server gets the secret in env")
+		}
+		if _, dup := env[c.Env]; dup && c.Env != "" {
+			k.errorf(path+".env", "%q is also set in the server's env: the per-user secret would be mixed with a shared one; remove it from env", c.Env)
+		}
+		return
+	}
+	if c.Env != "" {
+		k.errorf(path+".env", "is for stdio servers; an http or sse server gets the secret in a header (header, format)")
 	}
 	if c.Header == "" {
 		c.Header = DefaultCredentialHeader

@@ -32,6 +32,9 @@ type HTTPAuth struct {
 	// UpstreamHeaders injects each caller's credential into requests to servers with credentials:
 	// pass it as Options.UpstreamHeaders. Nil when no server has credentials.
 	UpstreamHeaders func(server string) func(ctx context.Context) (http.Header, error)
+	// UpstreamEnv starts each user's own process of stdio servers with credentials: pass it as
+	// Options.UpstreamEnv. Nil when no stdio server has credentials.
+	UpstreamEnv func(server string) func(ctx context.Context) (map[string]string, error)
 	// UpstreamOAuth is the gateway as OAuth client of the servers with oauth: (nil when none has it). Its
 	// base URL defaults to auth.resource; without one, call SetBaseURL once the listen address is known.
 	UpstreamOAuth *identity.UpstreamOAuth
@@ -105,6 +108,9 @@ func BuildHTTPAuth(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 		return nil, err
 	}
 	ha.UpstreamHeaders, ha.Credentials, err = UpstreamCredentials(cfg)
+	if err == nil {
+		ha.UpstreamEnv = UpstreamEnv(cfg, ha.Credentials)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -213,12 +219,60 @@ func UpstreamCredentials(cfg *config.Config) (func(server string) func(context.C
 	}
 	headers := func(server string) func(context.Context) (http.Header, error) {
 		c := byServer[server]
-		if c == nil {
+		if c == nil || c.Env != "" {
 			return nil
 		}
 		return CredentialHeaders(store, server, *c)
 	}
 	return headers, store, nil
+}
+
+// UpstreamEnv returns the Options.UpstreamEnv function that starts each user's own process of a stdio
+// server with credentials: (their secret in credentials.env), or nil when no stdio server has credentials.
+func UpstreamEnv(cfg *config.Config, store *identity.CredentialStore) func(server string) func(context.Context) (map[string]string, error) {
+	byServer := map[string]config.Credentials{}
+	for _, sc := range cfg.Servers {
+		if sc.Credentials != nil && sc.Credentials.Env != "" {
+			byServer[sc.Name] = *sc.Credentials
+		}
+	}
+	if len(byServer) == 0 || store == nil {
+		return nil
+	}
+	return func(server string) func(context.Context) (map[string]string, error) {
+		c, ok := byServer[server]
+		if !ok {
+			return nil
+		}
+		return CredentialEnv(store, server, c)
+	}
+}
+
+// CredentialEnv returns the environment function that gives a stdio server's process the credential c.Name
+// of the principal whose request starts it, as variable c.Env. A caller without one is refused (unless
+// c.Optional) with an error telling how to store it; errors never contain the secret.
+func CredentialEnv(store *identity.CredentialStore, server string, c config.Credentials) func(context.Context) (map[string]string, error) {
+	return func(ctx context.Context) (map[string]string, error) {
+		p, ok := identity.FromContext(ctx)
+		if !ok {
+			p = identity.Local()
+		}
+		secret, found, err := store.Get(ctx, p.ID(), c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("server %q needs your %q credential, but it could not be read: %v", server, c.Name, err)
+		}
+		if !found {
+			if c.Optional {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("server %q needs your own %q credential and none is stored for %s: "+
+				"ask an operator to run mcpwarden credentials set --config FILE --user %q %s", server, c.Name, p.ID(), p.ID(), c.Name)
+		}
+		if strings.ContainsRune(string(secret), 0) {
+			return nil, fmt.Errorf("your %q credential contains a NUL byte and cannot be passed in the environment: store it again", c.Name)
+		}
+		return map[string]string{c.Env: string(secret)}, nil
+	}
 }
 
 // CredentialHeaders returns the header function that sends the calling principal's credential c.Name to

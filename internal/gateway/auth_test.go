@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,7 +96,8 @@ func startAuthGateway(t *testing.T, extraAuth string, upExtra ...string) *authEn
 		t.Fatal(err)
 	}
 	g, err := New(cfg, Options{Logger: log, Stages: Stages{Identity: env.log.stage},
-		HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders})
+		HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders,
+		UpstreamEnv: auth.UpstreamEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,5 +429,72 @@ func TestAuthPerUserUpstreamCredentials(t *testing.T) {
 				t.Fatal("a client's gateway token reached the upstream")
 			}
 		}
+	}
+}
+
+// Servers whose name starts with "peruser" report the credential their process was started with, and the
+// process id.
+func init() {
+	extraTestTools = append(extraTestTools, func(s *mcp.Server, name string) {
+		if !strings.HasPrefix(name, "peruser") {
+			return
+		}
+		mcp.AddTool(s, &mcp.Tool{Name: "whoenv", Description: "Report the process's credential."},
+			func(ctx context.Context, req *mcp.CallToolRequest, in struct{}) (*mcp.CallToolResult, any, error) {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: os.Getenv("SVC_TOKEN") + "|" + strconv.Itoa(os.Getpid())}}}, nil, nil
+			})
+	})
+}
+
+// TestAuthPerUserStdioProcesses: a stdio server with credentials: {env: …} runs one process per user,
+// started with that user's own secret — for each 2025-era session and for 2026-era requests, on the
+// per-server and the aggregate endpoint. A user never reaches another user's process, and a user without
+// a secret is refused before any process starts.
+func TestAuthPerUserStdioProcesses(t *testing.T) {
+	entry := stdioServerYAML("peruser") + "    credentials: {name: svc, env: SVC_TOKEN}\n"
+	env := startAuthGateway(t, "", entry)
+	ctx := t.Context()
+	for _, u := range []string{"alice", "bob"} {
+		if err := env.auth.Credentials.Set(ctx, "oidc:"+u+"@"+env.is.URL, "svc", []byte(u+"-secret-svc")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	who := func(u, endpoint, tool, version string) (secret, pid string) {
+		t.Helper()
+		cs, err := connectAs(t, env.url+endpoint, env.token(u, authResource+endpoint), version)
+		if err != nil {
+			t.Fatalf("%s on %s (%s): %v", u, endpoint, version, err)
+		}
+		got, _ := callText(t, cs, tool, nil)
+		secret, pid, _ = strings.Cut(got, "|")
+		return secret, pid
+	}
+	pids := map[string]string{}
+	for _, u := range []string{"alice", "bob"} {
+		for _, c := range []struct{ endpoint, tool, version string }{
+			{"/mcp/peruser", "whoenv", legacy}, {"/mcp/peruser", "whoenv", "2026-07-28"},
+			{"/mcp", "peruser.whoenv", legacy}, {"/mcp", "peruser.whoenv", "2026-07-28"},
+		} {
+			secret, pid := who(u, c.endpoint, c.tool, c.version)
+			if secret != u+"-secret-svc" {
+				t.Errorf("%s on %s (%s): the process has %q", u, c.endpoint, c.version, secret)
+			}
+			if owner, seen := pids[pid]; seen && owner != u {
+				t.Errorf("%s on %s (%s) reached %s's process %s", u, c.endpoint, c.version, owner, pid)
+			}
+			pids[pid] = u
+		}
+	}
+	// carol has no secret: refused with instructions, and no process is started for her.
+	// (The 2026-era client's discovery at connect already needs the process.)
+	_, err := connectAs(t, env.url+"/mcp/peruser", env.token("carol", authResource+"/mcp/peruser"), "2026-07-28")
+	if err == nil || !strings.Contains(err.Error(), "mcpwarden credentials set") || strings.Contains(err.Error(), "secret-svc") {
+		t.Errorf("carol without a credential: %v", err)
+	}
+	// 2026-era requests of one user share that user's process.
+	_, p1 := who("alice", "/mcp/peruser", "whoenv", "2026-07-28")
+	_, p2 := who("alice", "/mcp/peruser", "whoenv", "2026-07-28")
+	if p1 != p2 || pids[p1] != "alice" {
+		t.Errorf("alice's 2026-era requests ran in processes %s and %s (owners %q, %q)", p1, p2, pids[p1], pids[p2])
 	}
 }

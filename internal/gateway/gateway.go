@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/transport"
 	"github.com/mcpwarden/mcpwarden/internal/upstream"
@@ -37,6 +38,9 @@ type Options struct {
 	// UpstreamHeaders, when set, returns for a server the per-request header function of its HTTP or SSE
 	// upstream (upstream.HTTPOptions.RequestHeaders: the caller's own credential), or nil for none.
 	UpstreamHeaders func(server string) func(ctx context.Context) (http.Header, error)
+	// UpstreamEnv, when set, returns for a stdio server the function that gives the process a user starts
+	// that user's own credential (HTTPAuth.UpstreamEnv); such a server runs one process per user. Nil: none.
+	UpstreamEnv func(server string) func(ctx context.Context) (map[string]string, error)
 	// UpstreamTransport, when set, may wrap the HTTP transport of a server's upstream requests (the
 	// upstream OAuth client refreshes a refused token and retries); nil keeps rt.
 	UpstreamTransport func(server string, rt http.RoundTripper) http.RoundTripper
@@ -100,7 +104,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 				shc = &cp
 			}
 		}
-		rt, err := newServerRuntime(sc, shc, maxMsg, log, reqHeaders)
+		var userEnv func(context.Context) (map[string]string, error)
+		if opts.UpstreamEnv != nil {
+			userEnv = opts.UpstreamEnv(sc.Name)
+		}
+		rt, err := newServerRuntime(sc, shc, maxMsg, log, reqHeaders, userEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -206,8 +214,21 @@ type serverRuntime struct {
 	eager      bool
 	log        *slog.Logger
 
+	// perUser: a stdio server with per-user credentials — every process belongs to one principal (it was
+	// started with that principal's secret), so 2026-era requests share a process per principal, not one
+	// for all.
+	perUser bool
+
 	mu     sync.Mutex
 	shared *link // stdio: one process shared by 2026-era requests and the aggregate endpoint
+	// userLinks are the per-principal shared processes of a perUser server (by principal id).
+	userLinks map[string]*userLink
+}
+
+// userLink is one principal's shared process of a per-user stdio server.
+type userLink struct {
+	l        *link
+	lastUsed time.Time
 }
 
 // sandboxProfile turns a server's sandbox config into the profile the stdio launcher applies. A nil config
@@ -235,7 +256,8 @@ func sandboxProfile(c *config.Sandbox) *sandbox.Profile {
 	}
 }
 
-func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger, reqHeaders func(context.Context) (http.Header, error)) (*serverRuntime, error) {
+func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger, reqHeaders func(context.Context) (http.Header, error),
+	userEnv func(context.Context) (map[string]string, error)) (*serverRuntime, error) {
 	rt := &serverRuntime{
 		name: sc.Name, kind: sc.Transport, timeout: sc.Timeout.D(),
 		backoffMin: sc.Restart.InitialBackoff.D(), backoffMax: sc.Restart.MaxBackoff.D(),
@@ -257,9 +279,13 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		if dir != "" && !filepath.IsAbs(dir) {
 			return nil, fmt.Errorf("server %q: cwd %q must be absolute after config loading", sc.Name, dir)
 		}
+		if sc.Credentials != nil && sc.Credentials.Env != "" && userEnv == nil {
+			return nil, fmt.Errorf("server %q: credentials need the credential store (gateway.UpstreamEnv); refusing to start it without the users' own credentials", sc.Name)
+		}
+		rt.perUser = userEnv != nil
 		st := upstream.NewStdio(upstream.StdioOptions{
 			Name: sc.Name, Command: sc.Command, Env: sc.Env, Dir: dir, MaxMessageBytes: int(maxMsg), Logger: log,
-			Sandbox: sandboxProfile(sc.Sandbox), PinSHA256: programPin(sc),
+			Sandbox: sandboxProfile(sc.Sandbox), PinSHA256: programPin(sc), UserEnv: userEnv,
 		})
 		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":
@@ -320,7 +346,11 @@ func (c *releasingConn) Close() error {
 }
 
 // modernLink returns the link a 2026-era request uses and whether the caller owns (and must close) it.
-func (rt *serverRuntime) modernLink(owner serverMessageHandler) (*link, bool, error) {
+// ctx carries the request's principal (a per-user server's process is that principal's).
+func (rt *serverRuntime) modernLink(ctx context.Context, owner serverMessageHandler) (*link, bool, error) {
+	if rt.perUser {
+		return rt.userLink(ctx), false, nil
+	}
 	switch rt.kind {
 	case "http":
 		// Stateless upstream: one cheap connection per request, ids untouched.
@@ -344,7 +374,49 @@ func (rt *serverRuntime) sharedLink() *link {
 	return rt.shared
 }
 
+// userIdle is how long a principal's shared process of a per-user server lives without use.
+const userIdle = 15 * time.Minute
+
+// userLink returns the shared process of the principal in ctx (the OS user when there is none), created
+// on first use; processes of other principals idle for userIdle are closed.
+func (rt *serverRuntime) userLink(ctx context.Context) *link {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		p = identity.Local()
+	}
+	key, now := p.ID(), time.Now()
+	rt.mu.Lock()
+	if rt.userLinks == nil {
+		rt.userLinks = map[string]*userLink{}
+	}
+	var idle []*link
+	for k, u := range rt.userLinks {
+		if k != key && now.Sub(u.lastUsed) > userIdle {
+			idle = append(idle, u.l)
+			delete(rt.userLinks, k)
+		}
+	}
+	u := rt.userLinks[key]
+	if u == nil {
+		l := newLink(rt.name, rt.open, rt.timeout, true, nil, rt.log)
+		l.backoffMin, l.backoffMax = rt.backoffMin, rt.backoffMax
+		l.hello = rt.hello
+		u = &userLink{l: l}
+		rt.userLinks[key] = u
+	}
+	u.lastUsed = now
+	rt.mu.Unlock()
+	for _, l := range idle {
+		go l.Close()
+	}
+	return u.l
+}
+
 func (rt *serverRuntime) startShared(ctx context.Context) error {
+	if rt.perUser {
+		rt.log.Info("start: eager does not apply to a server with per-user credentials: each user's process starts with their first request", "server", rt.name)
+		return nil
+	}
 	_, _, err := rt.sharedLink().ensure(ctx)
 	return err
 }
@@ -353,9 +425,14 @@ func (rt *serverRuntime) close() {
 	rt.mu.Lock()
 	l := rt.shared
 	rt.shared = nil
+	users := rt.userLinks
+	rt.userLinks = nil
 	rt.mu.Unlock()
 	if l != nil {
 		l.Close()
+	}
+	for _, u := range users {
+		u.l.Close()
 	}
 }
 

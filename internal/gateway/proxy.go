@@ -32,7 +32,7 @@ func (b *proxyBackend) Open(ctx context.Context, info *session.Info, sink transp
 	s.toUpstreamChain = b.g.stages.clientChain(s.toUpstream)
 	s.toClientChain = b.g.stages.serverChain(s.toClient)
 	if info.Era() == session.EraModern {
-		l, own, err := b.srv.modernLink(s)
+		l, own, err := b.srv.modernLink(ctx, s)
 		if err != nil {
 			return nil, err
 		}

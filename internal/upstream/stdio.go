@@ -43,6 +43,10 @@ type StdioOptions struct {
 	// (servers[].pin.sha256). It is checked before every start, restarts included: a program replaced
 	// while the gateway runs is refused at its next start.
 	PinSHA256 string
+	// UserEnv, when set, returns variables for the child from the context of the request that starts it
+	// (the caller's own credential, for a per-user process); they are added to Env. An error refuses the
+	// start. Values never appear in logs (only names).
+	UserEnv func(ctx context.Context) (map[string]string, error)
 }
 
 // Stdio starts stdio MCP servers as child processes.
@@ -87,6 +91,22 @@ func (s *Stdio) Open(ctx context.Context) (Conn, error) {
 				err = refusedStart{pe}
 			}
 			return nil, &Error{Server: o.Name, Op: "start", Err: err}
+		}
+	}
+	if o.UserEnv != nil {
+		extra, err := o.UserEnv(ctx)
+		if err != nil {
+			return nil, &Error{Server: o.Name, Op: "start", Err: err}
+		}
+		if len(extra) > 0 {
+			env := make(map[string]string, len(o.Env)+len(extra))
+			for k, v := range o.Env {
+				env[k] = v
+			}
+			for k, v := range extra {
+				env[k] = v
+			}
+			o.Env = env
 		}
 	}
 	profile, envLog := "none (gateway environment inherited)", []string(nil)

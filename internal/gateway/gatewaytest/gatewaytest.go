@@ -56,7 +56,8 @@ func Start(t testing.TB, extra string) *Gateway {
 		t.Fatalf("stages: %v", err)
 	}
 	g, err := gateway.New(cfg, gateway.Options{Logger: log, Stages: stages,
-		HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders})
+		HTTPMiddleware: auth.Middleware, SessionOwner: auth.SessionOwner, UpstreamHeaders: auth.UpstreamHeaders,
+		UpstreamEnv: auth.UpstreamEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
