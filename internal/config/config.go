@@ -133,6 +133,11 @@ type Server struct {
 	// ToolLabels gives named tools their labels (in addition to Labels); a tool named here gets no
 	// heuristic labels.
 	ToolLabels map[string][]string `yaml:"tool_labels,omitempty"`
+	// TokenPassthrough forwards the calling client's own access token to this http or sse server — the
+	// "token passthrough" the MCP authorization spec forbids, allowed here only as an explicit opt-in that
+	// checks the token is also meant for the server (its aud holds Audience). Config loading warns about it.
+	// Nil (default): the client's token never leaves the gateway.
+	TokenPassthrough *TokenPassthrough `yaml:"token_passthrough,omitempty"`
 	// OAuth makes the gateway an OAuth 2.1 client of this http or sse server on behalf of each user:
 	// every user authorizes once in the browser, and their own access token is sent (see
 	// docs/identity.md). Nil: none.
@@ -247,6 +252,12 @@ type Credentials struct {
 	// Env is, for a stdio server, the environment variable that carries the secret: each user then gets
 	// a process of their own, started with their secret (Header and Format are for http and sse servers).
 	Env string `yaml:"env,omitempty"`
+}
+
+// TokenPassthrough is the opt-in to forward the client's token to one server (see Server.TokenPassthrough).
+type TokenPassthrough struct {
+	// Audience must be among the token's aud claim values, or the call is refused (required).
+	Audience string `yaml:"audience"`
 }
 
 // UpstreamOAuth configures the gateway as an OAuth client of one upstream server (MCP authorization):

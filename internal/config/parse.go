@@ -1004,6 +1004,10 @@ func (d *decoder) servers(n *yaml.Node, path string, dst *[]Server) {
 			}},
 			{"start", d.setStr(&s.Start)},
 			{"timeout", d.duration(&s.Timeout)},
+			{"token_passthrough", func(v *yaml.Node, p string) {
+				s.TokenPassthrough = &TokenPassthrough{}
+				d.object(v, p, []field{{"audience", d.setStr(&s.TokenPassthrough.Audience)}})
+			}},
 			{"tool_labels", d.stringLists(&s.ToolLabels)},
 			{"transport", d.setStr(&s.Transport)},
 			{"trusted", d.setBool(&s.Trusted)},

@@ -183,6 +183,11 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 	if c.Dashboard != nil {
 		k.dashboard(c.Dashboard, c.Auth)
 	}
+	for i := range c.Servers {
+		if c.Servers[i].TokenPassthrough != nil && (c.Auth == nil || c.Auth.Mode == AuthModeNone || c.Auth.Mode == AuthModeAPIKey) {
+			k.errorf(indexPath("servers", i)+".token_passthrough", "needs auth in oauth mode: only a client's OAuth access token can be forwarded")
+		}
+	}
 	if c.Auth != nil {
 		k.auth(c.Auth, c.DataDir, base, lookup)
 		if c.Auth.Mode == AuthModeOAuth || c.Auth.Mode == AuthModeAPIKey {
@@ -454,6 +459,27 @@ func (k *checker) server(s *Server, path, base string, lookup lookupFunc) {
 
 	if s.Credentials != nil {
 		k.credentials(s.Credentials, path+".credentials", s.Transport == TransportStdio, s.Headers, s.Env)
+	}
+	if tp := s.TokenPassthrough; tp != nil {
+		p := path + ".token_passthrough"
+		switch {
+		case s.Transport == TransportStdio:
+			k.errorf(p, "is for http and sse servers (a stdio server has no request headers)")
+		case tp.Audience == "":
+			k.errorf(p+".audience", "is required: the audience (the upstream's resource URI) the client's token must also be "+
+				"issued for; without the check any token for this gateway would be replayed to the server")
+		case s.Credentials != nil || s.OAuth != nil:
+			k.errorf(p, "cannot be combined with credentials or oauth: choose one way to authenticate to this server")
+		}
+		for name := range s.Headers {
+			if strings.EqualFold(name, "Authorization") {
+				k.errorf(p, "headers also sets Authorization: the client's token would be mixed with a shared one; remove it from headers")
+			}
+		}
+		k.warns = append(k.warns, problem{path: p, msg: "forwards each client's own access token to this server (token " +
+			"passthrough, which the MCP authorization spec forbids: the server then acts with a token not issued to the " +
+			"gateway, and the gateway cannot tell what it does with it). Prefer credentials or oauth; keep this only for " +
+			"a server that accepts tokens whose audience includes " + strconv.Quote(tp.Audience)})
 	}
 	if s.OAuth != nil {
 		k.upstreamOAuth(s, path+".oauth")

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
@@ -391,4 +394,48 @@ func serverNames(cfg *config.Config) []string {
 		names[i] = s.Name
 	}
 	return names
+}
+
+// TokenPassthroughHeaders returns the header function of a server with token_passthrough: the calling
+// client's own validated OAuth access token is forwarded, but only when its aud claim also names audience
+// (a token issued only for the gateway is never replayed). Opaque tokens, API keys and local callers have
+// no token to forward and are refused. Errors never contain the token.
+func TokenPassthroughHeaders(server, audience string) func(context.Context) (http.Header, error) {
+	return func(ctx context.Context) (http.Header, error) {
+		tok, ok := identity.InboundToken(ctx)
+		if !ok {
+			return nil, fmt.Errorf("server %q accepts only the caller's own OAuth access token (token_passthrough), and this request "+
+				"has none (API keys and local callers cannot use it)", server)
+		}
+		if !tokenHasAudience(tok, audience) {
+			return nil, fmt.Errorf("server %q accepts only tokens issued for %q too (token_passthrough): ask your identity provider "+
+				"for a token whose audience includes it", server, audience)
+		}
+		return http.Header{"Authorization": {"Bearer " + tok}}, nil
+	}
+}
+
+// tokenHasAudience reports whether a JWT's aud claim (a string or a list) holds audience. The token's
+// signature was checked by the authentication middleware; an opaque token has no readable claims.
+func tokenHasAudience(tok, audience string) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return false
+	}
+	var one string
+	if json.Unmarshal(c.Aud, &one) == nil {
+		return one == audience
+	}
+	var many []string
+	return json.Unmarshal(c.Aud, &many) == nil && slices.Contains(many, audience)
 }

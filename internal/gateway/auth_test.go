@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -496,5 +497,39 @@ func TestAuthPerUserStdioProcesses(t *testing.T) {
 	_, p2 := who("alice", "/mcp/peruser", "whoenv", "2026-07-28")
 	if p1 != p2 || pids[p1] != "alice" {
 		t.Errorf("alice's 2026-era requests ran in processes %s and %s (owners %q, %q)", p1, p2, pids[p1], pids[p2])
+	}
+}
+
+// TestAuthTokenPassthroughOptIn: a server with token_passthrough receives the caller's own token only when
+// the token's audience also names the server; a token issued for the gateway alone is refused and never
+// reaches it. The config warns about the opt-in.
+func TestAuthTokenPassthroughOptIn(t *testing.T) {
+	env := startAuthGateway(t, "", "    token_passthrough: {audience: \"https://up.example\"}\n")
+	if !slices.ContainsFunc(env.cfg.Warnings, func(w string) bool { return strings.Contains(w, "token passthrough") }) {
+		t.Errorf("no warning about token passthrough: %q", env.cfg.Warnings)
+	}
+	aud := authResource + "/mcp/up"
+	c := env.is.Claims("alice", aud, "mcp:tools")
+	c["aud"] = []string{aud, "https://up.example"}
+	both := env.is.Token(c)
+	cs, err := connectAs(t, env.url+"/mcp/up", both, legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := callText(t, cs, "echo", map[string]any{"text": "x"}); got != "up:x" {
+		t.Fatalf("call = %q", got)
+	}
+	if vals := env.upstream.values(); len(vals) == 0 || vals[len(vals)-1] != "Bearer "+both {
+		t.Errorf("the upstream did not get the caller's token")
+	}
+	only := env.token("bob", aud) // issued for the gateway alone
+	before := len(env.upstream.values())
+	if _, err := connectAs(t, env.url+"/mcp/up", only, legacy); err == nil || !strings.Contains(err.Error(), "https://up.example") {
+		t.Errorf("a token for the gateway alone: %v", err)
+	}
+	for _, h := range env.upstream.values()[before:] {
+		if strings.Contains(h, only) {
+			t.Fatal("a token issued for the gateway alone reached the upstream")
+		}
 	}
 }

@@ -92,6 +92,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if opts.UpstreamHeaders != nil {
 			reqHeaders = opts.UpstreamHeaders(sc.Name)
 		}
+		if tp := sc.TokenPassthrough; tp != nil {
+			reqHeaders = TokenPassthroughHeaders(sc.Name, tp.Audience) // the explicit, warned-about opt-in
+		}
 		shc := hc
 		if opts.UpstreamTransport != nil {
 			base := hc.Transport
