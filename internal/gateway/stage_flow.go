@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
@@ -25,6 +26,9 @@ type FlowStageConfig struct {
 	Labeler *flow.Labeler
 	// Tracker holds each session's data-flow state (required).
 	Tracker *flow.Tracker
+	// Stateless holds the state of stateless (2026-07-28) requests, kept per principal; nil uses Tracker.
+	// Its TTL is shorter: a principal's taint ends after a quiet spell, as a session's ends with it.
+	Stateless *flow.Tracker
 	// Guard runs the secret, PII and injection detectors (required). Guard.Monitor makes the whole stage
 	// monitor-only: nothing is redacted or refused, session labels are recorded but not shown to policy,
 	// and what would have happened is written to the audit trail and the log.
@@ -60,6 +64,14 @@ func NewFlowStage(cfg FlowStageConfig) (Middleware, error) {
 // flowMethods are the requests whose results bring data into a session.
 var flowMethods = map[string]bool{"tools/call": true, "resources/read": true, "prompts/get": true}
 
+// tracker returns the tracker that holds key's state.
+func (s *flowStage) tracker(key string) *flow.Tracker {
+	if strings.HasPrefix(key, "p:") && s.cfg.Stateless != nil {
+		return s.cfg.Stateless
+	}
+	return s.cfg.Tracker
+}
+
 // flowKey is whose state a request belongs to: its session, or for stateless (2026-07-28) requests, which
 // have none, its principal — so a stateless agent cannot shed its taint by not keeping a session.
 func flowKey(x *Exchange) string {
@@ -80,7 +92,8 @@ func (s *flowStage) middleware(next Handler) Handler {
 		}
 		monitor := s.cfg.Guard.Monitor
 		key := flowKey(x)
-		st, err := s.cfg.Tracker.StateContext(ctx, key)
+		tr := s.tracker(key)
+		st, err := tr.StateContext(ctx, key)
 		if err != nil {
 			s.log.Error("dataflow: the shared session state cannot be read; refusing (fail closed)", "server", x.Server, "method", msg.Method, "err", err)
 			return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden refused this request because the data-flow state of this session "+
@@ -125,7 +138,7 @@ func (s *flowStage) middleware(next Handler) Handler {
 
 		// A refusal that the session's flow explains: record how the labels entered the session.
 		if d := x.Decision; d != nil && len(st.Labels) > 0 && d.Effect != policy.Allow && d.RuleID != "" {
-			if why := s.cfg.Tracker.Explain(key); why != "" {
+			if why := tr.Explain(key); why != "" {
 				x.Note(audit.Finding{Detector: "dataflow", Severity: "high", Message: "session flow before this call: " + why,
 					Path: "rule " + d.RuleID})
 			}
@@ -152,7 +165,7 @@ func (s *flowStage) middleware(next Handler) Handler {
 			events = append(events, flow.Event{Label: flow.Tainted, Server: x.Server, Name: msg.Name,
 				Why: "prompt injection in the result: " + v.Injection.Summary(), Ref: x.AuditRef})
 		}
-		if err := s.cfg.Tracker.RecordContext(context.WithoutCancel(ctx), key, x.Server, events, v.Names); err != nil {
+		if err := tr.RecordContext(context.WithoutCancel(ctx), key, x.Server, events, v.Names); err != nil {
 			// The other replicas would not learn what entered the session (a taint could be shed by moving to
 			// another replica): the result is withheld.
 			s.log.Error("dataflow: the shared session state cannot be written; withholding the result (fail closed)", "server", x.Server,
@@ -198,7 +211,7 @@ func (s *flowStage) monitorFlow(x *Exchange, key string, st flow.State) {
 	default:
 		return
 	}
-	why := s.cfg.Tracker.Explain(key)
+	why := s.tracker(key).Explain(key)
 	s.log.Info("dataflow (monitor mode): "+what, "server", x.Server, "tool", x.Msg.Name, "session_flow", why)
 	x.Note(audit.Finding{Detector: "dataflow", Severity: "high", Message: "monitor: " + what + "; session flow: " + why})
 }
@@ -251,6 +264,10 @@ func dropParamHeaders(h http.Header) {
 	}
 }
 
+// statelessFlowTTL is how long a principal's data-flow state lives without calls when its requests are
+// stateless (2026-07-28): there is no session end to clear it.
+const statelessFlowTTL = time.Hour
+
 // buildFlow builds the data-flow stage and the tool labeller policy uses from the config (dataflow: and
 // servers[].labels / tool_labels).
 // With shared non-nil (replicas sharing PostgreSQL, cluster: configured), the session state is shared too.
@@ -296,7 +313,8 @@ func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (Middle
 		}
 		return def
 	}
-	mw, err := NewFlowStage(FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{Shared: shared}, Guard: guard, Rules: rules, Logger: log})
+	mw, err := NewFlowStage(FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{Shared: shared},
+		Stateless: &flow.Tracker{Shared: shared, TTL: statelessFlowTTL}, Guard: guard, Rules: rules, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -126,6 +126,12 @@ func TestTracker(t *testing.T) {
 	if tr.Len() != 1 {
 		t.Errorf("idle sessions kept: %d", tr.Len())
 	}
+	// A session idle past its TTL is forgotten when next looked at, sweep or not.
+	tr.Record("f", "x", []Event{{Label: Tainted}}, nil)
+	now = now.Add(61 * time.Minute)
+	if st := tr.State("f"); len(st.Labels) != 0 {
+		t.Errorf("idle state kept: %+v", st)
+	}
 	tr.Forget("e")
 	if tr.Len() != 0 {
 		t.Errorf("forget")

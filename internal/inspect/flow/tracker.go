@@ -81,10 +81,15 @@ func (t *Tracker) State(key string) State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.sessions[key]
+	now := t.now()
+	if s != nil && now.Sub(s.seen) > t.ttl() {
+		delete(t.sessions, key) // idle past its TTL: forgotten even before a sweep
+		s = nil
+	}
 	if s == nil {
 		return State{}
 	}
-	s.seen = t.now()
+	s.seen = now
 	var st State
 	for l := range s.events {
 		st.Labels = append(st.Labels, l)
@@ -213,6 +218,10 @@ func (t *Tracker) session(key string, now time.Time) *session {
 		t.sessions = map[string]*session{}
 	}
 	s := t.sessions[key]
+	if s != nil && now.Sub(s.seen) > t.ttl() {
+		delete(t.sessions, key)
+		s = nil
+	}
 	if s == nil {
 		t.sweep(now)
 		s = &session{events: map[string][]Event{}, counts: map[string]int{}, servers: map[string]bool{}, findings: map[string]bool{}}
@@ -272,13 +281,17 @@ func (t *Tracker) Len() int {
 	return len(t.sessions)
 }
 
+func (t *Tracker) ttl() time.Duration {
+	if t.TTL <= 0 {
+		return 24 * time.Hour
+	}
+	return t.TTL
+}
+
 // sweep forgets idle sessions, and the least recently used ones beyond MaxSessions. Called with t.mu held
 // when a session is added; a full pass runs at most once a minute unless the cap is reached.
 func (t *Tracker) sweep(now time.Time) {
-	ttl, max := t.TTL, t.MaxSessions
-	if ttl <= 0 {
-		ttl = 24 * time.Hour
-	}
+	ttl, max := t.ttl(), t.MaxSessions
 	if max <= 0 {
 		max = 100_000
 	}
