@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"bytes"
 	"strings"
 )
 
@@ -16,20 +15,14 @@ func fieldConfidence(v string) Confidence {
 }
 
 // jsonScanner scans the strings of one document.
-type jsonScanner struct {
-	// deep is false when a scan of the whole document found nothing and it holds no \u escape: then no
-	// string of it can hold a rule match and only field names are checked.
-	deep bool
-}
+type jsonScanner struct{}
 
-func newJSONScanner(raw []byte) jsonScanner {
-	return jsonScanner{deep: bytes.Contains(raw, []byte(`\u`)) || len(Scan(string(raw))) > 0}
-}
+func newJSONScanner([]byte) jsonScanner { return jsonScanner{} }
 
 // token returns the findings of one key or scalar value, with Path and Key set.
 func (js jsonScanner) token(t *JSONToken) []Finding {
 	var fs []Finding
-	if t.String && js.deep {
+	if t.String {
 		fs = Scan(t.Value)
 	}
 	if !t.Key && t.Value != "" && t.Value != "null" && t.Value != "true" && t.Value != "false" && IsSecretName(t.Member) {

@@ -1,10 +1,12 @@
 package secrets
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -141,10 +143,86 @@ func stringEnd(raw []byte, start int) int {
 	return len(raw)
 }
 
+// decodeString decodes the quoted JSON string q (valid, as WalkJSON checked the document), as
+// encoding/json would.
 func decodeString(q []byte) string {
-	if len(q) >= 2 && !slices.Contains(q, '\\') {
-		return string(q[1 : len(q)-1])
+	body := q[1 : len(q)-1]
+	esc := bytes.IndexByte(body, '\\')
+	if esc < 0 {
+		return string(body)
 	}
+	if !utf8.Valid(body) {
+		return unmarshalString(q) // encoding/json replaces invalid bytes with U+FFFD
+	}
+	out := make([]byte, esc, len(body))
+	copy(out, body[:esc])
+	for i := esc; i < len(body); i++ {
+		c := body[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch body[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(body[i+1:])
+			if !ok {
+				return unmarshalString(q)
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok2 := rune(-1), false
+				if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
+					r2, ok2 = hex4(body[i+3:])
+				}
+				if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
+					r = d
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, body[i])
+		}
+	}
+	return string(out)
+}
+
+// hex4 decodes the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+func unmarshalString(q []byte) string {
 	var s string
 	if err := json.Unmarshal(q, &s); err != nil {
 		return string(q[1 : len(q)-1])

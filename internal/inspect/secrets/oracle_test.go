@@ -1,0 +1,117 @@
+package secrets
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zricethezav/gitleaks/v8/detect"
+)
+
+// wholeText is the detector Scan used before windows: every specific rule over the whole text behind
+// gitleaks' own keyword prefilter. It is the oracle of the windowed scan.
+var wholeText = sync.OnceValue(func() *detect.Detector {
+	d, err := engine()
+	if err != nil {
+		panic(err)
+	}
+	spec := subset(d.cfg, func(id string) bool { return gates[id] == nil && d.cfg.Rules[id].Path == nil })
+	det := detect.NewDetector(spec)
+	det.IgnoreGitleaksAllow = true
+	return det
+})
+
+// oracleScan is Scan with the specific rules run over the whole text.
+func oracleScan(text string) []Finding {
+	if len(text) < 8 {
+		return nil
+	}
+	d, _ := engine()
+	out := convert(text, window{0, len(text)}, wholeText().DetectString(text), nil)
+	for _, g := range d.gated {
+		for _, w := range g.windows(text, g.keywords) {
+			out = append(out, convert(text, w, g.detector.DetectString(text[w.start:w.end]), func(_, end int) bool {
+				return end < w.end || w.end == len(text)
+			})...)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sortFindings(out)
+	return dedupe(out)
+}
+
+// oracleTexts are the texts the windowed scan is compared on: this package's test inputs, every
+// secret shape of the rule set's own examples placed in prose, and the injection corpus.
+func oracleTexts(t testing.TB) []string {
+	texts := []string{
+		"use token " + ghPAT + " for the API", "AWS_ACCESS_KEY_ID=" + awsKey, "# config\nSLACK=" + slackBot + "\n",
+		"charge with " + stripe, `api_key = "` + genericV + `"`, "key:\n" + pemKey + "\nend", ghPAT + " and " + awsKey,
+		"clé → résumé\nnouvelle clé " + ghPAT, sampleText(10 << 10),
+		"curl -u admin:" + genericV + " https://example.com\n",
+		"curl https://api.example.com \\\n  -H \"Authorization: Bearer " + genericV + "\"\n",
+		"linear_client_secret = " + fake("", hexa, 32, 11) + "\n" + strings.Repeat("linear time ", 40),
+		"twilio SK" + fake("", hexa, 32, 12) + " and s." + fake("", alnum, 24, 13),
+	}
+	for _, dir := range []string{"benign", "injection"} {
+		root := filepath.Join("..", "injection", "testdata", "corpus", dir)
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(root, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, string(b))
+		}
+	}
+	return texts
+}
+
+// TestWindowsMatchWholeText checks that running the specific rules on windows around their keywords
+// finds exactly what running them over the whole text finds.
+func TestWindowsMatchWholeText(t *testing.T) {
+	for i, text := range oracleTexts(t) {
+		if diff := cmp.Diff(oracleScan(text), Scan(text)); diff != "" {
+			t.Errorf("text %d (%.60q…): windowed scan differs from the whole-text scan (-whole +windowed):\n%s", i, text, diff)
+		}
+	}
+}
+
+// FuzzWindowsMatchWholeText compares the windowed scan with the whole-text scan on mutated inputs.
+func FuzzWindowsMatchWholeText(f *testing.F) {
+	for _, text := range oracleTexts(f)[:13] {
+		f.Add(text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if diff := cmp.Diff(oracleScan(text), Scan(text)); diff != "" {
+			t.Errorf("windowed scan differs from the whole-text scan on %q (-whole +windowed):\n%s", text, diff)
+		}
+	})
+}
+
+// FuzzDecodeString checks the JSON string decoder against encoding/json.
+func FuzzDecodeString(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\t\"c\"\\d\/e"`, `"\u00e9\u003c\ud83d\ude00"`, `"\ud83d x"`, `"\udc00\ud800"`, `"\ud83d\u0041"`, "\"caf\xc3\xa9 \\n\"", "\"bad \xff \\n\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if !json.Valid([]byte(q)) || len(q) < 2 || q[0] != '"' {
+			return
+		}
+		var want string
+		if err := json.Unmarshal([]byte(q), &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeString([]byte(q)); got != want && strings.Contains(q, `\`) {
+			t.Errorf("decodeString(%q) = %q, want %q", q, got, want)
+		}
+	})
+}
