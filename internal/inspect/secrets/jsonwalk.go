@@ -73,7 +73,7 @@ func plainName(s string) bool {
 // false, having visited nothing, when raw is not valid JSON. The token passed to visit is only valid
 // during the call.
 func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		return false
 	}
 	var (

@@ -115,3 +115,15 @@ func FuzzDecodeString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidJSON checks the validator WalkJSON uses against encoding/json.Valid.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"]}`, `[]`, `{}`, ` "s" `, `01`, `1.`, `-`, `{"a" 1}`, `[1,]`, "\"\x01\"", `"\x"`, `"\u12"`, `1e`, `{"a":{"b":[[]]}}`, `nul`, `[1 2]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("validJSON(%q) = %v, json.Valid says %v", s, got, want)
+		}
+	})
+}
