@@ -122,17 +122,23 @@ func normalize(text string) normText {
 	idx := make([]int32, 0, len(clean)+8)
 	var buf [utf8.UTFMax]byte
 	for j := 0; j < len(clean); {
-		r, size := utf8.DecodeRuneInString(clean[j:])
-		o := at(j)
-		switch {
-		case r < utf8.RuneSelf:
-			c := byte(r)
+		if c := clean[j]; c < utf8.RuneSelf {
+			// ASCII, most of any text: no decoding, no normal form.
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
 			out = append(out, c)
-			idx = append(idx, o)
-		default:
+			if cleanIdx == nil {
+				idx = append(idx, int32(j))
+			} else {
+				idx = append(idx, cleanIdx[j])
+			}
+			j++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(clean[j:])
+		o := at(j)
+		{
 			// Most runes are already in normal form and only need lower-casing; the buffer avoids an
 			// allocation per rune.
 			n0 := utf8.EncodeRune(buf[:], r)
@@ -147,7 +153,8 @@ func normalize(text string) normText {
 					out = append(out, buf[k])
 					idx = append(idx, o)
 				}
-				break
+				j += size
+				continue
 			}
 			for _, d := range f.String(string(r)) {
 				if latin && d >= 0x300 && d <= 0x36F {

@@ -138,12 +138,18 @@ func dedupe(fs []Finding) []Finding {
 // keywords runs the anchored patterns where their anchors start.
 func (ts *textScan) keywords() {
 	s := ts.nt.s
-	lastEnd := make([]int, len(patterns))
+	var lastEnd []int // by pattern; allocated at the first anchor found (most short strings have none)
 	try := func(p int, ref anchorRef) {
 		if ref.word && p > 0 && isWordByte(s[p-1]) {
 			return
 		}
-		if !strings.HasPrefix(s[p:], ref.anchor) || lastEnd[ref.pat] > p {
+		if !strings.HasPrefix(s[p:], ref.anchor) {
+			return
+		}
+		if lastEnd == nil {
+			lastEnd = make([]int, len(patterns))
+		}
+		if lastEnd[ref.pat] > p {
 			return
 		}
 		pt := &patterns[ref.pat]
