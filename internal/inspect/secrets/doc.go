@@ -3,8 +3,9 @@
 // trail (⑧), which must never store a secret unless capture is configured.
 //
 // Detection uses the rule set of gitleaks (github.com/zricethezav/gitleaks/v8) as a library: its
-// default configuration, compiled once, and its detector with its own keyword prefilter. This package
-// adds byte offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
+// default configuration, compiled once, and its detector, one per rule, run only on windows around the
+// rule's keywords (sized from the rule's expression; see docs/detectors.md). This package adds byte
+// offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
 //
 // Contract: Scan, ScanJSON, Redact and RedactJSON are pure (no I/O, no mutable global state beyond the
 // rule set compiled on first use), deterministic (findings sorted by offset, then rule) and safe for
