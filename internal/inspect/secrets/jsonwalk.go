@@ -133,6 +133,10 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 // stringEnd returns the index just after the closing quote of the string that starts at raw[start].
 func stringEnd(raw []byte, start int) int {
 	for i := start + 1; i < len(raw); i++ {
+		i = nextSpecial(raw, i)
+		if i >= len(raw) {
+			break
+		}
 		switch raw[i] {
 		case '\\':
 			i++
@@ -157,10 +161,14 @@ func decodeString(q []byte) string {
 	out := make([]byte, esc, len(body))
 	copy(out, body[:esc])
 	for i := esc; i < len(body); i++ {
-		c := body[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
+		if body[i] != '\\' {
+			n := bytes.IndexByte(body[i:], '\\')
+			if n < 0 {
+				out = append(out, body[i:]...)
+				break
+			}
+			out = append(out, body[i:i+n]...)
+			i += n
 		}
 		i++
 		switch body[i] {

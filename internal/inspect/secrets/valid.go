@@ -1,5 +1,7 @@
 package secrets
 
+import "encoding/binary"
+
 // validJSON reports whether raw is one valid JSON value, as encoding/json.Valid does, in one pass and
 // without allocating (json.Valid costs about 3 ns per byte; this, under 1 ns on text).
 func validJSON(raw []byte) bool {
@@ -162,6 +164,10 @@ func (v *validator) number() bool {
 func (v *validator) str() bool {
 	v.i++
 	for v.i < len(v.raw) {
+		v.i = nextSpecial(v.raw, v.i)
+		if v.i >= len(v.raw) {
+			return false
+		}
 		c := v.raw[v.i]
 		switch {
 		case c == '"':
@@ -189,4 +195,28 @@ func (v *validator) str() bool {
 		}
 	}
 	return false
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// nextSpecial returns the index of the first byte at or after i that is a quote, a backslash or a
+// control character (below 0x20), or len(b); it tests eight bytes at a time.
+func nextSpecial(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (ones * '"')
+		bs := x ^ (ones * '\\')
+		if ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
 }
