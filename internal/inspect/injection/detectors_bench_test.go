@@ -15,7 +15,9 @@ import (
 // honestJSON returns about size bytes of JSON tool results of the given shape, built from the benign
 // corpus: "readme" and "log" wrap corpus text in an MCP text content block; "api" is a list of issue
 // objects the way a REST API returns them (ids, titles, URLs, timestamps, bodies from the corpus).
-func honestJSON(b *testing.B, shape string, size int) []byte {
+func honestJSON(b *testing.B, shape string, size int) []byte { return honestJSONT(b, shape, size) }
+
+func honestJSONT(b testing.TB, shape string, size int) []byte {
 	type content struct {
 		Type string `json:"type"`
 		Text string `json:"text"`

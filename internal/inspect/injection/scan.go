@@ -245,7 +245,7 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 		if w == "" {
 			return
 		}
-		if pt.verbs[w] || prevWord != "" && pt.verbs[w+" "+prevWord] {
+		if pt.verbs[w] || prevWord != "" && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
 			found = append(found, start)
 		}
 		prevWord = w
@@ -440,6 +440,11 @@ func (ts *textScan) raw() {
 		prev             rune
 	)
 	for i := 0; i < len(t); {
+		if j := printableRun(t, i); j > i {
+			prev = rune(t[j-1])
+			i = j
+			continue
+		}
 		if c := t[i]; c >= 0x20 && c < 0x7F || c == '\n' || c == '\t' || c == '\r' && i+1 < len(t) && t[i+1] == '\n' {
 			prev = rune(c)
 			i++

@@ -127,3 +127,19 @@ func FuzzValidJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNextSpecial checks the eight-bytes-at-a-time scan against a byte loop.
+func FuzzNextSpecial(f *testing.F) {
+	for _, s := range []string{"", `plain text with a "quote" in it`, "abcdefgh\\ijkl", "abcdefghijklmnop\x1f", "\xff\xfe\x22"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := 0
+		for want < len(s) && s[want] != '"' && s[want] != '\\' && s[want] >= 0x20 {
+			want++
+		}
+		if got := nextSpecial([]byte(s), 0); got != want {
+			t.Errorf("nextSpecial(%q) = %d, want %d", s, got, want)
+		}
+	})
+}
