@@ -19,6 +19,20 @@ type anchorRef struct {
 	anchor string
 	pat    int
 	word   bool // the anchor starts with an ASCII letter: require a word boundary before it
+	// head and mask are the anchor's first (up to) four bytes, little-endian, for a quick comparison.
+	head, mask uint32
+}
+
+// head4 returns the first four bytes of s at p, little-endian (zero past the end).
+func head4(s string, p int) uint32 {
+	if p+4 <= len(s) {
+		return uint32(s[p]) | uint32(s[p+1])<<8 | uint32(s[p+2])<<16 | uint32(s[p+3])<<24
+	}
+	var w uint32
+	for k := 0; p+k < len(s) && k < 4; k++ {
+		w |= uint32(s[p+k]) << (8 * k)
+	}
+	return w
 }
 
 // index finds, in one pass, every position where an anchor starts: a table keyed by the first two
@@ -48,6 +62,10 @@ var index = func() (ix struct {
 				panic("injection: empty anchor in " + p.id)
 			}
 			ref := anchorRef{anchor: a, pat: i, word: 'a' <= a[0] && a[0] <= 'z'}
+			for k := 0; k < min(4, len(a)); k++ {
+				ref.head |= uint32(a[k]) << (8 * k)
+				ref.mask |= 0xFF << (8 * k)
+			}
 			if !ref.word {
 				ix.wordOnly[a[0]] = false
 			}
@@ -207,8 +225,11 @@ func (ts *textScan) keywords() {
 		}
 		if p+1 < len(s) {
 			if l := index.byPair[uint16(c)<<8|uint16(s[p+1])]; l != 0 {
+				h := head4(s, p)
 				for _, ref := range index.lists[l-1] {
-					try(p, ref)
+					if h&ref.mask == ref.head {
+						try(p, ref)
+					}
 				}
 			}
 		}
