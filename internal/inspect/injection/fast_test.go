@@ -20,3 +20,21 @@ func FuzzPrintableRun(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLowerASCII checks the eight-bytes-at-a-time lower-casing against a byte loop.
+func FuzzLowerASCII(f *testing.F) {
+	for _, s := range []string{"", "ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{", "Hello, World! ÀÉ \xc1\xda\xdb", "already lower case text"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		for i, c := range b {
+			if 'A' <= c && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		if got := lowerASCII(s); got != string(b) {
+			t.Errorf("lowerASCII(%q) = %q, want %q", s, got, b)
+		}
+	})
+}

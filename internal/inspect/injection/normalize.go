@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 
@@ -68,18 +69,31 @@ func plainASCII(s string) bool {
 }
 
 func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
+			break
 		}
 	}
-	return s
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// Per byte: 0x80 where the byte is in 'A'..'Z' (ASCII, ≥ 'A' and not > 'Z'), then 0x20 there.
+		h := x &^ highs
+		ge := h + ones*(0x80-'A')
+		gt := h + ones*(0x7F-'Z')
+		upper := (ge &^ gt) &^ x & highs
+		binary.LittleEndian.PutUint64(b[i:], x|upper>>2)
+	}
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // needsSanitize reports whether text holds anything sanitize.String removes (it is much slower than

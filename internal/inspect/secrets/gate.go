@@ -11,6 +11,21 @@ type keywordOf struct {
 	before, after int
 	// near, when set, is a further necessary condition of a match, checked at the end of the keyword.
 	near func(text string, end int) bool
+	// head and mask are the keyword's first (up to) four bytes, little-endian, for a quick comparison.
+	head, mask uint32
+}
+
+// lowerHead4 returns the first four bytes of text at i in ASCII lower case, little-endian (zero past
+// the end).
+func lowerHead4(text string, i int) uint32 {
+	if i+4 <= len(text) {
+		return uint32(lower[text[i]]) | uint32(lower[text[i+1]])<<8 | uint32(lower[text[i+2]])<<16 | uint32(lower[text[i+3]])<<24
+	}
+	var w uint32
+	for k := 0; i+k < len(text) && k < 4; k++ {
+		w |= uint32(lower[text[i+k]]) << (8 * k)
+	}
+	return w
 }
 
 // keywordGate finds, in one pass over a text and ignoring ASCII case, every occurrence of the keywords
@@ -55,6 +70,10 @@ func newKeywordGate(keywords []keywordOf) *keywordGate {
 			g.hasSingles = true
 			continue
 		}
+		for j := 0; j < min(4, len(k.kw)); j++ {
+			k.head |= uint32(k.kw[j]) << (8 * j)
+			k.mask |= 0xFF << (8 * j)
+		}
 		p := pairOf(k.kw[0], k.kw[1])
 		if g.byPair[p] == 0 {
 			g.lists = append(g.lists, nil)
@@ -91,8 +110,9 @@ func (g *keywordGate) each(text string, fn func(at int, k keywordOf)) {
 			continue
 		}
 		l := g.byPair[p]
+		h := lowerHead4(text, i)
 		for _, k := range g.lists[l-1] {
-			if i+len(k.kw) > len(text) || !hasPrefixFold(text[i:], k.kw) {
+			if h&k.mask != k.head || i+len(k.kw) > len(text) || !hasPrefixFold(text[i:], k.kw) {
 				continue
 			}
 			if len(k.kw) == 2 && !shortKeywordFollowed(text, i, k.kw) {

@@ -69,10 +69,8 @@ func plainName(s string) bool {
 	return true
 }
 
-// WalkJSON calls visit for every object key and scalar value of raw, in document order. It returns
-// false, having visited nothing, when raw is not valid JSON. The token passed to visit is only valid
-// during the call.
-func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
+// walkJSON is WalkJSON without the cache of the last document.
+func walkJSON(raw []byte, visit func(t *JSONToken)) bool {
 	if !validJSON(raw) {
 		return false
 	}

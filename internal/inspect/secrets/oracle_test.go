@@ -143,3 +143,60 @@ func FuzzNextSpecial(f *testing.F) {
 		}
 	})
 }
+
+type walkedToken struct {
+	Key, String         bool
+	Value, Member, Path string
+	Start, End          int
+}
+
+func walkAll(raw []byte, walk func([]byte, func(*JSONToken)) bool) ([]walkedToken, bool) {
+	var out []walkedToken
+	ok := walk(raw, func(t *JSONToken) {
+		out = append(out, walkedToken{t.Key, t.String, t.Value, t.Member, t.Path(), t.Start, t.End})
+	})
+	return out, ok
+}
+
+// TestWalkJSONCache checks that a walk replayed from the cache visits what a fresh walk visits, and that
+// a document changed in place is walked again.
+func TestWalkJSONCache(t *testing.T) {
+	raw := []byte(`{"a":{"b":[1,"two",{"c d":null}],"e":"f\n"},"g":[[true]],"h":"i"}`)
+	want, _ := walkAll(raw, walkJSON)
+	for range 3 {
+		got, ok := walkAll(raw, WalkJSON)
+		if !ok {
+			t.Fatal("valid document reported invalid")
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("cached walk differs (-fresh +cached):\n%s", diff)
+		}
+	}
+	raw[len(raw)-3] = 'j' // "h":"j"
+	got, _ := walkAll(raw, WalkJSON)
+	if got[len(got)-1].Value != "j" {
+		t.Fatalf("walk after an in-place change saw %q, want \"j\"", got[len(got)-1].Value)
+	}
+	if _, ok := walkAll([]byte(`{"a":`), WalkJSON); ok {
+		t.Fatal("invalid document reported valid")
+	}
+	if _, ok := walkAll([]byte(`{"a":`), WalkJSON); ok {
+		t.Fatal("invalid document reported valid from the cache")
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc := []byte(`{"n":` + strings.Repeat("[", i) + `"v"` + strings.Repeat("]", i) + `}`)
+			want, _ := walkAll(doc, walkJSON)
+			for range 200 {
+				if got, _ := walkAll(doc, WalkJSON); !cmp.Equal(want, got) {
+					t.Errorf("concurrent walk of %s differs", doc)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
