@@ -639,18 +639,20 @@ func (ts *textScan) addHidden(text string, start, end int) {
 
 // ---- encoded payloads ----
 
-var base64Bytes = func() (t [256]bool) {
+// encodedClass marks base64 bytes (1) and, among them, hex digits (2).
+var encodedClass = func() (t [256]uint8) {
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=") {
-		t[c] = true
+		t[c] = 1
+	}
+	for _, c := range []byte("0123456789abcdefABCDEF") {
+		t[c] |= 2
 	}
 	return t
 }()
 
-func isBase64Byte(c byte) bool { return base64Bytes[c] }
+func isBase64Byte(c byte) bool { return encodedClass[c] != 0 }
 
-func isHexByte(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+func isHexByte(c byte) bool { return encodedClass[c]&2 != 0 }
 
 // encoded decodes base64 and hex runs that turn out to be readable text and scans them as hidden text.
 func (ts *textScan) encoded() {
@@ -665,13 +667,16 @@ func (ts *textScan) encoded() {
 			continue
 		}
 		j := i
-		hexOnly := true
-		for j < len(t) && isBase64Byte(t[j]) {
-			if !isHexByte(t[j]) {
-				hexOnly = false
+		all := uint8(3)
+		for j < len(t) {
+			c := encodedClass[t[j]]
+			if c == 0 {
+				break
 			}
+			all &= c
 			j++
 		}
+		hexOnly := all&2 != 0
 		run := t[i:j]
 		start := i
 		i = j
