@@ -33,17 +33,34 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 	if len(raw) > maxCachedWalk {
 		return walkJSON(raw, visit)
 	}
-	w := &walked{raw: bytes.Clone(raw)}
+	// Keeping tokens costs about as much as walking again when they are many and small (an API listing
+	// of short fields): keep at most one per 48 bytes of document. Strings are at most half the quotes.
+	limit := len(raw)/48 + 8
+	if bytes.Count(raw, []byte{'"'})/2 > limit {
+		return walkJSON(raw, visit)
+	}
+	w := &walked{raw: bytes.Clone(raw), tokens: make([]JSONToken, 0, min(limit, 64))}
 	if w.raw == nil {
 		w.raw = []byte{}
 	}
+	keep := true
 	w.valid = walkJSON(raw, func(t *JSONToken) {
-		c := *t
-		at := len(w.frames)
-		w.frames = append(w.frames, t.frames...)
-		c.frames = w.frames[at:len(w.frames):len(w.frames)]
-		w.tokens = append(w.tokens, c)
+		if keep {
+			if len(w.tokens) == limit {
+				keep, w.tokens, w.frames = false, nil, nil
+			} else {
+				c := *t
+				at := len(w.frames)
+				w.frames = append(w.frames, t.frames...)
+				c.frames = w.frames[at:len(w.frames):len(w.frames)]
+				w.tokens = append(w.tokens, c)
+			}
+		}
+		visit(t)
 	})
+	if !keep {
+		return w.valid
+	}
 	// frames may have moved while growing: point every token at the final array.
 	at := 0
 	for i := range w.tokens {
@@ -52,7 +69,7 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 		at += n
 	}
 	lastWalk.Store(w)
-	return w.replay(visit)
+	return w.valid
 }
 
 func (w *walked) replay(visit func(t *JSONToken)) bool {
