@@ -38,3 +38,48 @@ func FuzzLowerASCII(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNextEncodedRun checks the skipping search for long base64 runs against a byte-by-byte one.
+func FuzzNextEncodedRun(f *testing.F) {
+	for _, s := range []string{"", "short words only, nothing long enough to decode here at all", "see aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ= and 0123456789abcdef0123456789abcdef00 end", "x=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo&y=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		type run struct {
+			start, end int
+			all        uint8
+		}
+		var want, got []run
+		for i := 0; i < len(s); {
+			if !isBase64Byte(s[i]) {
+				i++
+				continue
+			}
+			j, all := i, uint8(3)
+			for j < len(s) && isBase64Byte(s[j]) {
+				all &= encodedClass[s[j]]
+				j++
+			}
+			if j-i >= minEncodedRun {
+				want = append(want, run{i, j, all})
+			}
+			i = j
+		}
+		for i := 0; ; {
+			st, e, all := nextEncodedRun(s, i)
+			if st >= len(s) {
+				break
+			}
+			got = append(got, run{st, e, all})
+			i = e
+		}
+		if len(got) != len(want) {
+			t.Fatalf("nextEncodedRun(%q) found %v, want %v", s, got, want)
+		}
+		for k := range got {
+			if got[k] != want[k] {
+				t.Fatalf("nextEncodedRun(%q) found %v, want %v", s, got, want)
+			}
+		}
+	})
+}

@@ -639,6 +639,44 @@ func (ts *textScan) addHidden(text string, start, end int) {
 
 // ---- encoded payloads ----
 
+// nextEncodedRun returns the first maximal run of base64 bytes at least minEncodedRun long in t[i:]
+// (i starts t or follows a byte that is not base64), and the AND of its bytes' classes; start is len(t)
+// when there is none. A long enough run that starts before i+minEncodedRun covers t[k] below: when
+// t[k] is not base64, the search skips past it, so prose costs one lookup per 24 bytes.
+func nextEncodedRun(t string, i int) (start, end int, all uint8) {
+	for {
+		k := i + minEncodedRun - 1
+		if k >= len(t) {
+			return len(t), len(t), 0
+		}
+		if !isBase64Byte(t[k]) {
+			i = k + 1
+			continue
+		}
+		all = 3
+		for i < k && isBase64Byte(t[k-1]) {
+			k--
+			all &= encodedClass[t[k]]
+		}
+		j := k
+		for j < len(t) {
+			c := encodedClass[t[j]]
+			if c == 0 {
+				break
+			}
+			all &= c
+			j++
+		}
+		if j-k >= minEncodedRun {
+			return k, j, all
+		}
+		i = j
+	}
+}
+
+// minEncodedRun is the shortest base64 run that encoded decodes (hex runs need 32 bytes).
+const minEncodedRun = 24
+
 // encodedClass marks base64 bytes (1) and, among them, hex digits (2).
 var encodedClass = func() (t [256]uint8) {
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=") {
@@ -662,19 +700,10 @@ func (ts *textScan) encoded() {
 	t := ts.orig
 	decodes := 0
 	for i := 0; i < len(t) && decodes < maxDecodes; {
-		if !isBase64Byte(t[i]) {
-			i++
-			continue
-		}
-		j := i
-		all := uint8(3)
-		for j < len(t) {
-			c := encodedClass[t[j]]
-			if c == 0 {
-				break
-			}
-			all &= c
-			j++
+		var all uint8
+		var j int
+		if i, j, all = nextEncodedRun(t, i); i >= len(t) {
+			break
 		}
 		hexOnly := all&2 != 0
 		run := t[i:j]
@@ -831,6 +860,9 @@ func identifier(s string) bool {
 // urlWorthParsing is a cheap necessary condition for gradeURL to weigh the URL that win (starting at
 // the pattern's anchor) holds: a placeholder character, or for images and links a query.
 func urlWorthParsing(kind urlKind, win string) bool {
+	if !urlCanStart(win) {
+		return false
+	}
 	i := strings.Index(win, "http")
 	if i < 0 {
 		return false
@@ -844,6 +876,37 @@ func urlWorthParsing(kind urlKind, win string) bool {
 		return strings.ContainsAny(u, "{$<[%")
 	}
 	return strings.ContainsAny(u, "{$<[%?")
+}
+
+// urlCanStart is false when win opens a markdown link ("](") or image ("![") whose expression cannot
+// match: its URL must start with "http" right after "](", spaces and an optional '<' (for an image, after
+// at most 200 bytes of alt text without ']' or a newline). Relative links, the most common ones, stop here
+// instead of searching the window for "http".
+func urlCanStart(win string) bool {
+	j := 0
+	switch {
+	case strings.HasPrefix(win, "!["):
+		k := strings.IndexAny(win[2:min(len(win), 2+201)], "]\n")
+		if k < 0 || win[2+k] != ']' {
+			return false
+		}
+		j = 2 + k + 1
+		if j >= len(win) || win[j] != '(' {
+			return false
+		}
+		j++
+	case strings.HasPrefix(win, "]("):
+		j = 2
+	default:
+		return true
+	}
+	for j < len(win) && (win[j] == ' ' || win[j] == '\t' || win[j] == '\n' || win[j] == '\r' || win[j] == '\f') {
+		j++
+	}
+	if j < len(win) && win[j] == '<' {
+		j++
+	}
+	return strings.HasPrefix(win[j:], "http")
 }
 
 // gradeURL weighs a URL (lower case) found in a markdown image, link, HTML image or bare text.
