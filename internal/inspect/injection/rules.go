@@ -82,6 +82,10 @@ type pattern struct {
 	// verbHeads are the first words of the verbs of two words ("look up"), so that a pair is looked up
 	// only after one of them.
 	verbHeads map[string]bool
+	// verbFirst marks the first bytes of the verbs, and verbMax is the longest verb's first word: words
+	// that cannot be one are not looked up.
+	verbFirst [256]bool
+	verbMax   int
 	// lineStart: the anchor must open a line.
 	lineStart bool
 	// negatable: a negation right before the anchor ("never share", "do not send") voids the match.
@@ -121,9 +125,12 @@ func (p pattern) backward(anchors string, back int) pattern {
 	p.verbs, p.verbHeads = map[string]bool{}, map[string]bool{}
 	for _, v := range p.anchors {
 		p.verbs[v] = true
-		if head, _, two := strings.Cut(v, " "); two {
+		head, _, two := strings.Cut(v, " ")
+		if two {
 			p.verbHeads[head] = true
 		}
+		p.verbFirst[v[0]] = true
+		p.verbMax = max(p.verbMax, len(head))
 	}
 	p.anchors = strings.Split(anchors, ",")
 	p.back = back

@@ -273,6 +273,10 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 		if w == "" {
 			return
 		}
+		if !pt.verbFirst[w[0]] || len(w) > pt.verbMax {
+			prevWord = w
+			return
+		}
 		if pt.verbs[w] || prevWord != "" && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
 			found = append(found, start)
 		}
