@@ -74,6 +74,12 @@ func walkJSON(raw []byte, visit func(t *JSONToken)) bool {
 	if !validJSON(raw) {
 		return false
 	}
+	return walkValid(raw, string(raw), visit)
+}
+
+// walkValid walks the valid document raw; doc is a copy of it, of which keys, literals and strings
+// without escapes are substrings (no allocation each).
+func walkValid(raw []byte, doc string, visit func(t *JSONToken)) bool {
 	var (
 		stack     []frame
 		expectKey bool
@@ -101,7 +107,12 @@ func walkJSON(raw []byte, visit func(t *JSONToken)) bool {
 			expectKey = false
 		case '"':
 			end := stringEnd(raw, i)
-			s := decodeString(raw[i:end])
+			var s string
+			if q := raw[i:end]; len(q) >= 2 && bytes.IndexByte(q[1:len(q)-1], '\\') < 0 {
+				s = doc[i+1 : end-1] // no escape: a substring of the one copy, no allocation
+			} else {
+				s = decodeString(q)
+			}
 			tok = JSONToken{String: true, Value: s, Start: i, End: end}
 			if expectKey {
 				stack[len(stack)-1].key = s
@@ -117,7 +128,7 @@ func walkJSON(raw []byte, visit func(t *JSONToken)) bool {
 			for end < len(raw) && !strings.ContainsRune(" \t\n\r,]}", rune(raw[end])) {
 				end++
 			}
-			tok = JSONToken{Value: string(raw[i:end]), Start: i, End: end, frames: stack}
+			tok = JSONToken{Value: doc[i:end], Start: i, End: end, frames: stack}
 			if n := len(stack); n > 0 && !stack[n-1].array {
 				tok.Member = stack[n-1].key
 			}

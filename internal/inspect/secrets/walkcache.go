@@ -12,7 +12,7 @@ import (
 // documents only evict each other; a document that changed in place is not equal to the copy, so it is
 // walked again.
 type walked struct {
-	raw    []byte // a copy of the document
+	raw    string // a copy of the document
 	valid  bool
 	tokens []JSONToken // frames point into frames
 	frames []frame
@@ -27,7 +27,7 @@ const maxCachedWalk = 1 << 20
 // false, having visited nothing, when raw is not valid JSON. The token passed to visit is only valid
 // during the call.
 func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
-	if w := lastWalk.Load(); w != nil && bytes.Equal(w.raw, raw) {
+	if w := lastWalk.Load(); w != nil && w.raw == string(raw) {
 		return w.replay(visit)
 	}
 	if len(raw) > maxCachedWalk {
@@ -39,12 +39,9 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 	if bytes.Count(raw, []byte{'"'})/2 > limit {
 		return walkJSON(raw, visit)
 	}
-	w := &walked{raw: bytes.Clone(raw), tokens: make([]JSONToken, 0, min(limit, 64))}
-	if w.raw == nil {
-		w.raw = []byte{}
-	}
+	w := &walked{raw: string(raw), tokens: make([]JSONToken, 0, min(limit, 64))}
 	keep := true
-	w.valid = walkJSON(raw, func(t *JSONToken) {
+	w.valid = validJSON(raw) && walkValid(raw, w.raw, func(t *JSONToken) {
 		if keep {
 			if len(w.tokens) == limit {
 				keep, w.tokens, w.frames = false, nil, nil
