@@ -694,8 +694,6 @@ var encodedClass = func() (t [256]uint8) {
 
 func isBase64Byte(c byte) bool { return encodedClass[c] != 0 }
 
-func isHexByte(c byte) bool { return encodedClass[c]&2 != 0 }
-
 // encoded decodes base64 and hex runs that turn out to be readable text and scans them as hidden text.
 func (ts *textScan) encoded() {
 	if ts.depth >= maxDepth {
