@@ -35,6 +35,10 @@ func lowerHead4(text string, i int) uint32 {
 type keywordGate struct {
 	// pairs has bit p set when byPair[p] != 0: 8 KiB that stay in the L1 cache, where byPair does not.
 	pairs [1 << 16 / 64]uint64
+	// trigrams has the bit triHash(a, b, c) set for the first three bytes of every keyword, in every
+	// ASCII case (for a two-byte keyword, with every byte that may follow it): one lookup per byte of
+	// text rejects almost every position, where a pair alone matches common English bigrams.
+	trigrams [1 << 16 / 64]uint64
 	// byPair[p] is 1 + the index in lists of the keywords whose lower-cased first two bytes are p, or 0.
 	byPair [1 << 16]uint16
 	lists  [][]keywordOf
@@ -74,6 +78,7 @@ func newKeywordGate(keywords []keywordOf) *keywordGate {
 			k.head |= uint32(k.kw[j]) << (8 * j)
 			k.mask |= 0xFF << (8 * j)
 		}
+		g.addTrigrams(k.kw)
 		p := pairOf(k.kw[0], k.kw[1])
 		if g.byPair[p] == 0 {
 			g.lists = append(g.lists, nil)
@@ -83,6 +88,41 @@ func newKeywordGate(keywords []keywordOf) *keywordGate {
 		g.lists[g.byPair[p]-1] = append(g.lists[g.byPair[p]-1], k)
 	}
 	return g
+}
+
+// triHash maps three bytes to 16 bits (multiplicative hashing).
+func triHash(a, b, c byte) uint32 {
+	return (uint32(a)<<16 | uint32(b)<<8 | uint32(c)) * 0x9E3779B1 >> 16
+}
+
+// cases returns c and, for an ASCII letter, its other case.
+func cases(c byte) []byte {
+	if 'a' <= c && c <= 'z' {
+		return []byte{c, c - 'a' + 'A'}
+	}
+	return []byte{c}
+}
+
+// addTrigrams sets the trigram bits of the keyword kw (lower case, at least two bytes).
+func (g *keywordGate) addTrigrams(kw string) {
+	var thirds []byte
+	if len(kw) >= 3 {
+		thirds = cases(kw[2])
+	} else {
+		for c := range 256 { // a two-byte keyword counts only before token characters
+			if isTokenByte(byte(c)) {
+				thirds = append(thirds, byte(c))
+			}
+		}
+	}
+	for _, a := range cases(kw[0]) {
+		for _, b := range cases(kw[1]) {
+			for _, c := range thirds {
+				h := triHash(a, b, c)
+				g.trigrams[h/64] |= 1 << (h % 64)
+			}
+		}
+	}
 }
 
 // shortKeywordTail is how many token characters must follow a two-byte keyword ("sk", "s.", "q~") for
@@ -96,28 +136,40 @@ func isTokenByte(c byte) bool {
 
 // each calls fn for every occurrence at text[at:] of a keyword, in text order.
 func (g *keywordGate) each(text string, fn func(at int, k keywordOf)) {
-	for i := 0; i < len(text); i++ {
-		if g.hasSingles {
-			for _, k := range g.singles[lower[text[i]]] {
-				fn(i, k)
-			}
-		}
-		if i+1 >= len(text) {
-			break
+	if g.hasSingles {
+		g.eachSingle(text, fn)
+	}
+	// Keywords of two bytes need shortKeywordTail more and longer ones a third byte: none starts at the
+	// last two bytes.
+	for i := 0; i+2 < len(text); i++ {
+		h := triHash(text[i], text[i+1], text[i+2])
+		if g.trigrams[h/64]&(1<<(h%64)) == 0 {
+			continue
 		}
 		p := uint16(lower[text[i]])<<8 | uint16(lower[text[i+1]])
 		if g.pairs[p/64]&(1<<(p%64)) == 0 {
 			continue
 		}
 		l := g.byPair[p]
-		h := lowerHead4(text, i)
+		hd := lowerHead4(text, i)
 		for _, k := range g.lists[l-1] {
-			if h&k.mask != k.head || i+len(k.kw) > len(text) || !hasPrefixFold(text[i:], k.kw) {
+			if hd&k.mask != k.head || i+len(k.kw) > len(text) || !hasPrefixFold(text[i:], k.kw) {
 				continue
 			}
 			if len(k.kw) == 2 && !shortKeywordFollowed(text, i, k.kw) {
 				continue
 			}
+			fn(i, k)
+		}
+	}
+}
+
+// eachSingle calls fn for every occurrence of a one-byte keyword (the default rule set has none).
+// Its calls come before the others', so a rule with both kinds of keywords sees its windows unsorted;
+// scanSpecific merges only adjacent windows, which stays correct, merely less tight.
+func (g *keywordGate) eachSingle(text string, fn func(at int, k keywordOf)) {
+	for i := 0; i < len(text); i++ {
+		for _, k := range g.singles[lower[text[i]]] {
 			fn(i, k)
 		}
 	}
