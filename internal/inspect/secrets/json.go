@@ -14,13 +14,10 @@ func fieldConfidence(v string) Confidence {
 	return Medium
 }
 
-// jsonScanner scans the strings of one document.
-type jsonScanner struct{}
-
-func newJSONScanner([]byte) jsonScanner { return jsonScanner{} }
-
-// token returns the findings of one key or scalar value, with Path and Key set.
-func (js jsonScanner) token(t *JSONToken) []Finding {
+// tokenFindings returns the findings of one key or scalar value, with Path and Key set. Each string is
+// scanned once, decoded (scanning the raw document first to skip clean ones cost a second pass and
+// missed secrets that only decoding reveals, such as `\/` in a URL).
+func tokenFindings(t *JSONToken) []Finding {
 	var fs []Finding
 	if t.String {
 		fs = Scan(t.Value)
@@ -57,8 +54,7 @@ func clipName(s string) string {
 // the decoded string. When raw is not valid JSON it is scanned as text (Path stays empty).
 func ScanJSON(raw []byte) []Finding {
 	var out []Finding
-	js := newJSONScanner(raw)
-	if !WalkJSON(raw, func(t *JSONToken) { out = append(out, js.token(t)...) }) {
+	if !WalkJSON(raw, func(t *JSONToken) { out = append(out, tokenFindings(t)...) }) {
 		return Scan(string(raw))
 	}
 	return out
