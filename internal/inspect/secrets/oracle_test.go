@@ -200,3 +200,17 @@ func TestWalkJSONCache(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestScanJSONDecodesBeforeScanning: a secret whose JSON encoding hides it (escaped slashes) is found in
+// the decoded string; a scan of the raw document first, skipping clean-looking documents, missed it.
+func TestScanJSONDecodesBeforeScanning(t *testing.T) {
+	hook := "https://hooks.slack.com/services/" + fake("T", alnum, 10, 21) + "/" + fake("B", alnum, 10, 22) + "/" + fake("", alnum, 24, 23)
+	raw := []byte(`{"url":"` + strings.ReplaceAll(hook, "/", `\/`) + `"}`)
+	fs := ScanJSON(raw)
+	if len(fs) != 1 || fs[0].RuleID != "slack-webhook-url" || fs[0].Path != "$.url" {
+		t.Fatalf("ScanJSON(%s) = %+v, want one slack-webhook-url at $.url", raw, fs)
+	}
+	if len(Scan(string(raw))) != 0 {
+		t.Log("the raw text matches too; the test no longer shows the point")
+	}
+}
