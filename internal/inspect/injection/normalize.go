@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 
@@ -29,9 +30,36 @@ func (t *normText) orig(i int) int {
 	return int(t.idx[i])
 }
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// printableRun returns the index of the first byte at or after i that is not printable ASCII
+// (0x20–0x7E), or len(s); it tests eight bytes at a time.
+func printableRun(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A byte below 0x20, or one whose low seven bits are 0x7F or whose high bit is set.
+		if ((x-ones*0x20)&^x|((x&^highs)+ones)|x)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7F {
+			return i
+		}
+	}
+	return i
+}
+
 // plainASCII reports whether s is printable ASCII, tab, newline and carriage return only.
 func plainASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
+		if i = printableRun(s, i); i >= len(s) {
+			return true
+		}
 		c := s[i]
 		if c >= 0x7F || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
 			return false
@@ -41,24 +69,40 @@ func plainASCII(s string) bool {
 }
 
 func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
+			break
 		}
 	}
-	return s
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// Per byte: 0x80 where the byte is in 'A'..'Z' (ASCII, ≥ 'A' and not > 'Z'), then 0x20 there.
+		h := x &^ highs
+		ge := h + ones*(0x80-'A')
+		gt := h + ones*(0x7F-'Z')
+		upper := (ge &^ gt) &^ x & highs
+		binary.LittleEndian.PutUint64(b[i:], x|upper>>2)
+	}
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // needsSanitize reports whether text holds anything sanitize.String removes (it is much slower than
 // this check on text that is merely non-ASCII).
 func needsSanitize(text string) bool {
 	for i := 0; i < len(text); {
+		if i = printableRun(text, i); i >= len(text) {
+			return false
+		}
 		c := text[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' || c == 0x7F || c == '\r' && (i+1 >= len(text) || text[i+1] != '\n') {
@@ -83,34 +127,10 @@ func normalize(text string) normText {
 	if plainASCII(text) {
 		return normText{s: lowerASCII(text), n: len(text)}
 	}
-	clean, changed := text, false
+	clean := text
+	var cleanIdx []int32 // offsets in text of the bytes of clean; nil: the identity
 	if needsSanitize(text) {
-		clean, changed = sanitize.String(text)
-	}
-	// cleanIdx maps clean offsets to original offsets: sanitize only removes characters (and replaces an
-	// invalid byte by U+FFFD), so a greedy walk aligns the two.
-	var cleanIdx []int32
-	if changed {
-		cleanIdx = make([]int32, 0, len(clean))
-		i := 0
-		for j := 0; j < len(clean); {
-			r, size := utf8.DecodeRuneInString(clean[j:])
-			for i < len(text) {
-				or, osize := utf8.DecodeRuneInString(text[i:])
-				if or == r && (r != utf8.RuneError || osize == size) || r == utf8.RuneError && or == utf8.RuneError && osize == 1 {
-					break
-				}
-				i += osize
-			}
-			for k := 0; k < size; k++ {
-				cleanIdx = append(cleanIdx, int32(min(i, len(text))))
-			}
-			if i < len(text) {
-				_, osize := utf8.DecodeRuneInString(text[i:])
-				i += osize
-			}
-			j += size
-		}
+		clean, cleanIdx, _ = sanitize.StringIndex(text)
 	}
 	at := func(j int) int32 {
 		if cleanIdx == nil {
@@ -122,17 +142,29 @@ func normalize(text string) normText {
 	idx := make([]int32, 0, len(clean)+8)
 	var buf [utf8.UTFMax]byte
 	for j := 0; j < len(clean); {
+		if c := clean[j]; c < utf8.RuneSelf {
+			// ASCII, most of any text: no decoding, no normal form; the whole printable run at once.
+			e := max(j+1, printableRun(clean, j))
+			for k := j; k < e; k++ {
+				c := clean[k]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				out = append(out, c)
+			}
+			if cleanIdx == nil {
+				for k := j; k < e; k++ {
+					idx = append(idx, int32(k))
+				}
+			} else {
+				idx = append(idx, cleanIdx[j:e]...)
+			}
+			j = e
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(clean[j:])
 		o := at(j)
-		switch {
-		case r < utf8.RuneSelf:
-			c := byte(r)
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			out = append(out, c)
-			idx = append(idx, o)
-		default:
+		{
 			// Most runes are already in normal form and only need lower-casing; the buffer avoids an
 			// allocation per rune.
 			n0 := utf8.EncodeRune(buf[:], r)
@@ -147,7 +179,8 @@ func normalize(text string) normText {
 					out = append(out, buf[k])
 					idx = append(idx, o)
 				}
-				break
+				j += size
+				continue
 			}
 			for _, d := range f.String(string(r)) {
 				if latin && d >= 0x300 && d <= 0x36F {

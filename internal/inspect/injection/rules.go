@@ -79,6 +79,13 @@ type pattern struct {
 	// back > 0: the anchors end the phrase and verbs start it; see backward.
 	back  int
 	verbs map[string]bool
+	// verbHeads are the first words of the verbs of two words ("look up"), so that a pair is looked up
+	// only after one of them.
+	verbHeads map[string]bool
+	// verbFirst marks the first bytes of the verbs, and verbMax is the longest verb's first word: words
+	// that cannot be one are not looked up.
+	verbFirst [256]bool
+	verbMax   int
 	// lineStart: the anchor must open a line.
 	lineStart bool
 	// negatable: a negation right before the anchor ("never share", "do not send") voids the match.
@@ -115,9 +122,15 @@ func (p pattern) atLineStart() pattern {
 // verbs), and the anchored expression runs from there; the match must cover the word. Patterns whose
 // first word is a common verb ("send", "add", "print") use it.
 func (p pattern) backward(anchors string, back int) pattern {
-	p.verbs = map[string]bool{}
+	p.verbs, p.verbHeads = map[string]bool{}, map[string]bool{}
 	for _, v := range p.anchors {
 		p.verbs[v] = true
+		head, _, two := strings.Cut(v, " ")
+		if two {
+			p.verbHeads[head] = true
+		}
+		p.verbFirst[v[0]] = true
+		p.verbMax = max(p.verbMax, len(head))
 	}
 	p.anchors = strings.Split(anchors, ",")
 	p.back = back

@@ -19,6 +19,20 @@ type anchorRef struct {
 	anchor string
 	pat    int
 	word   bool // the anchor starts with an ASCII letter: require a word boundary before it
+	// head and mask are the anchor's first (up to) four bytes, little-endian, for a quick comparison.
+	head, mask uint32
+}
+
+// head4 returns the first four bytes of s at p, little-endian (zero past the end).
+func head4(s string, p int) uint32 {
+	if p+4 <= len(s) {
+		return uint32(s[p]) | uint32(s[p+1])<<8 | uint32(s[p+2])<<16 | uint32(s[p+3])<<24
+	}
+	var w uint32
+	for k := 0; p+k < len(s) && k < 4; k++ {
+		w |= uint32(s[p+k]) << (8 * k)
+	}
+	return w
 }
 
 // index finds, in one pass, every position where an anchor starts: a table keyed by the first two
@@ -33,6 +47,8 @@ func init() {
 }
 
 var index = func() (ix struct {
+	// pairs has bit k set when byPair[k] != 0: 8 KiB that stay in the L1 cache, where byPair does not.
+	pairs   [1 << 16 / 64]uint64
 	byPair  [1 << 16]uint16
 	lists   [][]anchorRef
 	singles [256][]anchorRef
@@ -48,6 +64,10 @@ var index = func() (ix struct {
 				panic("injection: empty anchor in " + p.id)
 			}
 			ref := anchorRef{anchor: a, pat: i, word: 'a' <= a[0] && a[0] <= 'z'}
+			for k := 0; k < min(4, len(a)); k++ {
+				ref.head |= uint32(a[k]) << (8 * k)
+				ref.mask |= 0xFF << (8 * k)
+			}
 			if !ref.word {
 				ix.wordOnly[a[0]] = false
 			}
@@ -59,6 +79,7 @@ var index = func() (ix struct {
 			if ix.byPair[k] == 0 {
 				ix.lists = append(ix.lists, nil)
 				ix.byPair[k] = uint16(len(ix.lists))
+				ix.pairs[k/64] |= 1 << (k % 64)
 			}
 			ix.lists[ix.byPair[k]-1] = append(ix.lists[ix.byPair[k]-1], ref)
 		}
@@ -138,12 +159,18 @@ func dedupe(fs []Finding) []Finding {
 // keywords runs the anchored patterns where their anchors start.
 func (ts *textScan) keywords() {
 	s := ts.nt.s
-	lastEnd := make([]int, len(patterns))
+	var lastEnd []int // by pattern; allocated at the first anchor found (most short strings have none)
 	try := func(p int, ref anchorRef) {
 		if ref.word && p > 0 && isWordByte(s[p-1]) {
 			return
 		}
-		if !strings.HasPrefix(s[p:], ref.anchor) || lastEnd[ref.pat] > p {
+		if !strings.HasPrefix(s[p:], ref.anchor) {
+			return
+		}
+		if lastEnd == nil {
+			lastEnd = make([]int, len(patterns))
+		}
+		if lastEnd[ref.pat] > p {
 			return
 		}
 		pt := &patterns[ref.pat]
@@ -200,9 +227,16 @@ func (ts *textScan) keywords() {
 			try(p, ref)
 		}
 		if p+1 < len(s) {
-			if l := index.byPair[uint16(c)<<8|uint16(s[p+1])]; l != 0 {
+			k := uint16(c)<<8 | uint16(s[p+1])
+			if index.pairs[k/64]&(1<<(k%64)) == 0 {
+				continue
+			}
+			if l := index.byPair[k]; l != 0 {
+				h := head4(s, p)
 				for _, ref := range index.lists[l-1] {
-					try(p, ref)
+					if h&ref.mask == ref.head {
+						try(p, ref)
+					}
 				}
 			}
 		}
@@ -239,7 +273,11 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 		if w == "" {
 			return
 		}
-		if pt.verbs[w] || prevWord != "" && pt.verbs[w+" "+prevWord] {
+		if !pt.verbFirst[w[0]] || len(w) > pt.verbMax {
+			prevWord = w
+			return
+		}
+		if pt.verbs[w] || prevWord != "" && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
 			found = append(found, start)
 		}
 		prevWord = w
@@ -434,6 +472,11 @@ func (ts *textScan) raw() {
 		prev             rune
 	)
 	for i := 0; i < len(t); {
+		if j := printableRun(t, i); j > i {
+			prev = rune(t[j-1])
+			i = j
+			continue
+		}
 		if c := t[i]; c >= 0x20 && c < 0x7F || c == '\n' || c == '\t' || c == '\r' && i+1 < len(t) && t[i+1] == '\n' {
 			prev = rune(c)
 			i++
@@ -600,18 +643,56 @@ func (ts *textScan) addHidden(text string, start, end int) {
 
 // ---- encoded payloads ----
 
-var base64Bytes = func() (t [256]bool) {
+// nextEncodedRun returns the first maximal run of base64 bytes at least minEncodedRun long in t[i:]
+// (i starts t or follows a byte that is not base64), and the AND of its bytes' classes; start is len(t)
+// when there is none. A long enough run that starts before i+minEncodedRun covers t[k] below: when
+// t[k] is not base64, the search skips past it, so prose costs one lookup per 24 bytes.
+func nextEncodedRun(t string, i int) (start, end int, all uint8) {
+	for {
+		k := i + minEncodedRun - 1
+		if k >= len(t) {
+			return len(t), len(t), 0
+		}
+		if !isBase64Byte(t[k]) {
+			i = k + 1
+			continue
+		}
+		all = 3
+		for i < k && isBase64Byte(t[k-1]) {
+			k--
+			all &= encodedClass[t[k]]
+		}
+		j := k
+		for j < len(t) {
+			c := encodedClass[t[j]]
+			if c == 0 {
+				break
+			}
+			all &= c
+			j++
+		}
+		if j-k >= minEncodedRun {
+			return k, j, all
+		}
+		i = j
+	}
+}
+
+// minEncodedRun is the shortest base64 run that encoded decodes (hex runs need 32 bytes).
+const minEncodedRun = 24
+
+// encodedClass marks base64 bytes (1) and, among them, hex digits (2).
+var encodedClass = func() (t [256]uint8) {
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-=") {
-		t[c] = true
+		t[c] = 1
+	}
+	for _, c := range []byte("0123456789abcdefABCDEF") {
+		t[c] |= 2
 	}
 	return t
 }()
 
-func isBase64Byte(c byte) bool { return base64Bytes[c] }
-
-func isHexByte(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+func isBase64Byte(c byte) bool { return encodedClass[c] != 0 }
 
 // encoded decodes base64 and hex runs that turn out to be readable text and scans them as hidden text.
 func (ts *textScan) encoded() {
@@ -621,18 +702,12 @@ func (ts *textScan) encoded() {
 	t := ts.orig
 	decodes := 0
 	for i := 0; i < len(t) && decodes < maxDecodes; {
-		if !isBase64Byte(t[i]) {
-			i++
-			continue
+		var all uint8
+		var j int
+		if i, j, all = nextEncodedRun(t, i); i >= len(t) {
+			break
 		}
-		j := i
-		hexOnly := true
-		for j < len(t) && isBase64Byte(t[j]) {
-			if !isHexByte(t[j]) {
-				hexOnly = false
-			}
-			j++
-		}
+		hexOnly := all&2 != 0
 		run := t[i:j]
 		start := i
 		i = j
@@ -787,6 +862,9 @@ func identifier(s string) bool {
 // urlWorthParsing is a cheap necessary condition for gradeURL to weigh the URL that win (starting at
 // the pattern's anchor) holds: a placeholder character, or for images and links a query.
 func urlWorthParsing(kind urlKind, win string) bool {
+	if !urlCanStart(win) {
+		return false
+	}
 	i := strings.Index(win, "http")
 	if i < 0 {
 		return false
@@ -800,6 +878,37 @@ func urlWorthParsing(kind urlKind, win string) bool {
 		return strings.ContainsAny(u, "{$<[%")
 	}
 	return strings.ContainsAny(u, "{$<[%?")
+}
+
+// urlCanStart is false when win opens a markdown link ("](") or image ("![") whose expression cannot
+// match: its URL must start with "http" right after "](", spaces and an optional '<' (for an image, after
+// at most 200 bytes of alt text without ']' or a newline). Relative links, the most common ones, stop here
+// instead of searching the window for "http".
+func urlCanStart(win string) bool {
+	j := 0
+	switch {
+	case strings.HasPrefix(win, "!["):
+		k := strings.IndexAny(win[2:min(len(win), 2+201)], "]\n")
+		if k < 0 || win[2+k] != ']' {
+			return false
+		}
+		j = 2 + k + 1
+		if j >= len(win) || win[j] != '(' {
+			return false
+		}
+		j++
+	case strings.HasPrefix(win, "]("):
+		j = 2
+	default:
+		return true
+	}
+	for j < len(win) && (win[j] == ' ' || win[j] == '\t' || win[j] == '\n' || win[j] == '\r' || win[j] == '\f') {
+		j++
+	}
+	if j < len(win) && win[j] == '<' {
+		j++
+	}
+	return strings.HasPrefix(win[j:], "http")
 }
 
 // gradeURL weighs a URL (lower case) found in a markdown image, link, HTML image or bare text.

@@ -79,12 +79,54 @@ func String(s string) (clean string, changed bool) {
 	if !needsWork(s) {
 		return s, false
 	}
+	return sanitize(s, nil)
+}
+
+// StringIndex is String that also maps the result back to s: idx[j] is the offset in s of the character
+// that clean[j] belongs to. idx is nil when nothing changed (clean == s: the identity).
+func StringIndex(s string) (clean string, idx []int32, changed bool) {
+	if !needsWork(s) {
+		return s, nil, false
+	}
+	idx = make([]int32, 0, len(s))
+	clean, changed = sanitize(s, &idx)
+	if !changed {
+		return s, nil, false
+	}
+	return clean, idx, true
+}
+
+// sanitize does String's work; when idx is set it appends the source offset of every output byte.
+func sanitize(s string, idx *[]int32) (clean string, changed bool) {
 	out := make([]byte, 0, len(s))
+	emit := func(from int, b string) {
+		out = append(out, b...)
+		if idx != nil {
+			for range len(b) {
+				*idx = append(*idx, int32(from))
+			}
+		}
+	}
 	i := 0
 	for i < len(s) {
+		if c := s[i]; c >= 0x20 && c < 0x7F || c == '\t' || c == '\n' {
+			// Printable ASCII, the bulk of any text: copy the whole run.
+			j := i + 1
+			for j < len(s) && (s[j] >= 0x20 && s[j] < 0x7F || s[j] == '\t' || s[j] == '\n') {
+				j++
+			}
+			out = append(out, s[i:j]...)
+			if idx != nil {
+				for k := i; k < j; k++ {
+					*idx = append(*idx, int32(k))
+				}
+			}
+			i = j
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			out = utf8.AppendRune(out, utf8.RuneError)
+			emit(i, string(utf8.RuneError))
 			changed = true
 			i++
 			continue
@@ -104,7 +146,7 @@ func String(s string) (clean string, changed bool) {
 			continue
 		case r == '\r':
 			if i+1 < len(s) && s[i+1] == '\n' {
-				out = append(out, '\r')
+				emit(i, "\r")
 			} else {
 				changed = true
 			}
@@ -116,14 +158,14 @@ func String(s string) (clean string, changed bool) {
 			continue
 		case IsInvisible(r):
 			if keepJoiner(s, i, r, out) {
-				out = append(out, s[i:i+size]...)
+				emit(i, s[i:i+size])
 			} else {
 				changed = true
 			}
 			i += size
 			continue
 		}
-		out = append(out, s[i:i+size]...)
+		emit(i, s[i:i+size])
 		i += size
 	}
 	if !changed {

@@ -141,6 +141,20 @@ func FuzzString(f *testing.F) {
 		if changed2 || again != clean {
 			t.Fatalf("not a fixed point: %q -> %q -> %q", s, clean, again)
 		}
+		// StringIndex returns the same text, and maps every byte to the character (or invalid byte) of s that
+		// it came from, in order.
+		clean2, idx, changed3 := StringIndex(s)
+		if clean2 != clean || changed3 != changed || !changed && idx != nil || changed && len(idx) != len(clean) {
+			t.Fatalf("StringIndex(%q) = %q, %d offsets, %v; String: %q, %v", s, clean2, len(idx), changed3, clean, changed)
+		}
+		for j, o := range idx {
+			if o < 0 || int(o) >= len(s) || j > 0 && o < idx[j-1] {
+				t.Fatalf("StringIndex(%q): offset %d of byte %d does not point into the input in order", s, o, j)
+			}
+			if c := clean[j]; c < utf8.RuneSelf && c != s[o] && !(c == 0xEF && s[o] >= 0x80) {
+				t.Fatalf("StringIndex(%q): byte %d (%q) maps to %q", s, j, c, s[o])
+			}
+		}
 	})
 }
 

@@ -3,11 +3,13 @@
 // trail (⑧), which must never store a secret unless capture is configured.
 //
 // Detection uses the rule set of gitleaks (github.com/zricethezav/gitleaks/v8) as a library: its
-// default configuration, compiled once, and its detector with its own keyword prefilter. This package
-// adds byte offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
+// default configuration, compiled once, and its detector, one per rule, run only on windows around the
+// rule's keywords (sized from the rule's expression; see docs/detectors.md). This package adds byte
+// offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
 //
 // Contract: Scan, ScanJSON, Redact and RedactJSON are pure (no I/O, no mutable global state beyond the
-// rule set compiled on first use), deterministic (findings sorted by offset, then rule) and safe for
+// rule set compiled on first use and WalkJSON's copy of the last document it walked, which only saves
+// the next walk of equal bytes — pii and injection walk the same tool result), deterministic (findings sorted by offset, then rule) and safe for
 // concurrent use; they never panic on any input. A Finding never holds the secret itself, only a
 // redacted preview, so findings may be logged and audited.
 //

@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"bytes"
 	"strings"
 )
 
@@ -15,21 +14,12 @@ func fieldConfidence(v string) Confidence {
 	return Medium
 }
 
-// jsonScanner scans the strings of one document.
-type jsonScanner struct {
-	// deep is false when a scan of the whole document found nothing and it holds no \u escape: then no
-	// string of it can hold a rule match and only field names are checked.
-	deep bool
-}
-
-func newJSONScanner(raw []byte) jsonScanner {
-	return jsonScanner{deep: bytes.Contains(raw, []byte(`\u`)) || len(Scan(string(raw))) > 0}
-}
-
-// token returns the findings of one key or scalar value, with Path and Key set.
-func (js jsonScanner) token(t *JSONToken) []Finding {
+// tokenFindings returns the findings of one key or scalar value, with Path and Key set. Each string is
+// scanned once, decoded (scanning the raw document first to skip clean ones cost a second pass and
+// missed secrets that only decoding reveals, such as `\/` in a URL).
+func tokenFindings(t *JSONToken) []Finding {
 	var fs []Finding
-	if t.String && js.deep {
+	if t.String {
 		fs = Scan(t.Value)
 	}
 	if !t.Key && t.Value != "" && t.Value != "null" && t.Value != "true" && t.Value != "false" && IsSecretName(t.Member) {
@@ -64,8 +54,7 @@ func clipName(s string) string {
 // the decoded string. When raw is not valid JSON it is scanned as text (Path stays empty).
 func ScanJSON(raw []byte) []Finding {
 	var out []Finding
-	js := newJSONScanner(raw)
-	if !WalkJSON(raw, func(t *JSONToken) { out = append(out, js.token(t)...) }) {
+	if !WalkJSON(raw, func(t *JSONToken) { out = append(out, tokenFindings(t)...) }) {
 		return Scan(string(raw))
 	}
 	return out

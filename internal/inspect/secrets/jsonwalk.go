@@ -1,10 +1,12 @@
 package secrets
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -67,13 +69,17 @@ func plainName(s string) bool {
 	return true
 }
 
-// WalkJSON calls visit for every object key and scalar value of raw, in document order. It returns
-// false, having visited nothing, when raw is not valid JSON. The token passed to visit is only valid
-// during the call.
-func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
-	if !json.Valid(raw) {
+// walkJSON is WalkJSON without the cache of the last document.
+func walkJSON(raw []byte, visit func(t *JSONToken)) bool {
+	if !validJSON(raw) {
 		return false
 	}
+	return walkValid(raw, string(raw), visit)
+}
+
+// walkValid walks the valid document raw; doc is a copy of it, of which keys, literals and strings
+// without escapes are substrings (no allocation each).
+func walkValid(raw []byte, doc string, visit func(t *JSONToken)) bool {
 	var (
 		stack     []frame
 		expectKey bool
@@ -101,7 +107,12 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 			expectKey = false
 		case '"':
 			end := stringEnd(raw, i)
-			s := decodeString(raw[i:end])
+			var s string
+			if q := raw[i:end]; len(q) >= 2 && bytes.IndexByte(q[1:len(q)-1], '\\') < 0 {
+				s = doc[i+1 : end-1] // no escape: a substring of the one copy, no allocation
+			} else {
+				s = decodeString(q)
+			}
 			tok = JSONToken{String: true, Value: s, Start: i, End: end}
 			if expectKey {
 				stack[len(stack)-1].key = s
@@ -117,7 +128,7 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 			for end < len(raw) && !strings.ContainsRune(" \t\n\r,]}", rune(raw[end])) {
 				end++
 			}
-			tok = JSONToken{Value: string(raw[i:end]), Start: i, End: end, frames: stack}
+			tok = JSONToken{Value: doc[i:end], Start: i, End: end, frames: stack}
 			if n := len(stack); n > 0 && !stack[n-1].array {
 				tok.Member = stack[n-1].key
 			}
@@ -131,6 +142,10 @@ func WalkJSON(raw []byte, visit func(t *JSONToken)) bool {
 // stringEnd returns the index just after the closing quote of the string that starts at raw[start].
 func stringEnd(raw []byte, start int) int {
 	for i := start + 1; i < len(raw); i++ {
+		i = nextSpecial(raw, i)
+		if i >= len(raw) {
+			break
+		}
 		switch raw[i] {
 		case '\\':
 			i++
@@ -141,10 +156,90 @@ func stringEnd(raw []byte, start int) int {
 	return len(raw)
 }
 
+// decodeString decodes the quoted JSON string q (valid, as WalkJSON checked the document), as
+// encoding/json would.
 func decodeString(q []byte) string {
-	if len(q) >= 2 && !slices.Contains(q, '\\') {
-		return string(q[1 : len(q)-1])
+	body := q[1 : len(q)-1]
+	esc := bytes.IndexByte(body, '\\')
+	if esc < 0 {
+		return string(body)
 	}
+	if !utf8.Valid(body) {
+		return unmarshalString(q) // encoding/json replaces invalid bytes with U+FFFD
+	}
+	out := make([]byte, esc, len(body))
+	copy(out, body[:esc])
+	for i := esc; i < len(body); i++ {
+		if body[i] != '\\' {
+			n := bytes.IndexByte(body[i:], '\\')
+			if n < 0 {
+				out = append(out, body[i:]...)
+				break
+			}
+			out = append(out, body[i:i+n]...)
+			i += n
+		}
+		i++
+		switch body[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(body[i+1:])
+			if !ok {
+				return unmarshalString(q)
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok2 := rune(-1), false
+				if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
+					r2, ok2 = hex4(body[i+3:])
+				}
+				if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
+					r = d
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, body[i])
+		}
+	}
+	return string(out)
+}
+
+// hex4 decodes the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+func unmarshalString(q []byte) string {
 	var s string
 	if err := json.Unmarshal(q, &s); err != nil {
 		return string(q[1 : len(q)-1])

@@ -3,9 +3,11 @@ package secrets
 import (
 	"cmp"
 	"fmt"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
@@ -15,13 +17,24 @@ import (
 
 // detectors are the gitleaks detectors built from its default rule set, compiled on first use.
 type detectors struct {
-	// specific runs every rule but the gated ones, behind gitleaks' own keyword prefilter, when
-	// specificGate finds one of their keywords.
-	specific     *detect.Detector
-	specificGate *keywordGate
+	// specific are the rules but the gated ones, one detector each, and hits finds where their keywords
+	// occur: a rule runs only on windows around its keywords, never over the whole text (an expression
+	// costs 30–40 ns per byte, and keywords such as "sk", "s." or "linear" occur in most prose).
+	specific []specificRule
+	hits     *keywordGate
 	// gated run one rule each, only on the windows that their gate finds.
 	gated []gatedRule
 	rules int
+	// cfg is the translated default configuration (all rules), kept for tests.
+	cfg config.Config
+}
+
+// specificRule is one gitleaks rule and the extent of its matches around a keyword.
+type specificRule struct {
+	id       string
+	detector *detect.Detector
+	// near, when set, is a further necessary condition of a match around a keyword at text[at:].
+	near func(text string, at int) bool
 }
 
 // gatedRule is a gitleaks rule whose keywords are so common in prose ("key", "api", "ey") that its
@@ -53,20 +66,56 @@ var engine = sync.OnceValues(func() (*detectors, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: compile the gitleaks default rule set: %w", err)
 	}
-	ds := &detectors{}
+	ds := &detectors{cfg: cfg}
 	// Rules restricted to file paths (kubernetes-secret-yaml, *.tf passwords, …) never match text that
 	// has no path, so they are left out.
-	spec := subset(cfg, func(id string) bool { return gates[id] == nil && cfg.Rules[id].Path == nil })
-	ds.specific = detect.NewDetector(spec)
-	var kws []string
-	for _, r := range spec.Rules {
-		if len(r.Keywords) == 0 {
-			kws = append(kws, "") // forces the gate open
+	var ids []string
+	for id, r := range cfg.Rules {
+		if gates[id] == nil && r.Path == nil {
+			ids = append(ids, id)
 		}
-		kws = append(kws, r.Keywords...)
 	}
-	ds.specificGate = newKeywordGate(kws)
-	ds.rules = len(spec.Rules)
+	slices.Sort(ids)
+	var kws []keywordOf
+	for _, id := range ids {
+		r := cfg.Rules[id]
+		if r.Regex == nil {
+			continue
+		}
+		re, err := syntax.Parse(r.Regex.String(), syntax.Perl)
+		if err != nil {
+			return nil, fmt.Errorf("secrets: parse the expression of gitleaks rule %s: %w", id, err)
+		}
+		re = re.Simplify()
+		span := maxBytes(re)
+		sr := specificRule{id: id, near: nearGates[id]}
+		sr.detector = detect.NewDetector(subset(cfg, func(x string) bool { return x == id }))
+		sr.detector.IgnoreGitleaksAllow = true
+		if len(r.Keywords) == 0 {
+			// gitleaks runs such a rule on every text; none of the default set is one, and a future one
+			// would need its own windows.
+			return nil, fmt.Errorf("secrets: gitleaks rule %s has no keywords; it cannot be windowed", id)
+		}
+		for _, k := range r.Keywords {
+			k = strings.ToLower(k)
+			// The bytes a match may hold around the keyword: at most its length less the keyword's, or
+			// less when the keyword is a part of the expression with a bounded prefix or suffix.
+			ko := keywordOf{kw: k, rule: len(ds.specific), before: unbounded, after: unbounded}
+			if span != unbounded {
+				ko.before, ko.after = span-len(k), span-len(k)
+			}
+			if b, a, ok := keywordExtent(re, k); ok {
+				ko.before, ko.after = b, a
+			}
+			if semiGenericName(r.Regex.String(), k) {
+				ko.near = assignedAfter
+			}
+			kws = append(kws, ko)
+		}
+		ds.specific = append(ds.specific, sr)
+	}
+	ds.hits = newKeywordGate(kws)
+	ds.rules = len(ds.specific)
 	for id, gate := range gates {
 		r, ok := cfg.Rules[id]
 		if !ok {
@@ -81,7 +130,6 @@ var engine = sync.OnceValues(func() (*detectors, error) {
 	}
 	slices.SortFunc(ds.gated, func(a, b gatedRule) int { return strings.Compare(a.id, b.id) })
 	// Tool output is not a git checkout: "gitleaks:allow" comments must not hide a secret from the gateway.
-	ds.specific.IgnoreGitleaksAllow = true
 	for _, g := range ds.gated {
 		g.detector.IgnoreGitleaksAllow = true
 	}
@@ -141,13 +189,10 @@ func Scan(text string) []Finding {
 	if err != nil {
 		return nil
 	}
-	var out []Finding
-	if d.specificGate.match(text) {
-		out = convert(text, 0, d.specific.DetectString(text), nil)
-	}
+	out := d.scanSpecific(text)
 	for _, g := range d.gated {
 		for _, w := range g.windows(text, g.keywords) {
-			out = append(out, convert(text, w.start, g.detector.DetectString(text[w.start:w.end]), func(end int) bool {
+			out = append(out, convert(text, w, g.detector.DetectString(text[w.start:w.end]), func(_, end int) bool {
 				// A match running into a window's cut end may rely on the artificial end of text.
 				return end < w.end || w.end == len(text)
 			})...)
@@ -160,13 +205,14 @@ func Scan(text string) []Finding {
 	return dedupe(out)
 }
 
-// convert appends gitleaks findings on text[base:] to out as byte-offset Findings. keep, when set, vets
-// each match's end offset in text.
-func convert(text string, base int, raw []report.Finding, keep func(end int) bool) []Finding {
+// convert returns gitleaks findings on text[w.start:w.end] as byte-offset Findings. keep, when set, vets
+// each match's start and end offsets in text.
+func convert(text string, w window, raw []report.Finding, keep func(start, end int) bool) []Finding {
 	if len(raw) == 0 {
 		return nil
 	}
-	frag := text[base:]
+	base := w.start
+	frag := text[base:w.end]
 	var nl []int // byte index of each newline, to turn gitleaks' line/column back into offsets
 	for i := 0; i < len(frag); i++ {
 		if frag[i] == '\n' {
@@ -188,7 +234,7 @@ func convert(text string, base int, raw []report.Finding, keep func(end int) boo
 				continue
 			}
 		}
-		if keep != nil && !keep(base+start+len(f.Match)) {
+		if keep != nil && !keep(base+start, base+start+len(f.Match)) {
 			continue
 		}
 		off := strings.Index(f.Match, f.Secret)
@@ -249,4 +295,168 @@ func Redact(text string, findings []Finding) string {
 	}
 	slices.SortStableFunc(spans, func(a, b span) int { return cmp.Compare(a.start, b.start) })
 	return applySpans(text, spans)
+}
+
+// Bounds of the windows of the specific rules.
+const (
+	// windowSlack is added on both sides of a bounded window: room for \b and for a rune that a
+	// multi-byte class may start before it.
+	windowSlack = 4
+	// unboundedBefore is how far before its keyword a window of a rule without a length limit starts.
+	unboundedBefore = 256
+)
+
+// scanSpecific runs the specific rules on windows around their keywords. A rule's window around a
+// keyword at text[at:] covers every match that contains the keyword (the expression bounds how many
+// bytes a match holds before and after it); where a match has no length limit, the window runs from
+// shortly before the keyword, or to the end of the text. A match
+// starting at an artificial window start (the rule matched without its keyword, or a match reached back
+// further than it may) makes the rule run again over the whole text, so the windows only ever save work.
+func (d *detectors) scanSpecific(text string) []Finding {
+	var (
+		windows [][]window // by rule
+		rules   []int      // rules with windows, in order of first keyword
+	)
+	d.hits.each(text, func(at int, k keywordOf) {
+		r := &d.specific[k.rule]
+		if r.near != nil && !r.near(text, at) || k.near != nil && !k.near(text, at+len(k.kw)) {
+			return
+		}
+		w := window{max(0, at-k.before-windowSlack), min(len(text), at+len(k.kw)+k.after+windowSlack)}
+		if k.before == unbounded {
+			w.start = max(0, at-unboundedBefore)
+		}
+		if k.after == unbounded {
+			w.end = len(text)
+		}
+		w = runeAligned(text, w)
+		if windows == nil {
+			windows = make([][]window, len(d.specific))
+		}
+		if len(windows[k.rule]) == 0 {
+			rules = append(rules, k.rule)
+		} else if last := &windows[k.rule][len(windows[k.rule])-1]; w.start <= last.end {
+			last.end = max(last.end, w.end) // hits come in text order: merge as they come
+			return
+		}
+		windows[k.rule] = append(windows[k.rule], w)
+	})
+	var out []Finding
+	for _, ri := range rules {
+		r := &d.specific[ri]
+		var got []Finding
+		whole := false
+		for _, w := range windows[ri] {
+			got = append(got, convert(text, w, r.detector.DetectString(text[w.start:w.end]), func(start, end int) bool {
+				if start == w.start && w.start > 0 {
+					whole = true
+				}
+				// A match running into a window's cut end may rely on the artificial end of text ($).
+				return end < w.end || w.end == len(text)
+			})...)
+			if whole {
+				break
+			}
+		}
+		if whole {
+			got = convert(text, window{0, len(text)}, r.detector.DetectString(text), nil)
+		}
+		out = append(out, got...)
+	}
+	return out
+}
+
+// runeAligned widens w to whole runes.
+func runeAligned(text string, w window) window {
+	for w.start > 0 && !utf8.RuneStart(text[w.start]) {
+		w.start--
+	}
+	for w.end < len(text) && !utf8.RuneStart(text[w.end]) {
+		w.end++
+	}
+	return w
+}
+
+// nearGates are further necessary conditions of rules whose matches have no length limit, checked at
+// each keyword before the rule runs to the end of the text.
+var nearGates = map[string]func(text string, at int) bool{
+	"curl-auth-user":   curlOption("-u", "--user"),
+	"curl-auth-header": curlOption("-H", "--header"),
+}
+
+// curlMaxLines is how many line breaks may separate "curl" from its option in the curl rules (up to
+// five breaks of one or two characters, then the whitespace before the option).
+const curlMaxLines = 12
+
+// curlOption returns a gate that holds when, within curlMaxLines line breaks after "curl", one of the
+// options follows a space, tab or line break: the curl rules require it before any value.
+func curlOption(opts ...string) func(text string, at int) bool {
+	return func(text string, at int) bool {
+		lines := 0
+		for i := at + 4; i+1 < len(text); i++ {
+			c := text[i]
+			if c == '\n' || c == '\r' {
+				if lines++; lines > curlMaxLines {
+					return false
+				}
+			}
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' || text[i+1] != '-' {
+				continue
+			}
+			for _, o := range opts {
+				if strings.HasPrefix(text[i+1:], o) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+// The shape of gitleaks' semi-generic rules (about 100 of the default set): a name ending in one of a
+// few identifiers, up to 20 name characters, quotes, an assignment operator, then the provider's secret.
+const (
+	semiGenericHead = `(?i)[\w.-]{0,50}?(?:`
+	semiGenericTail = `)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+)
+
+// semiGenericName reports whether the expression src has the semi-generic shape with the keyword kw
+// among its identifiers.
+func semiGenericName(src, kw string) bool {
+	rest, ok := strings.CutPrefix(src, semiGenericHead)
+	if !ok {
+		return false
+	}
+	ids, _, ok := strings.Cut(rest, semiGenericTail)
+	if !ok {
+		return false
+	}
+	for _, id := range strings.Split(ids, "|") {
+		if strings.ToLower(id) == kw {
+			return true
+		}
+	}
+	return false
+}
+
+// assignedAfter is the necessary condition of a semi-generic rule's match after its identifier, which
+// ends at text[i:]: at most 20 name characters ([ \t\w.-]), at most three spaces or quotes, and an
+// assignment operator (one of = > : | ? ,).
+func assignedAfter(text string, i int) bool {
+	for n := 0; n <= 20 && i+n <= len(text); n++ {
+	quotes:
+		for j := i + n; j < len(text) && j <= i+n+3; j++ {
+			switch text[j] {
+			case '=', '>', ':', '|', '?', ',':
+				return true
+			case ' ', '\t', '\n', '\r', '\f', '\'', '"':
+			default:
+				break quotes
+			}
+		}
+		if i+n == len(text) || !(isIdentByte(text[i+n]) || text[i+n] == ' ' || text[i+n] == '\t') {
+			return false
+		}
+	}
+	return false
 }

@@ -189,11 +189,15 @@ func isJWTByte(c byte) bool {
 func jwtWindows(text string, _ []string) []window {
 	var ws []window
 	for from := 0; ; {
-		k := strings.Index(text[from:], "ey")
+		k := strings.IndexByte(text[from:], 'e')
 		if k < 0 {
 			break
 		}
 		k += from
+		if k+1 >= len(text) || text[k+1] != 'y' {
+			from = k + 1
+			continue
+		}
 		from = k + 2
 		j := k + 2
 		for j < len(text) && isAlnum(text[j]) {
