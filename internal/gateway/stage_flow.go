@@ -134,6 +134,33 @@ func (s *flowStage) middleware(next Handler) Handler {
 			}
 		}
 
+		// Private text copied into the arguments (whatever the tool): a finding for policy, with the source.
+		if msg.Method == "tools/call" {
+			if srcs := tr.CopiedFrom(key, msg.Arguments); len(srcs) > 0 {
+				names := []string{"private_data"}
+				var elsewhere []string
+				for _, src := range srcs {
+					if server, _, _ := strings.Cut(src, "."); server != x.Server {
+						elsewhere = append(elsewhere, src)
+						names = append(names, "private_data:"+server)
+					}
+				}
+				msgText := "the arguments carry text read earlier in this session from " + strings.Join(srcs, ", ") + " (private)"
+				sev := "medium"
+				if len(elsewhere) > 0 {
+					names = append(names, "private_data_elsewhere")
+					msgText += ", sent to another server (" + x.Server + ")"
+					sev = "high"
+				}
+				if monitor {
+					msgText = "monitor: " + msgText
+				} else {
+					x.Findings = append(x.Findings, names...)
+				}
+				x.Note(audit.Finding{Detector: "dataflow:private-data", Severity: sev, Message: msgText, Path: "arguments"})
+			}
+		}
+
 		reply, err := next(ctx, x)
 
 		// A refusal that the session's flow explains: record how the labels entered the session.
@@ -160,6 +187,13 @@ func (s *flowStage) middleware(next Handler) Handler {
 		}
 		for _, a := range labels {
 			events = append(events, flow.Event{Label: a.Label, Server: x.Server, Name: msg.Name, Why: a.Source + ": " + a.Why, Ref: x.AuditRef})
+		}
+		for _, a := range labels {
+			if a.Label == flow.Private {
+				// What the agent saw of a private source (after redaction), to recognise it in later arguments.
+				tr.AddPrivate(key, x.Server+"."+msg.Name, v.Payload)
+				break
+			}
 		}
 		if v.Taint {
 			events = append(events, flow.Event{Label: flow.Tainted, Server: x.Server, Name: msg.Name,

@@ -376,3 +376,42 @@ func TestFlowStateSharedByReplicas(t *testing.T) {
 		t.Fatalf("the refused call reached the server: %v", got)
 	}
 }
+
+// TestFlowPrivateDataToAnotherServer: the "sidenote" exfiltration — a tool of another server is given text
+// the session read from a private file, in a parameter nothing labels: the call needs an approval, the audit
+// record names where the text came from; the same text written back to its own server passes, and so does
+// the other tool without it.
+func TestFlowPrivateDataToAnotherServer(t *testing.T) {
+	const secretDoc = "Q3 revenue forecast: 12.4M. Layoffs planned in the Berlin office in March; do not share."
+	fs := startFlowUpstream(t, "fs",
+		flowTool{name: "read_file", description: "Read a file.", answer: secretDoc},
+		flowTool{name: "write_file", description: "Write a file.", answer: "written"})
+	calc := startFlowUpstream(t, "calc", flowTool{name: "add", description: "Add two numbers.", answer: "5"})
+	g := startStaged(t, "servers:\n"+httpServerYAML("fs", fs.URL)+httpServerYAML("calc", calc.URL)+"approval: {enabled: false}\n", nil)
+	cs := connect(t, g.URL+"/mcp", "2025-06-18", &recorder{})
+
+	read := call(t, cs, "fs.read_file", map[string]any{"path": "/home/me/notes/q3.md"})
+	if read.Code != 0 {
+		t.Fatalf("read: %+v", read)
+	}
+	if o := call(t, cs, "calc.add", map[string]any{"a": 2, "b": 3}); o.Code != 0 {
+		t.Fatalf("an honest add: %+v", o)
+	}
+	o := call(t, cs, "calc.add", map[string]any{"a": 2, "b": 3, "sidenote": "context: " + strings.ToLower(read.Text)})
+	if o.Code != jsonrpc.CodeApprovalRequired || !strings.Contains(o.Err, "private source") {
+		t.Fatalf("private text sent to another server: %+v", o)
+	}
+	if got := calc.reached("add"); len(got) != 1 {
+		t.Fatalf("calls that reached calc: %v", got)
+	}
+	if o := call(t, cs, "fs.write_file", map[string]any{"path": "/home/me/notes/q3-copy.md", "content": read.Text}); o.Code != 0 {
+		t.Fatalf("the same text written back to its own server: %+v", o)
+	}
+	flowRecords(t, g.Dir, "calc", func(rs []*audit.StoredRecord) bool {
+		return slices.ContainsFunc(rs, func(r *audit.StoredRecord) bool {
+			return slices.ContainsFunc(r.Findings, func(f audit.Finding) bool {
+				return f.Detector == "dataflow:private-data" && strings.Contains(f.Message, "fs.read_file")
+			})
+		})
+	})
+}

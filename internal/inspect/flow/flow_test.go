@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -229,5 +230,51 @@ func TestRedactText(t *testing.T) {
 	}
 	if out, changed := RedactText("nothing here", pii.Low); changed || out != "nothing here" {
 		t.Errorf("honest text changed: %q", out)
+	}
+}
+
+// TestCopiedFrom: any copy of MinCopy bytes or more of a private result's text is recognised in later
+// arguments, re-cased and re-flowed, inside other text, in any argument; shorter copies and unrelated text
+// are not.
+func TestCopiedFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields("the quarterly revenue forecast shows growth in every region except berlin where layoffs " +
+		"are planned for march and the board will vote on the acquisition of initech at forty million")
+	text := func(n int) string {
+		var b strings.Builder
+		for b.Len() < n {
+			b.WriteString(words[rng.IntN(len(words))])
+			b.WriteByte(' ')
+		}
+		return b.String()
+	}
+	for i := range 200 {
+		tr := &Tracker{}
+		private := text(2000)
+		tr.AddPrivate("s", "fs.read_file", result(private))
+		start := rng.IntN(len(private) - 200)
+		n := MinCopy + rng.IntN(160)
+		copied := private[start : start+n]
+		if i%2 == 0 {
+			copied = strings.ToUpper(strings.ReplaceAll(copied, " ", "\n  "))
+		}
+		args, _ := json.Marshal(map[string]any{"a": 2, "b": 3, "sidenote": "fyi: " + copied + " -- thanks"})
+		if got := tr.CopiedFrom("s", args); !slices.Equal(got, []string{"fs.read_file"}) {
+			t.Fatalf("copy of %d bytes at %d not recognised: %v", n, start, got)
+		}
+		if got := tr.CopiedFrom("other-session", args); got != nil {
+			t.Fatalf("another session matched: %v", got)
+		}
+	}
+	tr := &Tracker{}
+	tr.AddPrivate("s", "fs.read_file", result("Q3 revenue forecast: 12.4M; layoffs planned in the Berlin office in March."))
+	for _, args := range []string{
+		`{"text":"Q3 revenue forecast"}`, // shorter than a window
+		`{"text":"The weather in Lisbon is sunny with a light breeze from the west all afternoon."}`,
+		`{"n":12.4}`,
+	} {
+		if got := tr.CopiedFrom("s", json.RawMessage(args)); got != nil {
+			t.Errorf("%s matched %v", args, got)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -61,6 +62,7 @@ type Tracker struct {
 const maxEvents = 4
 
 type session struct {
+	prints   map[uint64]string  // fingerprints of private text → the call that brought it ("server.name")
 	events   map[string][]Event // label → events (first maxEvents/2 and latest)
 	counts   map[string]int
 	servers  map[string]bool
@@ -229,6 +231,59 @@ func (t *Tracker) session(key string, now time.Time) *session {
 	}
 	s.seen = now
 	return s
+}
+
+// AddPrivate remembers the fingerprints of a private result's text (see prints.go), from source
+// ("server.name"), so that CopiedFrom recognises it in later arguments. At most maxPrints are kept per
+// session (the earliest).
+func (t *Tracker) AddPrivate(key, source string, result json.RawMessage) {
+	if key == "" || len(result) == 0 {
+		return
+	}
+	ps := textPrints(result)
+	if len(ps) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.session(key, t.now())
+	if s.prints == nil {
+		s.prints = make(map[uint64]string, len(ps))
+	}
+	for _, p := range ps {
+		if len(s.prints) >= maxPrints {
+			break
+		}
+		if _, ok := s.prints[p]; !ok {
+			s.prints[p] = source
+		}
+	}
+}
+
+// CopiedFrom returns the sources ("server.name", sorted) whose private text the arguments carry: a run of
+// at least MinCopy bytes (after lower-casing and collapsing whitespace) is always recognised.
+func (t *Tracker) CopiedFrom(key string, args json.RawMessage) []string {
+	t.mu.Lock()
+	s := t.sessions[key]
+	empty := s == nil || len(s.prints) == 0
+	t.mu.Unlock()
+	if empty || len(args) == 0 {
+		return nil
+	}
+	hs := argHashes(args)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s = t.sessions[key]; s == nil {
+		return nil
+	}
+	var out []string
+	for _, h := range hs {
+		if src, ok := s.prints[h]; ok && !slices.Contains(out, src) {
+			out = append(out, src)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Events returns the recorded events of the given labels (all labels when none are given), oldest first.
