@@ -14,7 +14,7 @@
 //	       ─▶ ⑥ upstream   (internal/upstream: process/HTTP, id mapping, timeouts, restarts)
 //
 // Server→client traffic (sampling, elicitation, roots, notifications, progress) takes the shorter chain
-// ⑧ audit ─▶ ⑦ inspect ─▶ client.
+// ⑧ audit ─▶ ⑦ flow ─▶ ⑦ inspect ─▶ client.
 //
 // Every stage is a Middleware; a nil stage passes messages through unchanged. A stage that refuses a message
 // returns a JSON-RPC error *response* (the client sees the refusal); a Go error means the gateway itself
@@ -157,6 +157,7 @@ func (s Stages) clientChain(upstream Handler) Handler {
 func (s Stages) serverChain(client Handler) Handler {
 	h := client             // ① deliver to the client (and, for requests, wait for its answer)
 	h = apply(s.Inspect, h) // ⑦ inspect server-initiated traffic
+	h = apply(s.Flow, h)    // ⑦ data flow: an injection in a sampling or elicitation request taints the session
 	h = apply(s.Audit, h)   // ⑧ record it
 	h = resolvePrincipal(h) // ③ the session's principal (set by the session), else the OS user
 	return h

@@ -87,6 +87,10 @@ func flowKey(x *Exchange) string {
 func (s *flowStage) middleware(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
 		msg := x.Msg
+		if x.Direction == ServerToClient && msg.Kind == jsonrpc.KindRequest && serverAsks[msg.Method] {
+			s.serverRequest(ctx, x)
+			return next(ctx, x)
+		}
 		if x.Direction != ClientToServer || msg.Kind != jsonrpc.KindRequest || !flowMethods[msg.Method] {
 			return next(ctx, x)
 		}
@@ -228,6 +232,33 @@ func (s *flowStage) middleware(next Handler) Handler {
 			reply = jsonrpc.MustDecode(b)
 		}
 		return reply, nil
+	}
+}
+
+// serverAsks are the server→client requests whose text reaches the client's model or user.
+var serverAsks = map[string]bool{"sampling/createMessage": true, "elicitation/create": true}
+
+// serverRequest scans what an upstream asks the client's model (sampling) or user (elicitation) for prompt
+// injection: it reaches the model as surely as a tool result does, so a detected injection taints the
+// session the same way. The request itself is forwarded (the client and its user decide on it).
+func (s *flowStage) serverRequest(ctx context.Context, x *Exchange) {
+	rep := injection.ScanJSON(x.Msg.Params)
+	if rep.Level < injection.Medium {
+		return
+	}
+	monitor := s.cfg.Guard.Monitor
+	m := "possible prompt injection in " + x.Msg.Method + " from " + x.Server + " (score " + fmt.Sprint(rep.Score) + "): " + rep.Summary()
+	if monitor {
+		m = "monitor: " + m
+	}
+	x.Note(audit.Finding{Detector: "injection", Severity: rep.Level.String(), Message: m, Path: "params"})
+	if rep.Level < injection.LevelBlock {
+		return
+	}
+	key := flowKey(x)
+	ev := flow.Event{Label: flow.Tainted, Server: x.Server, Name: x.Msg.Method, Why: "prompt injection in the request: " + rep.Summary()}
+	if err := s.tracker(key).RecordContext(context.WithoutCancel(ctx), key, x.Server, []flow.Event{ev}, []string{"injection"}); err != nil {
+		s.log.Error("dataflow: could not record a taint in the shared session state", "server", x.Server, "method", x.Msg.Method, "err", err)
 	}
 }
 
