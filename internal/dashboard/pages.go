@@ -182,6 +182,21 @@ func top(m map[string]int, n int) []count {
 	return out
 }
 
+// severityRank orders finding severities (unknown ones rank with medium, so they are not hidden).
+func severityRank(s string) int {
+	switch strings.ToLower(s) {
+	case "info":
+		return 0
+	case "low":
+		return 1
+	case "high":
+		return 3
+	case "critical":
+		return 4
+	}
+	return 2
+}
+
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	now := d.now()
 	v := overviewView{}
@@ -193,9 +208,17 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		// Requests are recorded before the chain decides; the decision, approval and findings of a call are
 		// on its response record.
 		if len(rec.Findings) > 0 && len(v.Alerts) < 20 {
+			// The most severe finding of the record; low ones (a sanitised escape, a phone number) are no alert.
 			f := rec.Findings[0]
-			v.Alerts = append(v.Alerts, alert{Kind: "finding", Time: rec.Time, Link: fmt.Sprintf("/ui/audit/%d", sr.ID),
-				Text: fmt.Sprintf("%s finding (%s) in %s %s on %s: %s", f.Detector, f.Severity, rec.Method, rec.Name, rec.Server, f.Message)})
+			for _, g := range rec.Findings[1:] {
+				if severityRank(g.Severity) > severityRank(f.Severity) {
+					f = g
+				}
+			}
+			if severityRank(f.Severity) >= severityRank("medium") {
+				v.Alerts = append(v.Alerts, alert{Kind: "finding", Time: rec.Time, Link: fmt.Sprintf("/ui/audit/%d", sr.ID),
+					Text: fmt.Sprintf("%s finding (%s) in %s %s on %s: %s", f.Detector, f.Severity, rec.Method, rec.Name, rec.Server, f.Message)})
+			}
 		}
 		switch rec.DecisionAction() {
 		case "deny":
