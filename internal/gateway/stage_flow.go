@@ -140,7 +140,7 @@ func (s *flowStage) middleware(next Handler) Handler {
 
 		// Private text copied into the arguments (whatever the tool): a finding for policy, with the source.
 		if msg.Method == "tools/call" {
-			if srcs := tr.CopiedFrom(key, msg.Arguments); len(srcs) > 0 {
+			if srcs := tr.CopiedFrom(key, msg.Params); len(srcs) > 0 { // arguments, _meta and any other field
 				names := []string{"private_data"}
 				var elsewhere []string
 				for _, src := range srcs {
