@@ -2,13 +2,8 @@ package approval
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
-	"time"
-
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mcpwarden/mcpwarden/internal/store"
 )
@@ -35,53 +30,14 @@ func startListener(db *store.DB, log *slog.Logger) *listener {
 	l := &listener{wake: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		backoff := 100 * time.Millisecond
-		for ctx.Err() == nil {
-			err := l.listen(ctx, db)
-			if ctx.Err() != nil {
-				return
-			}
-			log.Debug("approval: LISTEN connection lost; parked calls poll until it is back", "err", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			backoff = min(2*backoff, 10*time.Second)
-		}
+		_ = db.Listen(ctx, notifyChannel,
+			l.broadcast, // decisions made while no connection listened
+			func(string) { l.broadcast() },
+			func(err error) {
+				log.Debug("approval: LISTEN connection lost; parked calls poll until it is back", "err", err)
+			})
 	}()
 	return l
-}
-
-func (l *listener) listen(ctx context.Context, db *store.DB) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		pc := sc.Conn()
-		if _, err := pc.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-			return err
-		}
-		l.broadcast() // decisions made while no connection listened
-		for {
-			if _, err := pc.WaitForNotification(ctx); err != nil {
-				if errors.Is(err, context.Canceled) {
-					// Leave the connection clean for the pool.
-					_, _ = pc.Exec(context.Background(), "UNLISTEN "+notifyChannel)
-				}
-				return err
-			}
-			l.broadcast()
-		}
-	})
 }
 
 func (l *listener) broadcast() {

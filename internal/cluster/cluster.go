@@ -11,14 +11,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/store"
@@ -166,51 +163,10 @@ func (s *Sessions) Listen(end func(idHash string)) {
 	s.cancel, s.done = cancel, make(chan struct{})
 	go func() {
 		defer close(s.done)
-		backoff := 100 * time.Millisecond
-		for ctx.Err() == nil {
-			err := s.listen(ctx, end)
-			if ctx.Err() != nil {
-				return
-			}
+		_ = s.db.Listen(ctx, notifyChannel, nil, end, func(err error) {
 			s.log.Debug("cluster: LISTEN connection lost; sessions ended elsewhere stay open here until it is back or they idle out", "err", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			backoff = min(2*backoff, 10*time.Second)
-		}
+		})
 	}()
-}
-
-func (s *Sessions) listen(ctx context.Context, end func(string)) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		pc := sc.Conn()
-		if _, err := pc.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-			return err
-		}
-		for {
-			n, err := pc.WaitForNotification(ctx)
-			if err != nil {
-				if errors.Is(err, context.Canceled) {
-					_, _ = pc.Exec(context.Background(), "UNLISTEN "+notifyChannel)
-				}
-				return err
-			}
-			end(n.Payload)
-		}
-	})
 }
 
 // Close stops listening and closes the database.
