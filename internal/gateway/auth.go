@@ -256,20 +256,9 @@ func UpstreamEnv(cfg *config.Config, store *identity.CredentialStore) func(serve
 // c.Optional) with an error telling how to store it; errors never contain the secret.
 func CredentialEnv(store *identity.CredentialStore, server string, c config.Credentials) func(context.Context) (map[string]string, error) {
 	return func(ctx context.Context) (map[string]string, error) {
-		p, ok := identity.FromContext(ctx)
-		if !ok {
-			p = identity.Local()
-		}
-		secret, found, err := store.Get(ctx, p.ID(), c.Name)
-		if err != nil {
-			return nil, fmt.Errorf("server %q needs your %q credential, but it could not be read: %v", server, c.Name, err)
-		}
-		if !found {
-			if c.Optional {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("server %q needs your own %q credential and none is stored for %s: "+
-				"ask an operator to run mcpwarden credentials set --config FILE --user %q %s", server, c.Name, p.ID(), p.ID(), c.Name)
+		secret, err := callerCredential(ctx, store, server, c)
+		if err != nil || secret == nil {
+			return nil, err
 		}
 		if strings.ContainsRune(string(secret), 0) {
 			return nil, fmt.Errorf("your %q credential contains a NUL byte and cannot be passed in the environment: store it again", c.Name)
@@ -278,25 +267,36 @@ func CredentialEnv(store *identity.CredentialStore, server string, c config.Cred
 	}
 }
 
+// callerCredential returns the credential c.Name of the principal in ctx (the OS user when there is none):
+// nil without an error when it has none and c.Optional, an error telling how to store one otherwise. Errors
+// never contain the secret.
+func callerCredential(ctx context.Context, store *identity.CredentialStore, server string, c config.Credentials) ([]byte, error) {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		p = identity.Local()
+	}
+	secret, found, err := store.Get(ctx, p.ID(), c.Name)
+	if err != nil {
+		return nil, fmt.Errorf("server %q needs your %q credential, but it could not be read: %v", server, c.Name, err)
+	}
+	if !found {
+		if c.Optional {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("server %q needs your own %q credential and none is stored for %s: "+
+			"ask an operator to run mcpwarden credentials set --config FILE --user %q %s", server, c.Name, p.ID(), p.ID(), c.Name)
+	}
+	return secret, nil
+}
+
 // CredentialHeaders returns the header function that sends the calling principal's credential c.Name to
 // server as c.Header, formatted by c.Format. A caller without one is refused (unless c.Optional) with an
 // error telling how to store it; errors never contain the secret.
 func CredentialHeaders(store *identity.CredentialStore, server string, c config.Credentials) func(context.Context) (http.Header, error) {
 	return func(ctx context.Context) (http.Header, error) {
-		p, ok := identity.FromContext(ctx)
-		if !ok {
-			p = identity.Local()
-		}
-		secret, found, err := store.Get(ctx, p.ID(), c.Name)
-		if err != nil {
-			return nil, fmt.Errorf("server %q needs your %q credential, but it could not be read: %v", server, c.Name, err)
-		}
-		if !found {
-			if c.Optional {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("server %q needs your own %q credential and none is stored for %s: "+
-				"ask an operator to run mcpwarden credentials set --config FILE --user %q %s", server, c.Name, p.ID(), p.ID(), c.Name)
+		secret, err := callerCredential(ctx, store, server, c)
+		if err != nil || secret == nil {
+			return nil, err
 		}
 		if strings.ContainsFunc(string(secret), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return nil, fmt.Errorf("your %q credential contains a control character and cannot be sent in a header: store it again", c.Name)
