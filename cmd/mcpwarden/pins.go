@@ -66,16 +66,6 @@ func (f *pinsFlags) match(p *pin.Pin) bool {
 	return (f.server == "" || p.Server == f.server) && (f.item == "" || p.Name == f.item) && (f.kind == "" || p.Kind == f.kind)
 }
 
-func pinState(p *pin.Pin) string {
-	switch {
-	case p.ApprovedHash == "":
-		return "quarantined (never approved)"
-	case p.PendingHash != "":
-		return "quarantined (changed)"
-	}
-	return "approved"
-}
-
 func shortHash(h string) string {
 	if len(h) > 12 {
 		return h[:12]
@@ -109,7 +99,7 @@ func newPinsListCmd() *cobra.Command {
 				for i := range pins {
 					p := pins[i]
 					p.ApprovedDef, p.PendingDef = "", ""
-					rows = append(rows, row{p, pinState(&pins[i])})
+					rows = append(rows, row{p, pins[i].State()})
 				}
 				return writeJSON(out, rows)
 			}
@@ -117,7 +107,7 @@ func newPinsListCmd() *cobra.Command {
 			fmt.Fprintln(tw, "SERVER\tKIND\tNAME\tSTATE\tAPPROVED\tBY\tPENDING\tREASON")
 			for i := range pins {
 				p := &pins[i]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Server, p.Kind, p.Name, pinState(p), shortHash(p.ApprovedHash),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Server, p.Kind, p.Name, p.State(), shortHash(p.ApprovedHash),
 					p.ApprovedBy, shortHash(p.PendingHash), p.PendingReason)
 			}
 			return tw.Flush()

@@ -557,16 +557,6 @@ type serversView struct {
 	PinningMode string
 }
 
-func pinState(p *pin.Pin) string {
-	switch {
-	case p.ApprovedHash == "":
-		return "quarantined (never approved)"
-	case p.PendingHash != "":
-		return "quarantined (changed)"
-	}
-	return "approved"
-}
-
 func (d *Dashboard) serversPage(w http.ResponseWriter, r *http.Request) {
 	pins, err := d.pins.List(r.Context(), "")
 	if err != nil {
@@ -579,7 +569,7 @@ func (d *Dashboard) serversPage(w http.ResponseWriter, r *http.Request) {
 	}
 	byServer := map[string][]pinView{}
 	for i := range pins {
-		pv := pinView{Pin: pins[i], State: pinState(&pins[i])}
+		pv := pinView{Pin: pins[i], State: pins[i].State()}
 		pv.ApprovedDef, pv.PendingDef = "", ""
 		if pins[i].PendingHash != "" {
 			for _, l := range strings.Split(strings.TrimRight(pin.Diff(pin.Pretty([]byte(pins[i].ApprovedDef)), pin.Pretty([]byte(pins[i].PendingDef))), "\n"), "\n") {

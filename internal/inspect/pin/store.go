@@ -70,6 +70,17 @@ type Pin struct {
 // Quarantined reports whether the item is withheld from clients: a definition awaits approval.
 func (p *Pin) Quarantined() bool { return p.PendingHash != "" || p.ApprovedHash == "" }
 
+// State describes the pin for people: "approved", "quarantined (changed)" or "quarantined (never approved)".
+func (p *Pin) State() string {
+	switch {
+	case p.ApprovedHash == "":
+		return "quarantined (never approved)"
+	case p.PendingHash != "":
+		return "quarantined (changed)"
+	}
+	return "approved"
+}
+
 // Store holds pins in a database shared with the audit trail.
 type Store struct {
 	db  *store.DB
