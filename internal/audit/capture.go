@@ -53,7 +53,15 @@ func (c *Capturer) mode() string {
 }
 
 // Payload returns the stored form of a JSON payload (nil stays nil).
-func (c *Capturer) Payload(raw json.RawMessage) json.RawMessage {
+func (c *Capturer) Payload(raw json.RawMessage) json.RawMessage { return c.payload(raw, true) }
+
+// PayloadScanned is Payload for a payload in which the caller already ran the detectors Redact runs and
+// they found nothing, at any confidence (the data-flow stage scans every tool result before it is
+// recorded): Redact is not run over its strings again. The built-in field-name and credential-shape
+// patterns still apply, and every other mode behaves as Payload.
+func (c *Capturer) PayloadScanned(raw json.RawMessage) json.RawMessage { return c.payload(raw, false) }
+
+func (c *Capturer) payload(raw json.RawMessage, detect bool) json.RawMessage {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -77,7 +85,7 @@ func (c *Capturer) Payload(raw json.RawMessage) json.RawMessage {
 		if c.mode() == CaptureHashed {
 			v = c.hash(v)
 		} else {
-			v = c.redact(v, "")
+			v = c.redact(v, "", detect)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -119,7 +127,7 @@ func (c *Capturer) hash(v any) any {
 	}
 }
 
-func (c *Capturer) redact(v any, key string) any {
+func (c *Capturer) redact(v any, key string, detect bool) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
@@ -132,19 +140,19 @@ func (c *Capturer) redact(v any, key string) any {
 					continue
 				}
 			}
-			t[k] = c.redact(e, k)
+			t[k] = c.redact(e, k, detect)
 		}
 		return t
 	case []any:
 		for i, e := range t {
-			t[i] = c.redact(e, key)
+			t[i] = c.redact(e, key, detect)
 		}
 		return t
 	case string:
 		if SecretValue(t) {
 			return Redacted
 		}
-		if c.Redact != nil && len(t) >= 8 {
+		if detect && c.Redact != nil && len(t) >= 8 {
 			if out, changed := c.Redact(t); changed {
 				return out
 			}

@@ -95,3 +95,21 @@ func FuzzCapturePayload(f *testing.F) {
 		}
 	})
 }
+
+// TestPayloadScanned: a payload the caller's detectors already found clean skips the Redact hook, and
+// still gets the built-in field-name and credential-shape redaction; other modes are unchanged.
+func TestPayloadScanned(t *testing.T) {
+	calls := 0
+	c := &Capturer{Redact: func(s string) (string, bool) { calls++; return "[hooked]", true }}
+	raw := json.RawMessage(`{"text":"a long plain sentence","api_key":"abcdef123456","auth":"Bearer abcdefghijklmnop"}`)
+	if got, want := string(c.PayloadScanned(raw)), `{"api_key":"[REDACTED]","auth":"[REDACTED]","text":"a long plain sentence"}`; got != want || calls != 0 {
+		t.Fatalf("scanned: %s (hook called %d times), want %s", got, calls, want)
+	}
+	if got := string(c.Payload(raw)); !strings.Contains(got, `"text":"[hooked]"`) || calls == 0 {
+		t.Fatalf("unscanned payload skipped the hook: %s", got)
+	}
+	h := &Capturer{Mode: CaptureHashed, HMACKey: []byte("k")}
+	if a, b := string(h.PayloadScanned(raw)), string(h.Payload(raw)); a != b {
+		t.Fatalf("hashed mode differs: %s vs %s", a, b)
+	}
+}

@@ -91,6 +91,25 @@ type Exchange struct {
 	notesMu  sync.Mutex
 	findings []audit.Finding
 	approval *audit.Approval
+	// scanned is the result payload in which the data-flow stage's secret and PII detectors found nothing
+	// (set with markScanned): ⑧ audit stores exactly that payload without running them again.
+	scanned json.RawMessage
+}
+
+// markScanned records that the detectors found no secret and no personal data, at any confidence, in the
+// result payload raw.
+func (x *Exchange) markScanned(raw json.RawMessage) {
+	x.notesMu.Lock()
+	x.scanned = raw
+	x.notesMu.Unlock()
+}
+
+// wasScanned reports whether raw is the very payload markScanned recorded (the same bytes in memory, so a
+// payload rewritten after the scan never counts as scanned).
+func (x *Exchange) wasScanned(raw json.RawMessage) bool {
+	x.notesMu.Lock()
+	defer x.notesMu.Unlock()
+	return len(raw) > 0 && len(raw) == len(x.scanned) && &raw[0] == &x.scanned[0]
 }
 
 // Note adds detector findings to the exchange's audit record. Safe for concurrent use.

@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// Benchmarks with full default protection: every stage BuildStages makes from a config that names only the
+// server (audit with durable group commit in SQLite, the shipped default policy, the data-flow detectors,
+// approvals, inspect with pins and the poisoning scan), against the same upstream called directly, measured
+// interleaved in the same run. These are the figures issue 11's budgets are about. They assert nothing about
+// time.
+//
+//	go test -run '^$' -bench 'Default' -benchtime 3000x -count 5 ./internal/gateway/ | tee new.txt
+//	benchstat new.txt
+func startDefaultGateway(b *testing.B, upURL string) string {
+	b.Helper()
+	cfg, _ := loadTestConfig(b, "servers:\n"+httpServerYAML("up", upURL))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stages, closeStages, err := BuildStages(context.Background(), cfg, log)
+	if err != nil {
+		b.Fatalf("stages: %v", err)
+	}
+	g, err := New(cfg, Options{Logger: log, Stages: stages})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(g.Handler())
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		g.Close(ctx)
+		ts.Close()
+		if err := closeStages(); err != nil {
+			b.Errorf("closing stages: %v", err)
+		}
+	})
+	return ts.URL + "/mcp/up"
+}
+
+// BenchmarkDefaultLatency: one session each, direct and through the fully protected gateway, alternating.
+func BenchmarkDefaultLatency(b *testing.B) {
+	for _, era := range []struct {
+		name, version string
+		stateless     bool
+	}{{"2025-11-25", "2025-11-25", false}, {"2026-07-28", "", true}} {
+		b.Run(era.name, func(b *testing.B) {
+			up := httptest.NewServer(newTestHTTPUpstream("up", era.stateless))
+			b.Cleanup(up.Close)
+			proxied := startDefaultGateway(b, up.URL)
+			reportAddedLatency(b, benchSession(b, up.URL, era.version), benchSession(b, proxied, era.version), "direct", "proxied")
+		})
+	}
+}
+
+// BenchmarkDefaultThroughput: 16 concurrent sessions, direct and through the fully protected gateway, in
+// alternating rounds.
+func BenchmarkDefaultThroughput(b *testing.B) {
+	up := httptest.NewServer(newTestHTTPUpstream("up", false))
+	b.Cleanup(up.Close)
+	reportThroughput(b, 16, up.URL, startDefaultGateway(b, up.URL))
+}
