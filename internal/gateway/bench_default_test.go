@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,9 +18,9 @@ import (
 //
 //	go test -run '^$' -bench 'Default' -benchtime 3000x -count 5 ./internal/gateway/ | tee new.txt
 //	benchstat new.txt
-func startDefaultGateway(b *testing.B, upURL string) string {
+func startDefaultGateway(b *testing.B, upURL string, extra ...string) string {
 	b.Helper()
-	cfg, _ := loadTestConfig(b, "servers:\n"+httpServerYAML("up", upURL))
+	cfg, _ := loadTestConfig(b, "servers:\n"+httpServerYAML("up", upURL)+strings.Join(extra, ""))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	stages, closeStages, err := BuildStages(context.Background(), cfg, log)
 	if err != nil {
@@ -43,24 +44,31 @@ func startDefaultGateway(b *testing.B, upURL string) string {
 }
 
 // BenchmarkDefaultLatency: one session each, direct and through the fully protected gateway, alternating.
+// The sync=normal case is the same gateway with audit: {sync: normal} (commits not fsynced): the difference
+// is what the durable commit of each request record costs.
 func BenchmarkDefaultLatency(b *testing.B) {
 	for _, era := range []struct {
 		name, version string
 		stateless     bool
-	}{{"2025-11-25", "2025-11-25", false}, {"2026-07-28", "", true}} {
+		extra         string
+	}{{"2025-11-25", "2025-11-25", false, ""}, {"2026-07-28", "", true, ""}, {"2025-11-25/sync=normal", "2025-11-25", false, "audit: {sync: normal}\n"}} {
 		b.Run(era.name, func(b *testing.B) {
 			up := httptest.NewServer(newTestHTTPUpstream("up", era.stateless))
 			b.Cleanup(up.Close)
-			proxied := startDefaultGateway(b, up.URL)
+			proxied := startDefaultGateway(b, up.URL, era.extra)
 			reportAddedLatency(b, benchSession(b, up.URL, era.version), benchSession(b, proxied, era.version), "direct", "proxied")
 		})
 	}
 }
 
 // BenchmarkDefaultThroughput: 16 concurrent sessions, direct and through the fully protected gateway, in
-// alternating rounds.
+// alternating rounds (sync=normal: audit commits not fsynced).
 func BenchmarkDefaultThroughput(b *testing.B) {
-	up := httptest.NewServer(newTestHTTPUpstream("up", false))
-	b.Cleanup(up.Close)
-	reportThroughput(b, 16, up.URL, startDefaultGateway(b, up.URL))
+	for _, c := range []struct{ name, extra string }{{"sync=full", ""}, {"sync=normal", "audit: {sync: normal}\n"}} {
+		b.Run(c.name, func(b *testing.B) {
+			up := httptest.NewServer(newTestHTTPUpstream("up", false))
+			b.Cleanup(up.Close)
+			reportThroughput(b, 16, up.URL, startDefaultGateway(b, up.URL, c.extra))
+		})
+	}
 }
