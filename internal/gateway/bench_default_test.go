@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Benchmarks with full default protection: every stage BuildStages makes from a config that names only the
@@ -69,6 +73,59 @@ func BenchmarkDefaultThroughput(b *testing.B) {
 			up := httptest.NewServer(newTestHTTPUpstream("up", false))
 			b.Cleanup(up.Close)
 			reportThroughput(b, 16, up.URL, startDefaultGateway(b, up.URL, c.extra))
+		})
+	}
+}
+
+// BenchmarkDefaultToolsCount: a server with N tools behind the fully protected gateway; reports the p50 of
+// tools/list and of tools/call through the gateway with N = 10, 100, 1000 (issue 11: list cost linear in
+// N, call cost independent of it). Lists after the first are of unchanged tools (pins and scans already
+// taken).
+func BenchmarkDefaultToolsCount(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("tools=%d", n), func(b *testing.B) {
+			srv := mcp.NewServer(&mcp.Implementation{Name: "many", Version: "1"}, nil)
+			for i := range n {
+				mcp.AddTool(srv, &mcp.Tool{Name: fmt.Sprintf("tool_%04d", i),
+					Description: fmt.Sprintf("Returns the text it is given, variant %d. Read-only.", i)},
+					func(ctx context.Context, req *mcp.CallToolRequest, in struct {
+						Text string `json:"text"`
+					}) (*mcp.CallToolResult, any, error) {
+						return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
+					})
+			}
+			up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+			b.Cleanup(up.Close)
+			cs := benchSession(b, startDefaultGateway(b, up.URL), "2025-11-25")
+			list := func() time.Duration {
+				start := time.Now()
+				res, err := cs.ListTools(context.Background(), nil)
+				if err != nil || len(res.Tools) != n {
+					b.Fatalf("list: %v (%d tools)", err, len(res.Tools))
+				}
+				return time.Since(start)
+			}
+			callOne := func() time.Duration {
+				start := time.Now()
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "tool_0001", Arguments: map[string]any{"text": "hello"}})
+				if err != nil || res.IsError {
+					b.Fatalf("call: %v %+v", err, res)
+				}
+				return time.Since(start)
+			}
+			list()
+			callOne()
+			lists, calls := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N { // separate loops: a large list's garbage does not land on the calls
+				lists = append(lists, list())
+			}
+			for range b.N {
+				calls = append(calls, callOne())
+			}
+			b.StopTimer()
+			b.ReportMetric(us(percentile(lists, 0.5)), "list-p50-µs")
+			b.ReportMetric(us(percentile(calls, 0.5)), "call-p50-µs")
 		})
 	}
 }
