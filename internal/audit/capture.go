@@ -53,7 +53,15 @@ func (c *Capturer) mode() string {
 }
 
 // Payload returns the stored form of a JSON payload (nil stays nil).
-func (c *Capturer) Payload(raw json.RawMessage) json.RawMessage {
+func (c *Capturer) Payload(raw json.RawMessage) json.RawMessage { return c.payload(raw, true) }
+
+// PayloadScanned is Payload for a payload in which the caller already ran the detectors Redact runs and
+// they found nothing, at any confidence (the data-flow stage scans every tool result before it is
+// recorded): Redact is not run over its strings again. The built-in field-name and credential-shape
+// patterns still apply, and every other mode behaves as Payload.
+func (c *Capturer) PayloadScanned(raw json.RawMessage) json.RawMessage { return c.payload(raw, false) }
+
+func (c *Capturer) payload(raw json.RawMessage, detect bool) json.RawMessage {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -77,7 +85,7 @@ func (c *Capturer) Payload(raw json.RawMessage) json.RawMessage {
 		if c.mode() == CaptureHashed {
 			v = c.hash(v)
 		} else {
-			v = c.redact(v, "")
+			v = c.redact(v, "", detect)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -119,7 +127,7 @@ func (c *Capturer) hash(v any) any {
 	}
 }
 
-func (c *Capturer) redact(v any, key string) any {
+func (c *Capturer) redact(v any, key string, detect bool) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
@@ -132,19 +140,19 @@ func (c *Capturer) redact(v any, key string) any {
 					continue
 				}
 			}
-			t[k] = c.redact(e, k)
+			t[k] = c.redact(e, k, detect)
 		}
 		return t
 	case []any:
 		for i, e := range t {
-			t[i] = c.redact(e, key)
+			t[i] = c.redact(e, key, detect)
 		}
 		return t
 	case string:
 		if SecretValue(t) {
 			return Redacted
 		}
-		if c.Redact != nil && len(t) >= 8 {
+		if detect && c.Redact != nil && len(t) >= 8 {
 			if out, changed := c.Redact(t); changed {
 				return out
 			}
@@ -187,7 +195,76 @@ var secretValue = regexp.MustCompile(`(?i)^(bearer|basic)\s+\S{8,}|` +
 	`\bglpat-[A-Za-z0-9_-]{20,}`)
 
 // SecretValue reports whether a string value looks like a credential.
-func SecretValue(s string) bool { return len(s) >= 16 && secretValue.MatchString(s) }
+func SecretValue(s string) bool {
+	return len(s) >= 16 && maybeSecretValue(s) && secretValue.MatchString(s)
+}
+
+// maybeSecretValue is a quick test run before secretValue, false only when secretValue cannot match: every
+// alternative of secretValue needs one of a few literals (case-insensitive), so an ASCII string holding none
+// of them is skipped without running the regexp. A string with any non-ASCII byte goes to the regexp (its
+// case folding also matches ſ for s and K for k).
+func maybeSecretValue(s string) bool {
+	if hasPrefixFold(s, "bearer") || hasPrefixFold(s, "basic") || hasPrefixFold(s, "eyj") {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return true
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		rest := s[i:]
+		switch c {
+		case '-':
+			if hasPrefixFold(rest, "-----begin") {
+				return true
+			}
+		case '_':
+			if hasPrefixFold(rest, "_live_") || hasPrefixFold(rest, "_test_") {
+				return true
+			}
+		case 's':
+			if hasPrefixFold(rest, "sk-") {
+				return true
+			}
+		case 'g':
+			if hasPrefixFold(rest, "github_pat_") || hasPrefixFold(rest, "glpat-") {
+				return true
+			}
+			if len(rest) >= 4 && (rest[1]|0x20) == 'h' && strings.IndexByte("pousrPOUSR", rest[2]) >= 0 && rest[3] == '_' {
+				return true
+			}
+		case 'a':
+			if hasPrefixFold(rest, "akia") || hasPrefixFold(rest, "aiza") {
+				return true
+			}
+		case 'x':
+			if hasPrefixFold(rest, "xox") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasPrefixFold reports whether s starts with lower (ASCII, lower case), ignoring ASCII case.
+func hasPrefixFold(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // Headers returns a copy of h for a record: credential headers are redacted, and the result is nil when
 // h is empty.

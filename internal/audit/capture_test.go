@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,4 +95,74 @@ func FuzzCapturePayload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPayloadScanned: a payload the caller's detectors already found clean skips the Redact hook, and
+// still gets the built-in field-name and credential-shape redaction; other modes are unchanged.
+func TestPayloadScanned(t *testing.T) {
+	calls := 0
+	c := &Capturer{Redact: func(s string) (string, bool) { calls++; return "[hooked]", true }}
+	raw := json.RawMessage(`{"text":"a long plain sentence","api_key":"abcdef123456","auth":"Bearer abcdefghijklmnop"}`)
+	if got, want := string(c.PayloadScanned(raw)), `{"api_key":"[REDACTED]","auth":"[REDACTED]","text":"a long plain sentence"}`; got != want || calls != 0 {
+		t.Fatalf("scanned: %s (hook called %d times), want %s", got, calls, want)
+	}
+	if got := string(c.Payload(raw)); !strings.Contains(got, `"text":"[hooked]"`) || calls == 0 {
+		t.Fatalf("unscanned payload skipped the hook: %s", got)
+	}
+	h := &Capturer{Mode: CaptureHashed, HMACKey: []byte("k")}
+	if a, b := string(h.PayloadScanned(raw)), string(h.Payload(raw)); a != b {
+		t.Fatalf("hashed mode differs: %s vs %s", a, b)
+	}
+}
+
+// TestSecretValueQuickTest: the literal pre-test never changes SecretValue's answer: it matches the plain
+// regexp on every alternative's shape, in any case, embedded in text, with non-ASCII look-alikes, and on
+// random mixtures of those pieces.
+func TestSecretValueQuickTest(t *testing.T) {
+	pieces := []string{"bearer ", "Basic ", "BEARER\t", "eyJ", "EYj", "abcdefgh", "ABCDEFGH", ".", "-----BEGIN RSA PRIVATE KEY-----",
+		"-----begin private key-----", "sk_live_", "RK_TEST_", "pk_test_", "sk-", "SK-", "ghp_", "GHO_", "ghu_", "gHs_", "ghr_",
+		"github_pat_", "GITHUB_PAT_", "AKIA", "akia", "xoxb-", "XOXP-", "AIza", "aiza", "glpat-", "GLPAT-", "ſk-", "K", "ſ",
+		"0123456789ABCDEF", "abcdefghijklmnopqrstuvwxyz0123456789", "_", "-", " ", "é", "\u212akia", "g", "h", "x", "o"}
+	check := func(s string) {
+		t.Helper()
+		want := len(s) >= 16 && secretValue.MatchString(s)
+		if got := SecretValue(s); got != want {
+			t.Fatalf("SecretValue(%q) = %v, the regexp alone says %v", s, got, want)
+		}
+	}
+	for _, p := range pieces {
+		for _, tail := range []string{"", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ", ".abcdefghijkl.mnopqrstuvwx.yz"} {
+			check(p + tail)
+			check("prefix " + p + tail)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(8) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		check(b.String())
+	}
+}
+
+// BenchmarkSecretValue: a typical tool description (no credential), and a credential.
+//
+//	go test -run '^$' -bench SecretValue ./internal/audit/
+func BenchmarkSecretValue(b *testing.B) {
+	for _, c := range []struct{ name, s string }{
+		{"text", "Search the web for pages matching a query and return their titles, links and a short summary of each."},
+		{"token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				SecretValue(c.s)
+			}
+		})
+		b.Run(c.name+"/regexp", func(b *testing.B) {
+			for range b.N {
+				_ = len(c.s) >= 16 && secretValue.MatchString(c.s)
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/store"
@@ -79,6 +80,36 @@ var Migrations = []store.Migration{{
 // SQLSink stores records in SQLite or PostgreSQL.
 type SQLSink struct {
 	db *store.DB
+
+	// stmts are the statements every commit runs (the chain's head, INSERTs of a few records), prepared
+	// once on the database and bound to each transaction (Tx.StmtContext reuses the connection's
+	// prepared form): parsing them again for every commit was a tenth of the writer's time.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+// maxPreparedInsert is the largest multi-row INSERT kept prepared besides the rowsPerInsert one: small
+// batches (a few calls waiting on one commit) are the common case at low load.
+const maxPreparedInsert = 16
+
+// txStmt returns query q bound to tx, prepared once on the database; nil when it cannot be prepared (the
+// caller then runs q unprepared, and any real problem surfaces there).
+func (s *SQLSink) txStmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[q]
+	if !ok {
+		var err error
+		if st, err = s.db.PrepareContext(ctx, q); err != nil {
+			s.stmtMu.Unlock()
+			return nil
+		}
+		if s.stmts == nil {
+			s.stmts = map[string]*sql.Stmt{}
+		}
+		s.stmts[q] = st
+	}
+	s.stmtMu.Unlock()
+	return tx.StmtContext(ctx, st)
 }
 
 // NewSQLSink returns a sink on db, which must have been opened with Migrations.
@@ -104,7 +135,7 @@ func (s *SQLSink) AppendBatch(ctx context.Context, chain string, recs []Encoded,
 			return fmt.Errorf("audit store (%s): lock chain %q: %w", s.db.Dialect, chain, err)
 		}
 	}
-	seq, prev, err := head(ctx, s.db, tx, chain)
+	seq, prev, err := head(ctx, s.db, tx, chain, s.txStmt(ctx, tx, s.db.Rebind(headQuery)))
 	if err != nil {
 		return err
 	}
@@ -138,8 +169,14 @@ func (s *SQLSink) AppendBatch(ctx context.Context, chain string, recs []Encoded,
 				defer full.Close()
 			}
 			_, err = full.ExecContext(ctx, args...)
+		} else if q := s.db.Rebind(insertRecords(end - start)); end-start <= maxPreparedInsert {
+			if st := s.txStmt(ctx, tx, q); st != nil {
+				_, err = st.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, q, args...)
+			}
 		} else {
-			_, err = tx.ExecContext(ctx, s.db.Rebind(insertRecords(end-start)), args...)
+			_, err = tx.ExecContext(ctx, q, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("audit store (%s): insert %d records: %w", s.db.Dialect, end-start, err)
@@ -209,10 +246,19 @@ func recordArgs(r *Record, body []byte) []any {
 }
 
 // head returns the last seq and hash of chain (0, "" for a new chain) inside tx.
-func head(ctx context.Context, db *store.DB, tx *sql.Tx, chain string) (int64, string, error) {
+const headQuery = "SELECT seq, hash FROM audit_records WHERE chain = ? ORDER BY seq DESC LIMIT 1"
+
+// head returns the last sequence number and hash of chain; prepared, when not nil, is headQuery bound to tx.
+func head(ctx context.Context, db *store.DB, tx *sql.Tx, chain string, prepared *sql.Stmt) (int64, string, error) {
 	var seq int64
 	var hash string
-	err := tx.QueryRowContext(ctx, db.Rebind("SELECT seq, hash FROM audit_records WHERE chain = ? ORDER BY seq DESC LIMIT 1"), chain).Scan(&seq, &hash)
+	var row *sql.Row
+	if prepared != nil {
+		row = prepared.QueryRowContext(ctx, chain)
+	} else {
+		row = tx.QueryRowContext(ctx, db.Rebind(headQuery), chain)
+	}
+	err := row.Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		// A chain whose records were all removed by retention continues from its last checkpoint.
 		err = tx.QueryRowContext(ctx, db.Rebind("SELECT seq, hash FROM audit_checkpoints WHERE chain = ? ORDER BY seq DESC LIMIT 1"), chain).Scan(&seq, &hash)

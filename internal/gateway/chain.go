@@ -30,6 +30,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/pin"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 	"github.com/mcpwarden/mcpwarden/internal/session"
@@ -91,6 +92,61 @@ type Exchange struct {
 	notesMu  sync.Mutex
 	findings []audit.Finding
 	approval *audit.Approval
+	// pins are the pins ⑦ inspect read for this exchange: policy's findings read a tool's pin, then the
+	// call guards read it again; within one exchange the second read reuses the first. Cleared when the
+	// exchange waits for a human (⑤ approval), after which pins are read afresh.
+	pins []pinRead
+	// scanned is the result payload in which the data-flow stage's secret and PII detectors found nothing
+	// (set with markScanned): ⑧ audit stores exactly that payload without running them again.
+	scanned json.RawMessage
+}
+
+// pinRead is one pin read from the store (p is nil when the item has no pin).
+type pinRead struct {
+	server, kind, name string
+	p                  *pin.Pin
+}
+
+// readPin returns the pin read earlier in this exchange, if any.
+func (x *Exchange) readPin(server, kind, name string) (*pin.Pin, bool) {
+	x.notesMu.Lock()
+	defer x.notesMu.Unlock()
+	for _, r := range x.pins {
+		if r.server == server && r.kind == kind && r.name == name {
+			return r.p, true
+		}
+	}
+	return nil, false
+}
+
+// keepPin remembers a pin read for the rest of the exchange.
+func (x *Exchange) keepPin(server, kind, name string, p *pin.Pin) {
+	x.notesMu.Lock()
+	x.pins = append(x.pins, pinRead{server, kind, name, p})
+	x.notesMu.Unlock()
+}
+
+// forgetPins drops the pins read so far: the exchange is about to wait, and pins may change meanwhile.
+func (x *Exchange) forgetPins() {
+	x.notesMu.Lock()
+	x.pins = nil
+	x.notesMu.Unlock()
+}
+
+// markScanned records that the detectors found no secret and no personal data, at any confidence, in the
+// result payload raw.
+func (x *Exchange) markScanned(raw json.RawMessage) {
+	x.notesMu.Lock()
+	x.scanned = raw
+	x.notesMu.Unlock()
+}
+
+// wasScanned reports whether raw is the very payload markScanned recorded (the same bytes in memory, so a
+// payload rewritten after the scan never counts as scanned).
+func (x *Exchange) wasScanned(raw json.RawMessage) bool {
+	x.notesMu.Lock()
+	defer x.notesMu.Unlock()
+	return len(raw) > 0 && len(raw) == len(x.scanned) && &raw[0] == &x.scanned[0]
 }
 
 // Note adds detector findings to the exchange's audit record. Safe for concurrent use.

@@ -67,6 +67,7 @@ func (s *approvalStage) middleware(next Handler) Handler {
 		if msg.Kind != jsonrpc.KindRequest {
 			return nil, nil // a notification cannot wait for a human: dropped, as the policy stage does
 		}
+		x.forgetPins() // the call may wait: ⑦ inspect reads its pins again when it goes on
 		call := s.call(x, d)
 		if d.Message == "" {
 			d.Message = "this call needs a human approval"

@@ -121,15 +121,20 @@ func auditRecord(a *audit.Auditor, x *Exchange, msg *jsonrpc.Message, d Directio
 	case msg.Params != nil:
 		r.Params = c.Payload(msg.Params)
 	}
-	auditOutcome(c, r, msg)
+	auditOutcome(c, x, r, msg)
 	return r
 }
 
-// auditOutcome fills the result or error of a response message.
-func auditOutcome(c *audit.Capturer, r *audit.Record, msg *jsonrpc.Message) {
+// auditOutcome fills the result or error of a response message. A result the data-flow stage already
+// scanned and found clean (Exchange.markScanned) is stored without running the same detectors again.
+func auditOutcome(c *audit.Capturer, x *Exchange, r *audit.Record, msg *jsonrpc.Message) {
 	switch msg.Kind {
 	case jsonrpc.KindResult:
-		r.Result = c.Payload(msg.Result)
+		if x.wasScanned(msg.Result) {
+			r.Result = c.PayloadScanned(msg.Result)
+		} else {
+			r.Result = c.Payload(msg.Result)
+		}
 	case jsonrpc.KindError:
 		if msg.Error != nil {
 			r.Error = &audit.ErrorInfo{Code: msg.Error.Code, Message: msg.Error.Message, Data: c.Payload(msg.Error.Data)}
@@ -173,7 +178,7 @@ func auditResponse(a *audit.Auditor, x *Exchange, req *audit.Record, parent stri
 	default:
 		r.Kind = reply.Kind.String()
 		r.BytesOut = len(reply.Raw)
-		auditOutcome(a.Capturer(), r, reply)
+		auditOutcome(a.Capturer(), x, r, reply)
 	}
 	return r
 }

@@ -184,6 +184,11 @@ func (s *flowStage) middleware(next Handler) Handler {
 		// The result: detectors, then what it brings into the session.
 		v := s.cfg.Guard.Result(ctx, reply.Result, rules)
 		x.Note(auditFindings(v.Findings, "result", monitor)...)
+		if !slices.ContainsFunc(v.Findings, func(f flow.Finding) bool { return f.Detector == "secrets" || f.Detector == "pii" }) {
+			// Nothing for the audit trail's redaction either: ⑧ audit stores this result without scanning it
+			// again (a result rewritten below is a new payload and is scanned as usual).
+			x.markScanned(reply.Result)
+		}
 		var events []flow.Event
 		labels := x.ToolLabels
 		if msg.Method != "tools/call" || labels == nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
@@ -433,5 +436,53 @@ func TestFlowInjectionInSamplingTaints(t *testing.T) {
 	}
 	if o := call(t, cs, "chat.send_message", map[string]any{"to": "team", "text": "hi"}); o.Code != jsonrpc.CodePolicyDenied {
 		t.Fatalf("a sink after an injected sampling request: %+v", o)
+	}
+}
+
+// TestFlowScannedResultAudited: a clean result (the data-flow detectors found nothing) is stored by audit
+// without a second detector pass, exactly as a full pass would store it; a result with personal data in
+// the same session is still redacted in the trail; and only the very payload scanned counts as scanned.
+func TestFlowScannedResultAudited(t *testing.T) {
+	const clean = "Octopuses have three hearts and blue blood; an average octopus lives for one to two years."
+	up := startFlowUpstream(t, "facts",
+		flowTool{name: "fact", description: "A fun fact.", answer: clean},
+		flowTool{name: "contact", description: "A contact.", answer: "the card on file is 4111 1111 1111 1111, expiring 12/29"})
+	g := startStaged(t, "servers:\n"+httpServerYAML("facts", up.URL)+"approval: {enabled: false}\n", nil)
+	cs := connect(t, g.URL+"/mcp/facts", "2025-06-18", &recorder{})
+	if o := call(t, cs, "fact", nil); o.Code != 0 || o.Text != clean {
+		t.Fatalf("fact: %+v", o)
+	}
+	if o := call(t, cs, "contact", nil); o.Code != 0 {
+		t.Fatalf("contact: %+v", o)
+	}
+	recs := flowRecords(t, g.Dir, "facts", func(rs []*audit.StoredRecord) bool {
+		n := 0
+		for _, r := range rs {
+			if len(r.Result) > 0 && r.Method == "tools/call" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	c := &audit.Capturer{Redact: func(s string) (string, bool) { return flow.RedactText(s, pii.High) }}
+	for _, r := range recs {
+		if r.Method != "tools/call" || len(r.Result) == 0 {
+			continue
+		}
+		if strings.Contains(string(r.Result), "1111 1111 1111") {
+			t.Fatalf("the trail stored personal data: %s", r.Result)
+		}
+		if strings.Contains(string(r.Result), "Octopuses") {
+			if want := c.Payload(r.Result); string(want) != string(r.Result) {
+				t.Fatalf("scanned result stored as %s, a full pass stores %s", r.Result, want)
+			}
+		}
+	}
+
+	x := &Exchange{}
+	raw := json.RawMessage(`{"content":[]}`)
+	x.markScanned(raw)
+	if !x.wasScanned(raw) || x.wasScanned(append(json.RawMessage(nil), raw...)) || x.wasScanned(raw[:3]) || x.wasScanned(nil) {
+		t.Fatal("wasScanned must hold for the scanned bytes only")
 	}
 }

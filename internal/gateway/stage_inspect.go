@@ -163,13 +163,26 @@ func (s *inspectStage) storeDown(x *Exchange, err error) *jsonrpc.Message {
 		"has the cause; an operator should check data_dir (or audit.postgres_dsn). The gateway retries on the next request")
 }
 
+// pin reads a pin from the store, once per exchange (Exchange.readPin): policy's findings and the call
+// guards ask for the same pins a few microseconds apart. Errors are not kept.
+func (s *inspectStage) pin(ctx context.Context, x *Exchange, server, kind, name string) (*pin.Pin, error) {
+	if p, ok := x.readPin(server, kind, name); ok {
+		return p, nil
+	}
+	p, err := s.cfg.Pins.Get(ctx, server, kind, name)
+	if err == nil {
+		x.keepPin(server, kind, name, p)
+	}
+	return p, err
+}
+
 // guardCall refuses a call to a quarantined tool or prompt; nil lets it through.
 func (s *inspectStage) guardCall(ctx context.Context, x *Exchange, next Handler) *jsonrpc.Message {
 	kind, list := pin.KindTool, "tools/list"
 	if x.Msg.Method == "prompts/get" {
 		kind, list = pin.KindPrompt, "prompts/list"
 	}
-	p, err := s.cfg.Pins.Get(ctx, x.Server, kind, x.Msg.Name)
+	p, err := s.pin(ctx, x, x.Server, kind, x.Msg.Name)
 	if err != nil {
 		return s.storeDown(x, err)
 	}
@@ -508,7 +521,7 @@ func (s *inspectStage) guardServer(ctx context.Context, x *Exchange) *jsonrpc.Me
 	if _, ok := s.cfg.Identities[x.Server]; !ok {
 		return nil
 	}
-	p, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindServer, pin.ServerIdentity)
+	p, err := s.pin(ctx, x, x.Server, pin.KindServer, pin.ServerIdentity)
 	if err != nil {
 		return s.storeDown(x, err)
 	}
@@ -675,7 +688,7 @@ func (s *inspectStage) Findings(x *Exchange) []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindTool, x.Msg.Name)
+	p, err := s.pin(ctx, x, x.Server, pin.KindTool, x.Msg.Name)
 	if err == nil && p != nil && !scanned {
 		// Not listed through this process yet (a restart, another replica listed it): scan the definition
 		// the store holds, the one awaiting approval when there is one.
@@ -702,7 +715,7 @@ func (s *inspectStage) Findings(x *Exchange) []string {
 		}
 	}
 	if _, ok := s.cfg.Identities[x.Server]; ok && err == nil {
-		if sp, err := s.cfg.Pins.Get(ctx, x.Server, pin.KindServer, pin.ServerIdentity); err != nil {
+		if sp, err := s.pin(ctx, x, x.Server, pin.KindServer, pin.ServerIdentity); err != nil {
 			out = append(out, FindingPinStoreDown)
 		} else if sp != nil && sp.Quarantined() {
 			out = append(out, FindingServerChanged)

@@ -355,3 +355,28 @@ func TestQuarantineOnAggregateEndpoint(t *testing.T) {
 		t.Fatalf("aggregate call to a poisoned tool: %+v", got)
 	}
 }
+
+// TestExchangePinReads: a pin read once in an exchange is reused for the same item only, and forgotten when
+// the exchange is about to wait.
+func TestExchangePinReads(t *testing.T) {
+	x := &Exchange{}
+	p := &pin.Pin{Server: "s", Kind: pin.KindTool, Name: "a", ApprovedHash: "h"}
+	x.keepPin("s", pin.KindTool, "a", p)
+	x.keepPin("s", pin.KindServer, pin.ServerIdentity, nil)
+	if got, ok := x.readPin("s", pin.KindTool, "a"); !ok || got != p {
+		t.Fatalf("tool pin: %v %v", got, ok)
+	}
+	if got, ok := x.readPin("s", pin.KindServer, pin.ServerIdentity); !ok || got != nil {
+		t.Fatalf("absent server pin: %v %v", got, ok)
+	}
+	if _, ok := x.readPin("s", pin.KindTool, "b"); ok {
+		t.Fatal("another tool's pin was reused")
+	}
+	if _, ok := x.readPin("t", pin.KindTool, "a"); ok {
+		t.Fatal("another server's pin was reused")
+	}
+	x.forgetPins()
+	if _, ok := x.readPin("s", pin.KindTool, "a"); ok {
+		t.Fatal("pins survived forgetPins")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
@@ -85,6 +86,11 @@ func (p *Pin) State() string {
 type Store struct {
 	db  *store.DB
 	now func() time.Time
+
+	// get is Get's query, prepared once (it runs several times per tools/call); nil when preparing
+	// failed, and Get then runs the query unprepared.
+	getOnce sync.Once
+	get     *sql.Stmt
 }
 
 // Open opens the pin store of cfg: data_dir/pins.db, or audit.postgres_dsn when audit.store is postgres.
@@ -104,7 +110,13 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 func New(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.getOnce.Do(func() {}) // no statement is prepared after this
+	if s.get != nil {
+		_ = s.get.Close()
+	}
+	return s.db.Close()
+}
 
 // Observation is an item as a list shows it now, with the poisoning verdict about it.
 type Observation struct {
@@ -265,7 +277,18 @@ var testHookBeforeInsert func()
 
 // Get returns the pin of one item, or nil when the item was never seen.
 func (s *Store) Get(ctx context.Context, server, kind, name string) (*Pin, error) {
-	row := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT "+cols+" FROM inspect_pins WHERE server = ? AND kind = ? AND name = ?"), server, kind, name)
+	q := s.db.Rebind("SELECT " + cols + " FROM inspect_pins WHERE server = ? AND kind = ? AND name = ?")
+	s.getOnce.Do(func() {
+		if st, err := s.db.PrepareContext(context.WithoutCancel(ctx), q); err == nil {
+			s.get = st
+		}
+	})
+	var row *sql.Row
+	if s.get != nil {
+		row = s.get.QueryRowContext(ctx, server, kind, name)
+	} else {
+		row = s.db.QueryRowContext(ctx, q, server, kind, name)
+	}
 	p, err := scanPin(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
