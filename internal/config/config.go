@@ -167,9 +167,9 @@ type DataFlow struct {
 
 // DataFlowRules are the actions of the data-flow detectors ("" keeps the default / inherited value).
 type DataFlowRules struct {
-	// Secrets in results: allow, redact (default) or block.
+	// Secrets in results: allow, redact (default), block or ask (a human releases the result).
 	Secrets string `yaml:"secrets"`
-	// PII in results: allow, redact (default) or block.
+	// PII in results: allow, redact (default), block or ask.
 	PII string `yaml:"pii"`
 	// Injection in results, resources and prompts: allow, taint (default: the session is tainted) or block.
 	Injection string `yaml:"injection"`

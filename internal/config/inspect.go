@@ -248,10 +248,10 @@ func (k *checker) dataflow(c *Config) {
 	fill(&f.Arguments, DefaultDataFlowArguments)
 	check := func(path string, r *DataFlowRules) {
 		if r.Secrets != "" {
-			k.enum(path+"secrets", r.Secrets, "action", "allow", "redact", "block")
+			k.enum(path+"secrets", r.Secrets, "action", "allow", "redact", "block", "ask")
 		}
 		if r.PII != "" {
-			k.enum(path+"pii", r.PII, "action", "allow", "redact", "block")
+			k.enum(path+"pii", r.PII, "action", "allow", "redact", "block", "ask")
 		}
 		if r.Injection != "" {
 			k.enum(path+"injection", r.Injection, "action", "allow", "taint", "block")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
@@ -35,6 +36,9 @@ type FlowStageConfig struct {
 	Guard *flow.Guard
 	// Rules returns the detector actions for a server's tool (nil: record only).
 	Rules func(server, name string) flow.Rules
+	// Approvals holds results whose rules say ask until a human releases them; nil (approvals off): such
+	// results are withheld, as with block.
+	Approvals *approval.Broker
 	// Logger receives refusals and monitor-mode reports; nil discards.
 	Logger *slog.Logger
 }
@@ -227,6 +231,13 @@ func (s *flowStage) middleware(next Handler) Handler {
 					"if this data should reach the agent"), nil
 			}
 		}
+		if v.Ask != "" && !monitor {
+			if refusal := s.release(ctx, x, v.Ask); refusal != nil {
+				return refusal, nil
+			}
+		} else if v.Ask != "" {
+			s.log.Info("dataflow (monitor mode) would hold a result for a human", "server", x.Server, "method", msg.Method, "name", msg.Name, "why", v.Ask)
+		}
 		if v.Redacted > 0 {
 			b, err := jsonrpc.NewResult(reply.ID, v.Payload)
 			if err != nil {
@@ -237,6 +248,57 @@ func (s *flowStage) middleware(next Handler) Handler {
 			reply = jsonrpc.MustDecode(b)
 		}
 		return reply, nil
+	}
+}
+
+// release holds a result until a human releases it through the gateway's approvals (dataflow action ask):
+// nil lets the result through, otherwise the reply withholds it. A grant covering the call (e.g. "this tool
+// for this session") releases it at once.
+func (s *flowStage) release(ctx context.Context, x *Exchange, why string) *jsonrpc.Message {
+	msg := x.Msg
+	withheld := func(text string) *jsonrpc.Message {
+		return errorReply(msg, jsonrpc.CodePolicyDenied, "mcpwarden withheld the result of this call: "+why+"; "+text+
+			" The call itself ran on the server.")
+	}
+	if s.cfg.Approvals == nil {
+		return withheld("the dataflow rules ask a human to release such results, and approvals are turned off in this gateway.")
+	}
+	call := approval.Call{Server: x.Server, Method: msg.Method, Tool: msg.Name, Arguments: msg.Arguments, Rule: "dataflow-result",
+		Reason: why, Message: why + "; release the result to the agent?"}
+	if p := x.Principal; p != nil {
+		call.Principal, call.User, call.Groups = p.ID(), p.Subject, p.Groups
+	}
+	if x.Session != nil {
+		call.SessionID = x.Session.ID
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if g, err := s.cfg.Approvals.Check(wctx, call); err != nil {
+		return withheld("the approval store could not be read (" + err.Error() + ").")
+	} else if g != nil {
+		x.SetApproval(&audit.Approval{ID: g.ApprovalID, Approver: g.GrantedBy, Outcome: "grant:" + string(g.Scope) + ":" + g.ID})
+		return nil
+	}
+	a, err := s.cfg.Approvals.Park(wctx, call)
+	if err != nil {
+		return withheld("it could not be parked for approval (" + err.Error() + ").")
+	}
+	s.log.Info("dataflow: holding a result until a human releases it", "server", x.Server, "name", msg.Name, "approval", a.ID, "why", why)
+	out, err := s.cfg.Approvals.Await(ctx, a, nil, nil)
+	switch {
+	case err != nil:
+		x.SetApproval(&audit.Approval{ID: a.ID, Outcome: "abandoned"})
+		return withheld("approval " + a.ID + " was not decided before the client went away.")
+	case out.Result == approval.Approved || out.Result == approval.AllowedOnTimeout:
+		x.SetApproval(&audit.Approval{ID: a.ID, Approver: out.Approval.DecidedBy, Outcome: "released:" + string(out.Approval.Scope)})
+		return nil
+	case out.Result == approval.Denied:
+		x.SetApproval(&audit.Approval{ID: a.ID, Approver: out.Approval.DecidedBy, Outcome: "denied"})
+		return withheld("approval " + a.ID + " was denied by " + out.Approval.DecidedBy + ".")
+	default:
+		x.SetApproval(&audit.Approval{ID: a.ID, Outcome: "timed_out"})
+		return withheld("approval " + a.ID + " was not decided in time; an approver can release it with `mcpwarden approvals approve " +
+			a.ID + "`, then make the call again.")
 	}
 }
 
@@ -338,10 +400,10 @@ func dropParamHeaders(h http.Header) {
 // stateless (2026-07-28): there is no session end to clear it.
 const statelessFlowTTL = time.Hour
 
-// buildFlow builds the data-flow stage and the tool labeller policy uses from the config (dataflow: and
-// servers[].labels / tool_labels).
-// With shared non-nil (replicas sharing PostgreSQL, cluster: configured), the session state is shared too.
-func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (Middleware, func(server, name string, def *policy.ToolDef) []flow.Assigned, error) {
+// buildFlow builds the data-flow stage's configuration and the tool labeller policy uses from the config
+// (dataflow: and servers[].labels / tool_labels); BuildStages adds the approvals and makes the stage. With
+// shared non-nil (replicas sharing PostgreSQL, cluster: configured), the session state is shared too.
+func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (FlowStageConfig, func(server, name string, def *policy.ToolDef) []flow.Assigned, error) {
 	df := cfg.DataFlow
 	if df == nil {
 		df = &config.DataFlow{}
@@ -357,7 +419,7 @@ func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (Middle
 	if c := df.Classifier; c != nil {
 		cl, err := injection.NewHTTPClassifier(injection.HTTPClassifierConfig{URL: c.URL, Timeout: c.Timeout.D(), FailMode: injection.FailMode(c.Fail)})
 		if err != nil {
-			return nil, nil, fmt.Errorf("dataflow.classifier: %w", err)
+			return FlowStageConfig{}, nil, fmt.Errorf("dataflow.classifier: %w", err)
 		}
 		guard.Classifier, guard.ClassifierTimeout, guard.ClassifierFailOpen = cl, c.Timeout.D(), c.Fail == "open"
 	}
@@ -383,11 +445,8 @@ func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (Middle
 		}
 		return def
 	}
-	mw, err := NewFlowStage(FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{Shared: shared},
-		Stateless: &flow.Tracker{Shared: shared, TTL: statelessFlowTTL}, Guard: guard, Rules: rules, Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
+	fc := FlowStageConfig{Labeler: lab, Tracker: &flow.Tracker{Shared: shared},
+		Stateless: &flow.Tracker{Shared: shared, TTL: statelessFlowTTL}, Guard: guard, Rules: rules, Logger: log}
 	toolLabels := func(server, name string, t *policy.ToolDef) []flow.Assigned {
 		var ann json.RawMessage
 		if t != nil {
@@ -395,7 +454,7 @@ func buildFlow(cfg *config.Config, shared flow.Shared, log *slog.Logger) (Middle
 		}
 		return lab.Tool(server, name, ann)
 	}
-	return mw, toolLabels, nil
+	return fc, toolLabels, nil
 }
 
 // globAny reports whether name matches one of the patterns (an empty list matches everything).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/config"
@@ -484,5 +485,60 @@ func TestFlowScannedResultAudited(t *testing.T) {
 	x.markScanned(raw)
 	if !x.wasScanned(raw) || x.wasScanned(append(json.RawMessage(nil), raw...)) || x.wasScanned(raw[:3]) || x.wasScanned(nil) {
 		t.Fatal("wasScanned must hold for the scanned bytes only")
+	}
+}
+
+// TestFlowResultAsk: with dataflow: {secrets: ask} a result carrying a credential waits for a human: released
+// by an approver it reaches the agent as the server sent it; denied, it is withheld with the approval named;
+// a result without secrets is not held.
+func TestFlowResultAsk(t *testing.T) {
+	const key = "AKIAZ7QW3ERT5YUI2OPA"
+	up := startFlowUpstream(t, "vault",
+		flowTool{name: "lookup", description: "Look up a record.", answer: "aws_access_key_id=" + key},
+		flowTool{name: "status", description: "Service status.", answer: "all systems normal"})
+	g := startStaged(t, "servers:\n"+httpServerYAML("vault", up.URL)+"dataflow: {secrets: ask}\napproval: {timeout: 1m}\n", nil)
+	st, err := approval.OpenStore(t.Context(), g.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	cs := connect(t, g.URL+"/mcp/vault", legacy, &recorder{})
+	if o := call(t, cs, "status", nil); o.Code != 0 {
+		t.Fatalf("a clean result: %+v", o)
+	}
+	pending := func() *approval.Approval {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			list, err := st.List(t.Context(), approval.StatusPending)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) == 1 {
+				return list[0]
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("no pending approval for the held result")
+		return nil
+	}
+	res := asyncCall(t, cs, "lookup", map[string]any{"id": "prod"})
+	a := pending()
+	if a.Call.Rule != "dataflow-result" || !strings.Contains(a.Call.Reason, "secret") {
+		t.Errorf("approval = %+v", a.Call)
+	}
+	if _, _, err := st.Decide(t.Context(), a.ID, approval.Decision{Approve: true, By: bob, Reason: "rotating it now"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-res; o.Code != 0 || !strings.Contains(o.Text, key) {
+		t.Fatalf("released result: %+v", o)
+	}
+	res = asyncCall(t, cs, "lookup", map[string]any{"id": "staging"})
+	a = pending()
+	if _, _, err := st.Decide(t.Context(), a.ID, approval.Decision{By: bob, Reason: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	if o := <-res; o.Code != jsonrpc.CodePolicyDenied || !strings.Contains(o.Err, a.ID) || strings.Contains(o.Err, key) {
+		t.Fatalf("denied result: %+v", o)
 	}
 }

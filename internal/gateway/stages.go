@@ -66,6 +66,8 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 	// that record them; each source is read at every call). ⑦ inspect adds its source below.
 	var findingSources []func(x *Exchange) []string
 
+	var flowCfg FlowStageConfig // ⑦ data flow: configured with policy, made once approvals exist
+
 	// ④ policy: the config's policy: (inline, a file, or the shipped default when absent), compiled once,
 	// reloaded on file change and SIGHUP (an invalid new policy is rejected and the old one stays).
 	{
@@ -97,11 +99,11 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		}
 		// ⑦ data flow wraps policy: it shows policy the session's labels and the arguments' findings, and
 		// treats the result last (redact, refuse, taint). Policy labels tools for it (tool.labels).
-		flowMW, toolLabels, err := buildFlow(cfg, sharedFlow, log)
+		var toolLabels func(server, name string, def *policy.ToolDef) []flow.Assigned
+		flowCfg, toolLabels, err = buildFlow(cfg, sharedFlow, log)
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
-		st.Flow = flowMW
 		mw, err := NewPolicyStage(PolicyStageConfig{Policy: holder, Logger: log, PassAsk: approvalOn, Limiter: limiter,
 			Trusted: func(server string) bool { return trusted[server] }, ToolLabels: toolLabels,
 			Findings: func(x *Exchange) []string {
@@ -149,8 +151,16 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
 		st.Approval = mw
+		flowCfg.Approvals = broker // results the dataflow rules ask about wait for a human too
 		log.Info("approvals on", "timeout", cfg.Approval.Timeout, "default_on_timeout", cfg.Approval.DefaultOnTimeout, "rules", len(cfg.Approval.Rules))
 	}
+
+	// ⑦ data flow (built once approvals exist: results it asks about are released by a human).
+	flowMW, err := NewFlowStage(flowCfg)
+	if err != nil {
+		return Stages{}, nil, errors.Join(err, closeAll())
+	}
+	st.Flow = flowMW
 
 	// ⑦ inspect: tool pinning (TOFU by default; pins in the audit database), the poisoning scan of every
 	// list that passes back, quarantine of changed or poisoned items, and sanitising. A pin store that

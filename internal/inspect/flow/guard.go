@@ -26,6 +26,8 @@ const (
 	Block Action = "block"
 	// Taint lets a result through and marks the session tainted (injections).
 	Taint Action = "taint"
+	// Ask holds a result until a human releases it (secrets and PII in results; the gateway's approvals).
+	Ask Action = "ask"
 )
 
 // Rules says what a Guard does for one server's tool. The zero value records findings and changes nothing.
@@ -68,6 +70,8 @@ type Verdict struct {
 	Redacted int
 	// Block, when not empty, says why the payload must be refused (in monitor mode: would be refused).
 	Block string
+	// Ask, when not empty (and Block is empty), says why the payload must wait for a human's release.
+	Ask string
 	// Taint is set when the payload carried a prompt injection at or above injection.LevelBlock.
 	Taint bool
 	// Injection is the injection detector's report (results only).
@@ -124,9 +128,11 @@ func (g *Guard) Result(ctx context.Context, raw json.RawMessage, r Rules) Verdic
 	sf := secrets.ScanJSON(raw)
 	v.addSecrets(sf)
 	out := raw
-	var blocks []string
+	var blocks, asks []string
 	if len(sf) > 0 {
 		switch r.Secrets {
+		case Ask:
+			asks = append(asks, fmt.Sprintf("%d secret(s)", len(sf)))
 		case Block:
 			blocks = append(blocks, fmt.Sprintf("%d secret(s)", len(sf)))
 		case Redact:
@@ -140,6 +146,8 @@ func (g *Guard) Result(ctx context.Context, raw json.RawMessage, r Rules) Verdic
 	v.addPII(pf, r.PIIMin)
 	if keep := atLeast(pf, r.PIIMin); len(keep) > 0 {
 		switch r.PII {
+		case Ask:
+			asks = append(asks, fmt.Sprintf("%d item(s) of personal data", len(keep)))
 		case Block:
 			blocks = append(blocks, fmt.Sprintf("%d item(s) of personal data", len(keep)))
 		case Redact:
@@ -173,6 +181,8 @@ func (g *Guard) Result(ctx context.Context, raw json.RawMessage, r Rules) Verdic
 	}
 	if len(blocks) > 0 {
 		v.Block = "the result carries " + strings.Join(blocks, " and ")
+	} else if len(asks) > 0 {
+		v.Ask = "the result carries " + strings.Join(asks, " and ")
 	}
 	v.Payload = out
 	v.finish()
