@@ -96,6 +96,11 @@ type Exchange struct {
 	// call guards read it again; within one exchange the second read reuses the first. Cleared when the
 	// exchange waits for a human (⑤ approval), after which pins are read afresh.
 	pins []pinRead
+	// auditGate, set by ⑧ audit on a request, waits until the request's audit record is committed (the
+	// commit runs while the other stages decide) and returns the refusal to answer when it could not be
+	// (nil: forward). ⑥ upstream is reached only through it: nothing is forwarded unrecorded.
+	auditGate func() *jsonrpc.Message
+
 	// scanned is the result payload in which the data-flow stage's secret and PII detectors found nothing
 	// (set with markScanned): ⑧ audit stores exactly that payload without running them again.
 	scanned json.RawMessage
@@ -199,6 +204,7 @@ type Stages struct {
 // clientChain builds the client→server chain in data-path order around the upstream (⑥) handler.
 func (s Stages) clientChain(upstream Handler) Handler {
 	h := upstream            // ⑥ forward to the upstream server, wait for its response
+	h = awaitAudit(h)        // ⑧ … once the request's audit record is durable (committed while ④–⑦ ran)
 	h = apply(s.Inspect, h)  // ⑦ inspect what comes back (pins, scanners, taint)
 	h = apply(s.Approval, h) // ⑤ park calls that need a human
 	h = apply(s.Policy, h)   // ④ decide
@@ -243,6 +249,25 @@ func (s Stages) localChain(local Handler) Handler {
 	h = apply(s.Identity, h)
 	h = resolvePrincipal(h)
 	return h
+}
+
+// awaitAudit holds a request until ⑧ audit committed its record, and answers with audit's refusal when it
+// could not be (fail closed). The commit started before the other stages ran, so they overlap its fsync.
+func awaitAudit(next Handler) Handler {
+	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
+		if refusal := x.auditCommitted(); refusal != nil {
+			return refusal, nil
+		}
+		return next(ctx, x)
+	}
+}
+
+// auditCommitted waits for the request's audit commit (see auditGate); nil means it may be forwarded.
+func (x *Exchange) auditCommitted() *jsonrpc.Message {
+	if x.auditGate == nil {
+		return nil
+	}
+	return x.auditGate()
 }
 
 func apply(m Middleware, h Handler) Handler {

@@ -89,6 +89,10 @@ func (s *approvalStage) middleware(next Handler) Handler {
 			s.note(x, &audit.Approval{ID: g.ApprovalID, Approver: g.GrantedBy, Outcome: "grant:" + string(g.Scope) + ":" + g.ID})
 			return next(ctx, x)
 		}
+		// A call is parked only once its request is recorded (an unrecorded one is refused, not parked).
+		if refusal := x.auditCommitted(); refusal != nil {
+			return refusal, nil
+		}
 		wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		a, err := s.cfg.Broker.Park(wctx, call)
 		cancel()

@@ -57,22 +57,45 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 				}
 				return reply, err
 			}
-			parent := ""
-			if err := a.Commit(ctx, rec); err != nil {
-				if !a.FailOpen() {
-					log.Warn("audit: refusing a request that could not be recorded (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", err)
-					return errorReply(x.Msg, jsonrpc.CodeAuditUnavailable,
-						"mcpwarden refused this request because it could not be recorded in the audit trail ("+err.Error()+
-							"); nothing was forwarded. The gateway retries the audit store by itself; if this persists, check the audit store "+
-							"(data_dir or audit.postgres_dsn)"), nil
+			// The request's record is committed while the rest of the chain decides (policy, approval's grant
+			// lookup, inspect's pin reads overlap the fsync); nothing is forwarded before the commit ended
+			// (awaitAudit), and a request that could not be recorded is refused there (fail closed).
+			var (
+				parent  string
+				refusal *jsonrpc.Message
+				done    = make(chan struct{})
+			)
+			go func() {
+				defer close(done)
+				if err := a.Commit(ctx, rec); err != nil {
+					if !a.FailOpen() {
+						log.Warn("audit: refusing a request that could not be recorded (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", err)
+						refusal = errorReply(x.Msg, jsonrpc.CodeAuditUnavailable,
+							"mcpwarden refused this request because it could not be recorded in the audit trail ("+err.Error()+
+								"); nothing was forwarded. The gateway retries the audit store by itself; if this persists, check the audit store "+
+								"(data_dir or audit.postgres_dsn)")
+						return
+					}
+					log.Warn("audit: forwarding a request that could not be recorded (audit.fail_open is set)", "server", x.Server, "method", x.Msg.Method, "err", err)
+					return
 				}
-				log.Warn("audit: forwarding a request that could not be recorded (audit.fail_open is set)", "server", x.Server, "method", x.Msg.Method, "err", err)
-			} else {
 				parent = rec.Ref()
-				x.AuditRef = parent
+			}()
+			x.auditGate = func() *jsonrpc.Message {
+				<-done
+				if refusal == nil {
+					x.AuditRef = parent
+				}
+				return refusal
 			}
 			start := time.Now()
 			reply, err := next(ctx, x)
+			<-done
+			if refusal != nil && reply != nil {
+				// An unrecorded request is refused as such, whatever else the chain answered meanwhile (another
+				// store that is down, a policy refusal): nothing was forwarded, and the first cause is audit.
+				reply, err = refusal, nil
+			}
 			resp := auditResponse(a, x, rec, parent, reply, err, time.Since(start))
 			annotate(x, resp)
 			if qerr := a.Queue(ctx, resp); qerr != nil {
