@@ -74,8 +74,11 @@ type pattern struct {
 	hidden bool // marks a hidden region (HTML comment, invisible style) rather than a finding
 	// sentenceStart: the anchor must open a sentence or a line (vocatives such as "Assistant, …").
 	sentenceStart bool
-	// needs: when set, the window must contain one of them.
-	needs []string
+	// needs: when set, the window must contain one of them; needIDs index them in needWords.
+	needs   []string
+	needIDs []uint16
+	// guard, when set, is a cheap necessary condition for re to match a window (guards.go).
+	guard func(win string) bool
 	// back > 0: the anchors end the phrase and verbs start it; see backward.
 	back  int
 	verbs map[string]bool
@@ -241,7 +244,7 @@ var patterns = []pattern{
 		"addresses the model directly").need("ai,llm,assistant,agent,model,chatbot,claude,gpt,gemini,copilot,cursor,bot"),
 	pat(RuleAddress, catAddress, 25, "attention,dear,hey,hello,hi,ok,okay",
 		`(?:attention|dear|hey|hello|hi|ok|okay)\s*,?\s+`+modelNoun+`(?:\s+`+modelNoun+`)?s?\s*[,:!.]`,
-		"addresses the model directly"),
+		"addresses the model directly").guarded(guardGreeting),
 	pat(RuleAddress, catAddress, 25, "if you are,if you're,when you are,if you happen to be,any ai,all ai,any llm,all llm,any automated,all automated",
 		`(?:(?:if|when)\s+you(?:\s+are|'re|\s+happen\s+to\s+be)\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|agent|bot|automated|large\s+language)|(?:any|all)\s+(?:ai|llm|automated)\s+(?:agents?|assistants?|models?|systems?)\s+(?:reading|processing|parsing|summari[sz]ing|that\s+reads?))\b`,
 		"addresses the model directly").need("ai,llm,automated,language model,assistant,agent,bot"),
@@ -263,7 +266,7 @@ var patterns = []pattern{
 		"pseudo-tag marking text as instructions"),
 	pat(RuleMarker, catMarker, 25, "#",
 		`#{1,4}\s*(?:(?:new|updated|system)\s+)?(?:instruction|instructions|response|directive|directives)\s*:?\s*(?:\n|$)|#{1,4}\s*(?:system|assistant|user)\s*:\s*(?:\n|$)`,
-		"markdown heading posing as a prompt section").atLineStart(),
+		"markdown heading posing as a prompt section").atLineStart().guarded(guardHeading),
 	pat(RuleMarker, catMarker, 20, "system:,assistant:,system :",
 		`(?:system|assistant)\s?:\s+(?:you|ignore|the\s+user|new|from\s+now|always|never|forget|do\s+not|your|important)`,
 		"role label followed by an instruction"),
@@ -276,7 +279,7 @@ var patterns = []pattern{
 		"asks the model to call a tool with chosen arguments").backward("tool,function", 70),
 	pat(RuleToolCall, catToolCall, 15, "call,invoke,execute,run",
 		"(?:call|invoke|execute|run)\\s+`?[a-z][a-z0-9]*_[a-z0-9_]+`?\\s*(?:\\(|with|to|now|immediately|first|again)",
-		"asks the model to call a named tool"),
+		"asks the model to call a named tool").guarded(guardNamedCall),
 	pat(RuleToolCall, catToolCall, 10, "create,open,submit,make,push,commit,merge",
 		`(?:create|open|submit|make|push|commit|merge)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:public\s+)?(?:pull\s+request|pr|gist|commit|branch)\s+(?:in|on|to|with|that|containing|including|adding)\b`,
 		"asks the model to publish a change").backward("pull request,a pr ,new pr ,public pr ,gist,branch", 50),
@@ -296,7 +299,7 @@ var patterns = []pattern{
 	// Data requests.
 	pat(RuleDataRequest, catData, 25, "send,forward,include,including,attach,append,add,copy,paste,upload,post,share,leak,exfiltrate,extract,collect,gather,read,dump,list,output,put,pass,summarize,summarise,find,look up,fetch,retrieve,grab,get",
 		`(?:send|forward|include|including|attach|append|add|copy|paste|upload|post|share|leak|exfiltrate|extract|collect|gather|read|dump|list|output|put|pass|summari[sz]e|find|look\s+up|fetch|retrieve|grab|get)\s+`+gap6+dataNoun,
-		"asks the model for private data").backward("conversation,chat,history,messages,transcript,dialog,api key,api_key,apikey,secret key,access key,token,password,credential,secret,env,cookie,private,internal,confidential,everything,repos,repositories,projects,contacts,emails,ssh key", 90),
+		"asks the model for private data").backward("conversation,chat,history,messages,transcript,dialog,api key,api_key,apikey,secret key,access key,token,password,credential,secret,env,cookie,private,internal,confidential,everything,repos,repositories,projects,contacts,emails,ssh key", 90).guarded(guardDataRequest),
 	pat(RuleDataRequest, catData, 20, "everything,including",
 		`(?:everything\s+(?:you\s+can\s+find|you\s+know|you\s+have\s+(?:access\s+to|seen))\s+(?:about|on|regarding)|including\s+(?:the\s+|their\s+|all\s+)?private\s+(?:ones|repos|repositories|projects|files|messages))\b`,
 		"asks the model to gather everything it can reach"),

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/hex"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -160,6 +161,8 @@ func dedupe(fs []Finding) []Finding {
 func (ts *textScan) keywords() {
 	s := ts.nt.s
 	var lastEnd []int // by pattern; allocated at the first anchor found (most short strings have none)
+	var needs needCache
+	var verbs [3]int
 	try := func(p int, ref anchorRef) {
 		if ref.word && p > 0 && isWordByte(s[p-1]) {
 			return
@@ -181,8 +184,11 @@ func (ts *textScan) keywords() {
 		from := p
 		if pt.back > 0 {
 			// Try the verbs before the anchor, nearest first.
-			for _, v := range verbsBefore(s, p, pt) {
+			for _, v := range verbs[:verbsBefore(s, p, pt, &verbs)] {
 				win := s[v:min(len(s), v+pt.maxLen)]
+				if pt.guard != nil && !pt.guard(win) {
+					continue
+				}
 				if mm := pt.re.FindStringSubmatchIndex(win); mm != nil && v+mm[1] > p {
 					m, from = mm, v
 					break
@@ -193,9 +199,13 @@ func (ts *textScan) keywords() {
 			if pt.url != urlNone && !urlWorthParsing(pt.url, win) {
 				return
 			}
-			if pt.needs == nil || containsAny(win[:min(len(win), needWindow)], pt.needs) {
-				m = pt.re.FindStringSubmatchIndex(win)
+			if pt.needIDs != nil && !needs.has(s, p, min(len(s), p+min(pt.maxLen, needWindow)), pt.needIDs) {
+				return
 			}
+			if pt.guard != nil && !pt.guard(win) {
+				return
+			}
+			m = pt.re.FindStringSubmatchIndex(win)
 		}
 		if m == nil {
 			return
@@ -261,10 +271,11 @@ func negated(s string, p int) bool {
 	return false
 }
 
-// verbsBefore returns the starts of up to three of a backward pattern's verbs within its back bytes
-// before s[p] in the same sentence, nearest first. Words are runs of letters, '\” and '-'.
-func verbsBefore(s string, p int, pt *pattern) []int {
-	var found []int
+// verbsBefore stores in found the starts of up to three of a backward pattern's verbs within its back
+// bytes before s[p] in the same sentence, nearest first, and returns how many it found. Words are runs
+// of letters, '\” and '-'.
+func verbsBefore(s string, p int, pt *pattern, found *[3]int) int {
+	n := 0
 	limit := max(0, p-pt.back)
 	end := p
 	prevWord := ""
@@ -278,15 +289,16 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 			return
 		}
 		if pt.verbs[w] || prevWord != "" && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
-			found = append(found, start)
+			found[n] = start
+			n++
 		}
 		prevWord = w
 	}
 	i := p - 1
-	for ; i >= limit && len(found) < 3; i-- {
+	for ; i >= limit && n < 3; i-- {
 		c := s[i]
 		if c == '.' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\n') || c == '!' || c == '?' || c == ';' {
-			return found
+			return n
 		}
 		if isVerbByte(c) {
 			continue
@@ -294,10 +306,10 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 		check(i + 1)
 		end = i
 	}
-	if i < 0 && len(found) < 3 {
+	if i < 0 && n < 3 {
 		check(0)
 	}
-	return found
+	return n
 }
 
 func isVerbByte(c byte) bool {
@@ -335,11 +347,76 @@ func opensSentence(s string, p int) bool {
 	return true
 }
 
-func containsAny(s string, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
+// needWords are the words of every pattern's needs, indexed by needIDs.
+var needWords = func() (words []string) {
+	ids := map[string]uint16{}
+	for i := range patterns {
+		p := &patterns[i]
+		for _, w := range p.needs {
+			id, ok := ids[w]
+			if !ok {
+				id = uint16(len(words))
+				ids[w] = id
+				words = append(words, w)
+			}
+			p.needIDs = append(p.needIDs, id)
+		}
+	}
+	return words
+}()
+
+// containsAny reports whether s contains one of the words ids.
+func containsAny(s string, ids []uint16) bool {
+	for _, id := range ids {
+		if strings.Contains(s, needWords[id]) {
 			return true
 		}
+	}
+	return false
+}
+
+// maxNeedWords bounds len(needWords), so that a needCache fits on the stack.
+const maxNeedWords = 128
+
+func init() {
+	if len(needWords) > maxNeedWords {
+		panic("injection: more need words than maxNeedWords")
+	}
+}
+
+// needCache remembers, per need word, what a search of one text found, so that a pattern's anchors that
+// follow each other closely (positions increase) do not search the same bytes again. after[id] is a
+// position at or after which the word's next occurrence starts, as far as a search from before it
+// found; at[id] is true when the word occurs at exactly after[id]. The zero value knows nothing.
+type needCache struct {
+	after [maxNeedWords]int32
+	at    [maxNeedWords]bool
+}
+
+// has reports whether one of the words ids occurs within s[p:end) (p never decreases between calls on
+// one text).
+func (c *needCache) has(s string, p, end int, ids []uint16) bool {
+	if len(s) > math.MaxInt32 {
+		return containsAny(s[p:end], ids)
+	}
+	for _, id := range ids {
+		w := needWords[id]
+		last := end - len(w) // the last start that fits
+		if last < p {
+			continue
+		}
+		q := int(c.after[id])
+		if q > last {
+			continue // the word does not start in [p, q)
+		}
+		if q >= p && c.at[id] {
+			return true
+		}
+		if i := strings.Index(s[p:end], w); i >= 0 {
+			c.after[id], c.at[id] = int32(p+i), true
+			return true
+		}
+		c.after[id], c.at[id] = int32(last+1), false
 	}
 	return false
 }
