@@ -49,9 +49,11 @@ func init() {
 
 var index = func() (ix struct {
 	// pairs has bit k set when byPair[k] != 0: 8 KiB that stay in the L1 cache, where byPair does not.
-	pairs   [1 << 16 / 64]uint64
-	byPair  [1 << 16]uint16
-	lists   [][]anchorRef
+	pairs  [1 << 16 / 64]uint64
+	byPair [1 << 16]uint16
+	lists  [][]anchorRef
+	// heads[i][k] is lists[i][k].head | lists[i][k].mask<<32: compared without loading the refs.
+	heads   [][]uint64
 	singles [256][]anchorRef
 	// wordOnly[c]: every anchor that starts with byte c starts with an ASCII letter (needs a boundary).
 	wordOnly [256]bool
@@ -84,6 +86,13 @@ var index = func() (ix struct {
 			}
 			ix.lists[ix.byPair[k]-1] = append(ix.lists[ix.byPair[k]-1], ref)
 		}
+	}
+	for _, l := range ix.lists {
+		hs := make([]uint64, len(l))
+		for k, ref := range l {
+			hs[k] = uint64(ref.head) | uint64(ref.mask)<<32
+		}
+		ix.heads = append(ix.heads, hs)
 	}
 	return ix
 }()
@@ -125,7 +134,7 @@ func (ts *textScan) add(f Finding) {
 // scanText returns the findings of one text (not scored).
 func scanText(text string, depth int) []Finding {
 	ts := &textScan{orig: text, nt: normalize(text), depth: depth}
-	if !plainASCII(text) {
+	if ts.nt.idx != nil { // not plainASCII(text)
 		ts.raw()
 	}
 	ts.keywords()
@@ -160,7 +169,7 @@ func dedupe(fs []Finding) []Finding {
 // keywords runs the anchored patterns where their anchors start.
 func (ts *textScan) keywords() {
 	s := ts.nt.s
-	var lastEnd []int // by pattern; allocated at the first anchor found (most short strings have none)
+	var lastEnd [maxPatterns]int // by pattern: where its last match ended
 	var needs needCache
 	var verbs [3]int
 	try := func(p int, ref anchorRef) {
@@ -169,9 +178,6 @@ func (ts *textScan) keywords() {
 		}
 		if !strings.HasPrefix(s[p:], ref.anchor) {
 			return
-		}
-		if lastEnd == nil {
-			lastEnd = make([]int, len(patterns))
 		}
 		if lastEnd[ref.pat] > p {
 			return
@@ -231,7 +237,12 @@ func (ts *textScan) keywords() {
 	for p := 0; p < len(s); p++ {
 		c := s[p]
 		if p > 0 && index.wordOnly[c] && isWordByte(s[p-1]) {
-			continue // inside a word: every anchor starting with c needs a word boundary
+			// Inside a word: every anchor starting with c needs a word boundary, and so do those
+			// starting with the letters that follow.
+			for p+1 < len(s) && 'a' <= s[p+1] && s[p+1] <= 'z' {
+				p++
+			}
+			continue
 		}
 		for _, ref := range index.singles[c] {
 			try(p, ref)
@@ -243,9 +254,9 @@ func (ts *textScan) keywords() {
 			}
 			if l := index.byPair[k]; l != 0 {
 				h := head4(s, p)
-				for _, ref := range index.lists[l-1] {
-					if h&ref.mask == ref.head {
-						try(p, ref)
+				for k, hm := range index.heads[l-1] {
+					if h&uint32(hm>>32) == uint32(hm) {
+						try(p, index.lists[l-1][k])
 					}
 				}
 			}
@@ -375,12 +386,15 @@ func containsAny(s string, ids []uint16) bool {
 	return false
 }
 
+// maxPatterns bounds len(patterns), so that the per-pattern state of keywords fits on the stack.
+const maxPatterns = 64
+
 // maxNeedWords bounds len(needWords), so that a needCache fits on the stack.
 const maxNeedWords = 128
 
 func init() {
-	if len(needWords) > maxNeedWords {
-		panic("injection: more need words than maxNeedWords")
+	if len(needWords) > maxNeedWords || len(patterns) > maxPatterns {
+		panic("injection: more need words or patterns than maxNeedWords or maxPatterns")
 	}
 }
 
@@ -412,8 +426,9 @@ func (c *needCache) has(s string, p, end int, ids []uint16) bool {
 		if q >= p && c.at[id] {
 			return true
 		}
-		if i := strings.Index(s[p:end], w); i >= 0 {
-			c.after[id], c.at[id] = int32(p+i), true
+		from := max(p, q) // the word does not start in [p, q)
+		if i := strings.Index(s[from:end], w); i >= 0 {
+			c.after[id], c.at[id] = int32(from+i), true
 			return true
 		}
 		c.after[id], c.at[id] = int32(last+1), false
