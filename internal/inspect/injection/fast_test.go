@@ -1,6 +1,9 @@
 package injection
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // FuzzPrintableRun checks the eight-bytes-at-a-time scan against a byte loop.
 func FuzzPrintableRun(f *testing.F) {
@@ -111,6 +114,23 @@ func FuzzNormalizeIdentity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := normalize(s).idx == nil, plainASCII(s); got != want {
 			t.Errorf("normalize(%q).idx == nil is %v, plainASCII is %v", s, got, want)
+		}
+	})
+}
+
+// FuzzDiscussesInjection checks discussesInjection against a search for every phrase.
+func FuzzDiscussesInjection(f *testing.F) {
+	for _, s := range metaPhrases {
+		f.Add("some text about " + s + " here")
+	}
+	f.Add("inject nothing; red tea; jailbreak")
+	f.Fuzz(func(t *testing.T, s string) {
+		want := false
+		for _, m := range metaPhrases {
+			want = want || strings.Contains(s, m)
+		}
+		if got := discussesInjection(s); got != want {
+			t.Errorf("discussesInjection(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

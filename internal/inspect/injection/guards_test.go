@@ -138,3 +138,13 @@ func TestNeedCacheMatchesContains(t *testing.T) {
 		}
 	}
 }
+
+// TestVerbLengthsFit checks that every verb's words are shorter than 64 bytes, which verbsBefore's
+// length bits assume.
+func TestVerbLengthsFit(t *testing.T) {
+	for _, p := range patterns {
+		if p.back > 0 && p.verbMax >= 64 {
+			t.Errorf("%s: a verb of %d bytes", p.id, p.verbMax)
+		}
+	}
+}

@@ -89,6 +89,9 @@ type pattern struct {
 	// that cannot be one are not looked up.
 	verbFirst [256]bool
 	verbMax   int
+	// verbLens and headLens have bit n set when a verb of one word, or the first word of a verb of
+	// two, is n bytes long.
+	verbLens, headLens uint64
 	// lineStart: the anchor must open a line.
 	lineStart bool
 	// negatable: a negation right before the anchor ("never share", "do not send") voids the match.
@@ -131,6 +134,9 @@ func (p pattern) backward(anchors string, back int) pattern {
 		head, _, two := strings.Cut(v, " ")
 		if two {
 			p.verbHeads[head] = true
+			p.headLens |= 1 << len(head)
+		} else {
+			p.verbLens |= 1 << len(v)
 		}
 		p.verbFirst[v[0]] = true
 		p.verbMax = max(p.verbMax, len(head))

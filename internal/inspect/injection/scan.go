@@ -105,8 +105,24 @@ const (
 	maxFindingsPerID = 8
 )
 
-// metaPhrases mark text that discusses prompt injection: a quoted example there is not an attack.
+// metaPhrases mark text that discusses prompt injection: a quoted example there is not an attack. The
+// first four hold "inject".
 var metaPhrases = []string{"prompt injection", "prompt-injection", "injection attack", "indirect injection", "adversarial prompt", "red team", "red-team", "jailbreak attack"}
+
+// discussesInjection reports whether s holds one of metaPhrases; the phrases with "inject" are looked
+// for only when it occurs.
+func discussesInjection(s string) bool {
+	from := 0
+	if !strings.Contains(s, "inject") {
+		from = 4
+	}
+	for _, m := range metaPhrases[from:] {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
 
 type region struct{ start, end int }
 
@@ -299,7 +315,8 @@ func verbsBefore(s string, p int, pt *pattern, found *[3]int) int {
 			prevWord = w
 			return
 		}
-		if pt.verbs[w] || prevWord != "" && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
+		bit := uint64(1) << len(w) // len(w) <= verbMax < 64
+		if pt.verbLens&bit != 0 && pt.verbs[w] || prevWord != "" && pt.headLens&bit != 0 && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
 			found[n] = start
 			n++
 		}
@@ -499,15 +516,7 @@ func (ts *textScan) discount() {
 	if len(ts.findings) == 0 {
 		return
 	}
-	s := ts.nt.s
-	meta := false
-	for _, m := range metaPhrases {
-		if strings.Contains(s, m) {
-			meta = true
-			break
-		}
-	}
-	if !meta {
+	if !discussesInjection(ts.nt.s) {
 		return
 	}
 	for i := range ts.findings {
