@@ -122,3 +122,65 @@ func guardDataRequest(win string) bool {
 	}
 	return false
 }
+
+// skipWord returns the index after word and the spaces that follow it when s[i:] starts with word and a
+// space, and i otherwise.
+func skipWord(s string, i int, word string) int {
+	if j := i + len(word); j < len(s) && s[i:j] == word && isSpace(s[j]) {
+		return skipSpaces(s, j)
+	}
+	return i
+}
+
+// afterWordAndSpaces returns the index after the run of letters at the start of win and the spaces
+// that follow it, or -1 when no space follows the letters: the position of the next word after an
+// alternation of words followed by \s+.
+func afterWordAndSpaces(win string) int {
+	i := letterRun(win, 0)
+	if i >= len(win) || !isSpace(win[i]) {
+		return -1
+	}
+	return skipSpaces(win, i)
+}
+
+var whenVerbs = []string{"respond", "answer", "reply", "summari", "running", "executing", "calling", "using", "continuing", "proceeding"}
+
+// guardBeforeResponding: "before|after|when|whenever", \s+, an optional "you\s+", then one of the
+// expression's verbs.
+func guardBeforeResponding(win string) bool {
+	i := afterWordAndSpaces(win)
+	return i >= 0 && hasAnyPrefix(win[skipWord(win, i, "you"):], whenVerbs)
+}
+
+var yourNewWords = []string{"new", "real", "actual", "true", "next", "only", "primary", "updated"}
+
+// guardYourNewTask: "your", \s+, then one of new, real, actual, … .
+func guardYourNewTask(win string) bool {
+	i := afterWordAndSpaces(win)
+	return i >= 0 && hasAnyPrefix(win[i:], yourNewWords)
+}
+
+var userMustWords = []string{"must", "should", "does", "will", "need"}
+
+// guardUserMustNot: an optional "the\s+", "user", \s+, then must, should, does, will or need.
+func guardUserMustNot(win string) bool {
+	i := skipWord(win, 0, "the")
+	if !strings.HasPrefix(win[i:], "user") {
+		return false
+	}
+	j := afterWordAndSpaces(win[i:])
+	return j >= 0 && hasAnyPrefix(win[i+j:], userMustWords)
+}
+
+var approvedWords = []string{"pre", "authori", "approved", "agreed", "consented"}
+
+// guardUserApproved: "user|owner|admin|administrator", \s+, optional "has\s+" and "already\s+", then
+// one of the approval words.
+func guardUserApproved(win string) bool {
+	i := afterWordAndSpaces(win)
+	if i < 0 {
+		return false
+	}
+	i = skipWord(win, skipWord(win, i, "has"), "already")
+	return hasAnyPrefix(win[i:], approvedWords)
+}

@@ -221,10 +221,11 @@ func (ts *textScan) keywords() {
 			if pt.url != urlNone && !urlWorthParsing(pt.url, win) {
 				return
 			}
-			if pt.needIDs != nil && !needs.has(s, p, min(len(s), p+min(pt.maxLen, needWindow)), pt.needIDs) {
+			// The guard first: it is cheaper than the needs (both must pass).
+			if pt.guard != nil && !pt.guard(win) {
 				return
 			}
-			if pt.guard != nil && !pt.guard(win) {
+			if pt.needIDs != nil && !needs.has(s, p, min(len(s), p+min(pt.maxLen, needWindow)), pt.needIDs) {
 				return
 			}
 			m = pt.re.FindStringSubmatchIndex(win)
