@@ -1,6 +1,9 @@
 package injection
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // FuzzPrintableRun checks the eight-bytes-at-a-time scan against a byte loop.
 func FuzzPrintableRun(f *testing.F) {
@@ -80,6 +83,54 @@ func FuzzNextEncodedRun(f *testing.F) {
 			if got[k] != want[k] {
 				t.Fatalf("nextEncodedRun(%q) found %v, want %v", s, got, want)
 			}
+		}
+	})
+}
+
+// FuzzPlainASCII checks the eight-bytes-at-a-time test against a byte loop.
+func FuzzPlainASCII(f *testing.F) {
+	for _, s := range []string{"", "plain text\nwith lines\tand tabs\r\n", "abc\x7fdefghijk", "abcdefgh\x1fij", "abcdefg\xffhij", "é", "\x00", "~~~~~~~~\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := true
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c >= 0x7F || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				want = false
+			}
+		}
+		if got := plainASCII(s); got != want {
+			t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+// FuzzNormalizeIdentity checks that normalize leaves the offset map nil exactly for plainASCII text
+// (scanText reads the one for the other).
+func FuzzNormalizeIdentity(f *testing.F) {
+	for _, s := range []string{"", "plain\n", "é", "a\x1b[31mb", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := normalize(s).idx == nil, plainASCII(s); got != want {
+			t.Errorf("normalize(%q).idx == nil is %v, plainASCII is %v", s, got, want)
+		}
+	})
+}
+
+// FuzzDiscussesInjection checks discussesInjection against a search for every phrase.
+func FuzzDiscussesInjection(f *testing.F) {
+	for _, s := range metaPhrases {
+		f.Add("some text about " + s + " here")
+	}
+	f.Add("inject nothing; red tea; jailbreak")
+	f.Fuzz(func(t *testing.T, s string) {
+		want := false
+		for _, m := range metaPhrases {
+			want = want || strings.Contains(s, m)
+		}
+		if got := discussesInjection(s); got != want {
+			t.Errorf("discussesInjection(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

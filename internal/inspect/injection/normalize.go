@@ -13,8 +13,8 @@ import (
 // normText is the form keyword rules read, with a map back to the original text.
 type normText struct {
 	s string
-	// idx[i] is the offset in the original text of normalised byte i; nil means the identity (ASCII
-	// text without anything sanitize removes: only case changed).
+	// idx[i] is the offset in the original text of normalised byte i; nil means the identity, and
+	// that the text is plainASCII (only case changed).
 	idx []int32
 	n   int // length of the original text
 }
@@ -54,14 +54,26 @@ func printableRun(s string, i int) int {
 	return i
 }
 
-// plainASCII reports whether s is printable ASCII, tab, newline and carriage return only.
+// plainASCII reports whether s is printable ASCII, tab, newline and carriage return only; it tests
+// eight bytes at a time and looks at single bytes only in words holding a control or a non-ASCII byte
+// (in text, the newlines).
 func plainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if i = printableRun(s, i); i >= len(s) {
-			return true
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// As in printableRun: a byte below 0x20, or one whose low seven bits are 0x7F or whose high bit is set.
+		if ((x-ones*0x20)&^x|((x&^highs)+ones)|x)&highs == 0 {
+			continue
 		}
-		c := s[i]
-		if c >= 0x7F || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+		for k := i; k < i+8; k++ {
+			if c := s[k]; c >= 0x7F || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return false
+			}
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 0x7F || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
 			return false
 		}
 	}

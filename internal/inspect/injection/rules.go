@@ -74,8 +74,11 @@ type pattern struct {
 	hidden bool // marks a hidden region (HTML comment, invisible style) rather than a finding
 	// sentenceStart: the anchor must open a sentence or a line (vocatives such as "Assistant, …").
 	sentenceStart bool
-	// needs: when set, the window must contain one of them.
-	needs []string
+	// needs: when set, the window must contain one of them; needIDs index them in needWords.
+	needs   []string
+	needIDs []uint16
+	// guard, when set, is a cheap necessary condition for re to match a window (guards.go).
+	guard func(win string) bool
 	// back > 0: the anchors end the phrase and verbs start it; see backward.
 	back  int
 	verbs map[string]bool
@@ -86,6 +89,9 @@ type pattern struct {
 	// that cannot be one are not looked up.
 	verbFirst [256]bool
 	verbMax   int
+	// verbLens and headLens have bit n set when a verb of one word, or the first word of a verb of
+	// two, is n bytes long.
+	verbLens, headLens uint64
 	// lineStart: the anchor must open a line.
 	lineStart bool
 	// negatable: a negation right before the anchor ("never share", "do not send") voids the match.
@@ -128,6 +134,9 @@ func (p pattern) backward(anchors string, back int) pattern {
 		head, _, two := strings.Cut(v, " ")
 		if two {
 			p.verbHeads[head] = true
+			p.headLens |= 1 << len(head)
+		} else {
+			p.verbLens |= 1 << len(v)
 		}
 		p.verbFirst[v[0]] = true
 		p.verbMax = max(p.verbMax, len(head))
@@ -180,7 +189,7 @@ var patterns = []pattern{
 		"announces new instructions").backward("instruction,directive,orders,task", 40),
 	pat(RuleNewInstr, catNewInstr, 30, "your",
 		`your\s+(?:new|real|actual|true|next|only|primary|updated)\s+(?:task|goal|objective|instructions?|mission|job|purpose|priority)\s+(?:is|are|now|:)`,
-		"gives the model a new task").need("task,goal,objective,instruction,mission,job,purpose,priority"),
+		"gives the model a new task").need("task,goal,objective,instruction,mission,job,purpose,priority").guarded(guardYourNewTask),
 	pat(RuleNewInstr, catNewInstr, 20, "from now on,henceforth,going forward",
 		`(?:from\s+now\s+on|henceforth|going\s+forward),?\s+(?:you\s+(?:will|must|should|are|shall)|always|never|respond|answer|reply|only|ignore)`,
 		"changes the model's behaviour from now on"),
@@ -189,7 +198,7 @@ var patterns = []pattern{
 		"tells the model to do something else instead"),
 	pat(RuleNewInstr, catNewInstr, 25, "before,after,when,whenever",
 		`(?:before|after|when|whenever)\s+(?:you\s+)?(?:respond|responding|answer|answering|reply|replying|summari[sz]e|summari[sz]ing|running|executing|calling|using|continuing|proceeding)\b[^.!?\n]{0,40}?,\s+(?:you\s+)?(?:must|should|first|always|need\s+to|have\s+to|print|send|call|include|add|run|reveal|repeat|prepend|append)\b`,
-		"inserts a step before the model acts").need("respond,answer,reply,summar,running,executing,calling,using,continuing,proceeding"),
+		"inserts a step before the model acts").need("respond,answer,reply,summar,running,executing,calling,using,continuing,proceeding").guarded(guardBeforeResponding),
 	// Role changes.
 	pat(RuleRole, catRole, 25, "you are now,you're now,you are no longer,you're no longer",
 		`you(?:\s+are|'re)\s+(?:now|no\s+longer)\s+(?:a|an|the|in|my|dan|free|unrestricted|unfiltered|jailbroken|bound|an?\s+ai|acting|operating|allowed)\b`,
@@ -216,7 +225,7 @@ var patterns = []pattern{
 		"tells the model to act without the user knowing"),
 	pat(RuleConceal, catConceal, 40, "the user,user",
 		`(?:the\s+)?user\s+(?:must|should|does|will|need|needs)\s*(?:not|n't|never)\s+(?:to\s+)?(?:know|see|notice|be\s+told|be\s+informed|find\s+out|learn|be\s+aware)`,
-		"tells the model the user must not know").need("know,see,notice,told,informed,find out,learn,aware"),
+		"tells the model the user must not know").need("know,see,notice,told,informed,find out,learn,aware").guarded(guardUserMustNot),
 	pat(RuleConceal, catConceal, 40, "keep,hide",
 		`(?:keep|hide)\s+(?:this|these|it|that)\s+(?:\S+\s+){0,3}?(?:secret|hidden|confidential|private|quiet)\s+from`,
 		"tells the model to hide something"),
@@ -241,7 +250,7 @@ var patterns = []pattern{
 		"addresses the model directly").need("ai,llm,assistant,agent,model,chatbot,claude,gpt,gemini,copilot,cursor,bot"),
 	pat(RuleAddress, catAddress, 25, "attention,dear,hey,hello,hi,ok,okay",
 		`(?:attention|dear|hey|hello|hi|ok|okay)\s*,?\s+`+modelNoun+`(?:\s+`+modelNoun+`)?s?\s*[,:!.]`,
-		"addresses the model directly"),
+		"addresses the model directly").guarded(guardGreeting),
 	pat(RuleAddress, catAddress, 25, "if you are,if you're,when you are,if you happen to be,any ai,all ai,any llm,all llm,any automated,all automated",
 		`(?:(?:if|when)\s+you(?:\s+are|'re|\s+happen\s+to\s+be)\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|agent|bot|automated|large\s+language)|(?:any|all)\s+(?:ai|llm|automated)\s+(?:agents?|assistants?|models?|systems?)\s+(?:reading|processing|parsing|summari[sz]ing|that\s+reads?))\b`,
 		"addresses the model directly").need("ai,llm,automated,language model,assistant,agent,bot"),
@@ -263,7 +272,7 @@ var patterns = []pattern{
 		"pseudo-tag marking text as instructions"),
 	pat(RuleMarker, catMarker, 25, "#",
 		`#{1,4}\s*(?:(?:new|updated|system)\s+)?(?:instruction|instructions|response|directive|directives)\s*:?\s*(?:\n|$)|#{1,4}\s*(?:system|assistant|user)\s*:\s*(?:\n|$)`,
-		"markdown heading posing as a prompt section").atLineStart(),
+		"markdown heading posing as a prompt section").atLineStart().guarded(guardHeading),
 	pat(RuleMarker, catMarker, 20, "system:,assistant:,system :",
 		`(?:system|assistant)\s?:\s+(?:you|ignore|the\s+user|new|from\s+now|always|never|forget|do\s+not|your|important)`,
 		"role label followed by an instruction"),
@@ -276,7 +285,7 @@ var patterns = []pattern{
 		"asks the model to call a tool with chosen arguments").backward("tool,function", 70),
 	pat(RuleToolCall, catToolCall, 15, "call,invoke,execute,run",
 		"(?:call|invoke|execute|run)\\s+`?[a-z][a-z0-9]*_[a-z0-9_]+`?\\s*(?:\\(|with|to|now|immediately|first|again)",
-		"asks the model to call a named tool"),
+		"asks the model to call a named tool").guarded(guardNamedCall),
 	pat(RuleToolCall, catToolCall, 10, "create,open,submit,make,push,commit,merge",
 		`(?:create|open|submit|make|push|commit|merge)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:public\s+)?(?:pull\s+request|pr|gist|commit|branch)\s+(?:in|on|to|with|that|containing|including|adding)\b`,
 		"asks the model to publish a change").backward("pull request,a pr ,new pr ,public pr ,gist,branch", 50),
@@ -296,7 +305,7 @@ var patterns = []pattern{
 	// Data requests.
 	pat(RuleDataRequest, catData, 25, "send,forward,include,including,attach,append,add,copy,paste,upload,post,share,leak,exfiltrate,extract,collect,gather,read,dump,list,output,put,pass,summarize,summarise,find,look up,fetch,retrieve,grab,get",
 		`(?:send|forward|include|including|attach|append|add|copy|paste|upload|post|share|leak|exfiltrate|extract|collect|gather|read|dump|list|output|put|pass|summari[sz]e|find|look\s+up|fetch|retrieve|grab|get)\s+`+gap6+dataNoun,
-		"asks the model for private data").backward("conversation,chat,history,messages,transcript,dialog,api key,api_key,apikey,secret key,access key,token,password,credential,secret,env,cookie,private,internal,confidential,everything,repos,repositories,projects,contacts,emails,ssh key", 90),
+		"asks the model for private data").backward("conversation,chat,history,messages,transcript,dialog,api key,api_key,apikey,secret key,access key,token,password,credential,secret,env,cookie,private,internal,confidential,everything,repos,repositories,projects,contacts,emails,ssh key", 90).guarded(guardDataRequest),
 	pat(RuleDataRequest, catData, 20, "everything,including",
 		`(?:everything\s+(?:you\s+can\s+find|you\s+know|you\s+have\s+(?:access\s+to|seen))\s+(?:about|on|regarding)|including\s+(?:the\s+|their\s+|all\s+)?private\s+(?:ones|repos|repositories|projects|files|messages))\b`,
 		"asks the model to gather everything it can reach"),
@@ -314,7 +323,7 @@ var patterns = []pattern{
 		"waives the owner's privacy to justify a data leak"),
 	pat(RulePrivacyWaiver, catWaiver, 20, "user,owner,admin,administrator",
 		`(?:user|owner|admin|administrator)\s+(?:has\s+)?(?:already\s+)?(?:pre-?approved|authori[sz]ed|approved|agreed\s+to|consented\s+to)\s+(?:it|this|the|all|that)\b`,
-		"claims the user already approved").need("approved,authori,agreed,consented"),
+		"claims the user already approved").need("approved,authori,agreed,consented").guarded(guardUserApproved),
 	pat(RulePrivacyWaiver, catWaiver, 25, "privacy,it's fine,it is fine,it's okay,it is okay,it's ok,permission",
 		`(?:privacy\s+(?:is\s+)?(?:not\s+(?:a\s+)?(?:concern|issue|problem)|doesn'?t\s+matter)|it'?s\s+(?:fine|okay|ok)\s+to\s+(?:share|include|publish|post|send|reveal)|it\s+is\s+(?:fine|okay|ok)\s+to\s+(?:share|include|publish|post|send|reveal)|permission\s+(?:is\s+)?(?:already\s+)?granted\s+to\s+(?:share|include|publish|post|send|read))`,
 		"pre-authorises a data disclosure"),

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/hex"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -48,9 +49,11 @@ func init() {
 
 var index = func() (ix struct {
 	// pairs has bit k set when byPair[k] != 0: 8 KiB that stay in the L1 cache, where byPair does not.
-	pairs   [1 << 16 / 64]uint64
-	byPair  [1 << 16]uint16
-	lists   [][]anchorRef
+	pairs  [1 << 16 / 64]uint64
+	byPair [1 << 16]uint16
+	lists  [][]anchorRef
+	// heads[i][k] is lists[i][k].head | lists[i][k].mask<<32: compared without loading the refs.
+	heads   [][]uint64
 	singles [256][]anchorRef
 	// wordOnly[c]: every anchor that starts with byte c starts with an ASCII letter (needs a boundary).
 	wordOnly [256]bool
@@ -84,6 +87,13 @@ var index = func() (ix struct {
 			ix.lists[ix.byPair[k]-1] = append(ix.lists[ix.byPair[k]-1], ref)
 		}
 	}
+	for _, l := range ix.lists {
+		hs := make([]uint64, len(l))
+		for k, ref := range l {
+			hs[k] = uint64(ref.head) | uint64(ref.mask)<<32
+		}
+		ix.heads = append(ix.heads, hs)
+	}
 	return ix
 }()
 
@@ -95,8 +105,24 @@ const (
 	maxFindingsPerID = 8
 )
 
-// metaPhrases mark text that discusses prompt injection: a quoted example there is not an attack.
+// metaPhrases mark text that discusses prompt injection: a quoted example there is not an attack. The
+// first four hold "inject".
 var metaPhrases = []string{"prompt injection", "prompt-injection", "injection attack", "indirect injection", "adversarial prompt", "red team", "red-team", "jailbreak attack"}
+
+// discussesInjection reports whether s holds one of metaPhrases; the phrases with "inject" are looked
+// for only when it occurs.
+func discussesInjection(s string) bool {
+	from := 0
+	if !strings.Contains(s, "inject") {
+		from = 4
+	}
+	for _, m := range metaPhrases[from:] {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
 
 type region struct{ start, end int }
 
@@ -124,7 +150,7 @@ func (ts *textScan) add(f Finding) {
 // scanText returns the findings of one text (not scored).
 func scanText(text string, depth int) []Finding {
 	ts := &textScan{orig: text, nt: normalize(text), depth: depth}
-	if !plainASCII(text) {
+	if ts.nt.idx != nil { // not plainASCII(text)
 		ts.raw()
 	}
 	ts.keywords()
@@ -159,16 +185,15 @@ func dedupe(fs []Finding) []Finding {
 // keywords runs the anchored patterns where their anchors start.
 func (ts *textScan) keywords() {
 	s := ts.nt.s
-	var lastEnd []int // by pattern; allocated at the first anchor found (most short strings have none)
+	var lastEnd [maxPatterns]int // by pattern: where its last match ended
+	var needs needCache
+	var verbs [3]int
 	try := func(p int, ref anchorRef) {
 		if ref.word && p > 0 && isWordByte(s[p-1]) {
 			return
 		}
 		if !strings.HasPrefix(s[p:], ref.anchor) {
 			return
-		}
-		if lastEnd == nil {
-			lastEnd = make([]int, len(patterns))
 		}
 		if lastEnd[ref.pat] > p {
 			return
@@ -181,8 +206,11 @@ func (ts *textScan) keywords() {
 		from := p
 		if pt.back > 0 {
 			// Try the verbs before the anchor, nearest first.
-			for _, v := range verbsBefore(s, p, pt) {
+			for _, v := range verbs[:verbsBefore(s, p, pt, &verbs)] {
 				win := s[v:min(len(s), v+pt.maxLen)]
+				if pt.guard != nil && !pt.guard(win) {
+					continue
+				}
 				if mm := pt.re.FindStringSubmatchIndex(win); mm != nil && v+mm[1] > p {
 					m, from = mm, v
 					break
@@ -193,9 +221,14 @@ func (ts *textScan) keywords() {
 			if pt.url != urlNone && !urlWorthParsing(pt.url, win) {
 				return
 			}
-			if pt.needs == nil || containsAny(win[:min(len(win), needWindow)], pt.needs) {
-				m = pt.re.FindStringSubmatchIndex(win)
+			// The guard first: it is cheaper than the needs (both must pass).
+			if pt.guard != nil && !pt.guard(win) {
+				return
 			}
+			if pt.needIDs != nil && !needs.has(s, p, min(len(s), p+min(pt.maxLen, needWindow)), pt.needIDs) {
+				return
+			}
+			m = pt.re.FindStringSubmatchIndex(win)
 		}
 		if m == nil {
 			return
@@ -221,7 +254,12 @@ func (ts *textScan) keywords() {
 	for p := 0; p < len(s); p++ {
 		c := s[p]
 		if p > 0 && index.wordOnly[c] && isWordByte(s[p-1]) {
-			continue // inside a word: every anchor starting with c needs a word boundary
+			// Inside a word: every anchor starting with c needs a word boundary, and so do those
+			// starting with the letters that follow.
+			for p+1 < len(s) && 'a' <= s[p+1] && s[p+1] <= 'z' {
+				p++
+			}
+			continue
 		}
 		for _, ref := range index.singles[c] {
 			try(p, ref)
@@ -233,9 +271,9 @@ func (ts *textScan) keywords() {
 			}
 			if l := index.byPair[k]; l != 0 {
 				h := head4(s, p)
-				for _, ref := range index.lists[l-1] {
-					if h&ref.mask == ref.head {
-						try(p, ref)
+				for k, hm := range index.heads[l-1] {
+					if h&uint32(hm>>32) == uint32(hm) {
+						try(p, index.lists[l-1][k])
 					}
 				}
 			}
@@ -261,10 +299,11 @@ func negated(s string, p int) bool {
 	return false
 }
 
-// verbsBefore returns the starts of up to three of a backward pattern's verbs within its back bytes
-// before s[p] in the same sentence, nearest first. Words are runs of letters, '\” and '-'.
-func verbsBefore(s string, p int, pt *pattern) []int {
-	var found []int
+// verbsBefore stores in found the starts of up to three of a backward pattern's verbs within its back
+// bytes before s[p] in the same sentence, nearest first, and returns how many it found. Words are runs
+// of letters, '\” and '-'.
+func verbsBefore(s string, p int, pt *pattern, found *[3]int) int {
+	n := 0
 	limit := max(0, p-pt.back)
 	end := p
 	prevWord := ""
@@ -277,16 +316,18 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 			prevWord = w
 			return
 		}
-		if pt.verbs[w] || prevWord != "" && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
-			found = append(found, start)
+		bit := uint64(1) << len(w) // len(w) <= verbMax < 64
+		if pt.verbLens&bit != 0 && pt.verbs[w] || prevWord != "" && pt.headLens&bit != 0 && pt.verbHeads[w] && pt.verbs[w+" "+prevWord] {
+			found[n] = start
+			n++
 		}
 		prevWord = w
 	}
 	i := p - 1
-	for ; i >= limit && len(found) < 3; i-- {
+	for ; i >= limit && n < 3; i-- {
 		c := s[i]
 		if c == '.' && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\n') || c == '!' || c == '?' || c == ';' {
-			return found
+			return n
 		}
 		if isVerbByte(c) {
 			continue
@@ -294,10 +335,10 @@ func verbsBefore(s string, p int, pt *pattern) []int {
 		check(i + 1)
 		end = i
 	}
-	if i < 0 && len(found) < 3 {
+	if i < 0 && n < 3 {
 		check(0)
 	}
-	return found
+	return n
 }
 
 func isVerbByte(c byte) bool {
@@ -335,11 +376,80 @@ func opensSentence(s string, p int) bool {
 	return true
 }
 
-func containsAny(s string, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
+// needWords are the words of every pattern's needs, indexed by needIDs.
+var needWords = func() (words []string) {
+	ids := map[string]uint16{}
+	for i := range patterns {
+		p := &patterns[i]
+		for _, w := range p.needs {
+			id, ok := ids[w]
+			if !ok {
+				id = uint16(len(words))
+				ids[w] = id
+				words = append(words, w)
+			}
+			p.needIDs = append(p.needIDs, id)
+		}
+	}
+	return words
+}()
+
+// containsAny reports whether s contains one of the words ids.
+func containsAny(s string, ids []uint16) bool {
+	for _, id := range ids {
+		if strings.Contains(s, needWords[id]) {
 			return true
 		}
+	}
+	return false
+}
+
+// maxPatterns bounds len(patterns), so that the per-pattern state of keywords fits on the stack.
+const maxPatterns = 64
+
+// maxNeedWords bounds len(needWords), so that a needCache fits on the stack.
+const maxNeedWords = 128
+
+func init() {
+	if len(needWords) > maxNeedWords || len(patterns) > maxPatterns {
+		panic("injection: more need words or patterns than maxNeedWords or maxPatterns")
+	}
+}
+
+// needCache remembers, per need word, what a search of one text found, so that a pattern's anchors that
+// follow each other closely (positions increase) do not search the same bytes again. after[id] is a
+// position at or after which the word's next occurrence starts, as far as a search from before it
+// found; at[id] is true when the word occurs at exactly after[id]. The zero value knows nothing.
+type needCache struct {
+	after [maxNeedWords]int32
+	at    [maxNeedWords]bool
+}
+
+// has reports whether one of the words ids occurs within s[p:end) (p never decreases between calls on
+// one text).
+func (c *needCache) has(s string, p, end int, ids []uint16) bool {
+	if len(s) > math.MaxInt32 {
+		return containsAny(s[p:end], ids)
+	}
+	for _, id := range ids {
+		w := needWords[id]
+		last := end - len(w) // the last start that fits
+		if last < p {
+			continue
+		}
+		q := int(c.after[id])
+		if q > last {
+			continue // the word does not start in [p, q)
+		}
+		if q >= p && c.at[id] {
+			return true
+		}
+		from := max(p, q) // the word does not start in [p, q)
+		if i := strings.Index(s[from:end], w); i >= 0 {
+			c.after[id], c.at[id] = int32(from+i), true
+			return true
+		}
+		c.after[id], c.at[id] = int32(last+1), false
 	}
 	return false
 }
@@ -407,15 +517,7 @@ func (ts *textScan) discount() {
 	if len(ts.findings) == 0 {
 		return
 	}
-	s := ts.nt.s
-	meta := false
-	for _, m := range metaPhrases {
-		if strings.Contains(s, m) {
-			meta = true
-			break
-		}
-	}
-	if !meta {
+	if !discussesInjection(ts.nt.s) {
 		return
 	}
 	for i := range ts.findings {

@@ -21,6 +21,8 @@ func isHex(c byte) bool {
 type scanner struct {
 	text string
 	out  []Finding
+	run  numberRun // the last number run read; bufs back its groups and separators
+	bufs *[2][maxRunGroups]string
 }
 
 func (s *scanner) add(kind string, start, end int, conf Confidence) {
@@ -193,9 +195,10 @@ func rightOK(t string, e int) bool {
 
 const maxRunGroups = 8
 
-// readRun reads the number run at i; ok is false when i does not start one.
-func readRun(t string, i int) (numberRun, bool) {
-	r := numberRun{start: i}
+// readRun reads the number run at i into r (whose groups and seps it reuses); ok is false when i does not
+// start one. r.digits is left empty: runDigits joins the groups when a rule needs them.
+func readRun(t string, i int, r *numberRun) bool {
+	*r = numberRun{start: i, groups: r.groups[:0], seps: r.seps[:0]}
 	j := i
 	if t[j] == '+' {
 		r.plus = true
@@ -205,19 +208,17 @@ func readRun(t string, i int) (numberRun, bool) {
 		j++
 	}
 	if j >= len(t) || !isDigit(t[j]) {
-		return r, false
+		return false
 	}
-	var digits strings.Builder
 	for j < len(t) && len(r.groups) < maxRunGroups {
 		g := j
 		for j < len(t) && isDigit(t[j]) {
 			j++
 		}
 		if j-g > 19 {
-			return r, false
+			return false
 		}
 		r.groups = append(r.groups, t[g:j])
-		digits.WriteString(t[g:j])
 		r.end = j
 		// A separator: one of " -.", or a parenthesis with at most one space or dash beside it.
 		k := j
@@ -238,8 +239,15 @@ func readRun(t string, i int) (numberRun, bool) {
 		r.seps = append(r.seps, t[j:k])
 		j = k
 	}
-	r.digits = digits.String()
-	return r, true
+	return true
+}
+
+// runDigits returns the digits of r's groups, joined.
+func runDigits(r *numberRun) string {
+	if len(r.groups) == 1 {
+		return r.groups[0]
+	}
+	return strings.Join(r.groups, "")
 }
 
 func (s *scanner) number(i int) int {
@@ -251,8 +259,12 @@ func (s *scanner) number(i int) int {
 		// Skip the rest of this token so that its digits are not retried one by one.
 		return skipToken(t, i)
 	}
-	r, ok := readRun(t, i)
-	if !ok {
+	if s.bufs == nil {
+		s.bufs = new([2][maxRunGroups]string)
+	}
+	r := &s.run
+	r.groups, r.seps = s.bufs[0][:0], s.bufs[1][:0]
+	if !readRun(t, i, r) {
 		return i + 1
 	}
 	right := rightOK(t, r.end)
@@ -261,11 +273,15 @@ func (s *scanner) number(i int) int {
 	case !right && !ipRight:
 		return skipToken(t, r.end)
 	case !left || !right:
-		s.ipv4(r)
-	case s.ipv4(r):
-	case s.card(r):
-	case s.ssn(r):
-	case s.phone(r):
+		s.ipv4(*r)
+	case s.ipv4(*r):
+	default:
+		r.digits = runDigits(r)
+		switch {
+		case s.card(*r):
+		case s.ssn(*r):
+		case s.phone(*r):
+		}
 	}
 	return r.end
 }

@@ -185,16 +185,17 @@ func isJWTByte(c byte) bool {
 }
 
 // jwtWindows returns windows around "ey" followed by at least 17 letters or digits and a dot: the start
-// of a JSON Web Token, whose header and payload both begin with the base64 of `{"`.
+// of a JSON Web Token, whose header and payload both begin with the base64 of `{"`. It looks for the
+// 'y' (rare in text) rather than the 'e' (the commonest letter).
 func jwtWindows(text string, _ []string) []window {
 	var ws []window
-	for from := 0; ; {
-		k := strings.IndexByte(text[from:], 'e')
-		if k < 0 {
+	for from := 0; from+1 < len(text); {
+		m := strings.IndexByte(text[from+1:], 'y')
+		if m < 0 {
 			break
 		}
-		k += from
-		if k+1 >= len(text) || text[k+1] != 'y' {
+		k := from + m // the 'e', if any, at k and the 'y' at k+1
+		if text[k] != 'e' {
 			from = k + 1
 			continue
 		}
