@@ -200,12 +200,9 @@ func (s *flowStage) middleware(next Handler) Handler {
 		}
 		for _, a := range labels {
 			events = append(events, flow.Event{Label: a.Label, Server: x.Server, Name: msg.Name, Why: a.Source + ": " + a.Why, Ref: x.AuditRef})
-		}
-		for _, a := range labels {
 			if a.Label == flow.Private {
 				// What the agent saw of a private source (after redaction), to recognise it in later arguments.
 				tr.AddPrivate(key, x.Server+"."+msg.Name, v.Payload)
-				break
 			}
 		}
 		if v.Taint {
