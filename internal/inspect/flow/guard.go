@@ -157,26 +157,25 @@ func (g *Guard) Result(ctx context.Context, raw json.RawMessage, r Rules) Verdic
 			}
 		}
 	}
-	{
-		rep := injection.ScanJSON(raw)
-		if g.Classifier != nil && rep.Level < injection.LevelBlock {
-			rep = g.classify(ctx, raw, rep)
-		}
-		v.Injection = rep
-		if rep.Level >= injection.Medium {
-			sev := rep.Level.String()
-			msg := "possible prompt injection (score " + fmt.Sprint(rep.Score) + "): " + rep.Summary()
-			v.Findings = append(v.Findings, Finding{Detector: "injection", Rule: firstRule(rep), Severity: sev, Message: msg})
-			v.Names = append(v.Names, "injection:"+sev)
-		}
-		if rep.Level >= injection.LevelBlock {
-			v.Names = append(v.Names, "injection")
-			switch r.Injection {
-			case Block:
-				blocks = append(blocks, "a prompt injection ("+rep.Summary()+")")
-			case Taint:
-				v.Taint = true
-			}
+	// Injections, whatever the action: the finding is recorded and named for policy (Allow records only).
+	rep := injection.ScanJSON(raw)
+	if g.Classifier != nil && rep.Level < injection.LevelBlock {
+		rep = g.classify(ctx, raw, rep)
+	}
+	v.Injection = rep
+	if rep.Level >= injection.Medium {
+		sev := rep.Level.String()
+		msg := "possible prompt injection (score " + fmt.Sprint(rep.Score) + "): " + rep.Summary()
+		v.Findings = append(v.Findings, Finding{Detector: "injection", Rule: firstRule(rep), Severity: sev, Message: msg})
+		v.Names = append(v.Names, "injection:"+sev)
+	}
+	if rep.Level >= injection.LevelBlock {
+		v.Names = append(v.Names, "injection")
+		switch r.Injection {
+		case Block:
+			blocks = append(blocks, "a prompt injection ("+rep.Summary()+")")
+		case Taint:
+			v.Taint = true
 		}
 	}
 	if len(blocks) > 0 {
