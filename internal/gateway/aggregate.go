@@ -213,9 +213,8 @@ func (s *aggSession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr http.
 		var done func()
 		ctx, done = s.inflight.begin(ctx, msg.ID)
 		defer done()
-		if s.info.Era() != session.EraModern {
-			ctx = WithClientPeer(ctx, &sessionPeer{sink: s.sink, calls: s.calls, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
-		}
+		// ⑤ approval: keep-alive (both eras) and in-band questions (2025 era)
+		ctx = WithClientPeer(ctx, &sessionPeer{sink: s.sink, calls: s.calls, related: msg.ID, noCalls: s.info.Era() == session.EraModern})
 	}
 	var reply *jsonrpc.Message
 	if msg.Kind == jsonrpc.KindRequest && routedMethods[msg.Method] {

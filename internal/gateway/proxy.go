@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -106,9 +107,8 @@ func (s *proxySession) Handle(ctx context.Context, msg *jsonrpc.Message, hdr htt
 		var done func()
 		ctx, done = s.inflight.begin(ctx, msg.ID)
 		defer done()
-		if s.info.Era() != session.EraModern {
-			ctx = WithClientPeer(ctx, &sessionPeer{sink: s.sink, calls: s.calls, related: msg.ID}) // ⑤ approval: keep-alive and in-band questions
-		}
+		// ⑤ approval: keep-alive (both eras) and in-band questions (2025 era: 2026-07-28 clients take no requests)
+		ctx = WithClientPeer(ctx, &sessionPeer{sink: s.sink, calls: s.calls, related: msg.ID, noCalls: s.info.Era() == session.EraModern})
 	}
 	reply, err := s.toUpstreamChain(ctx, x)
 	if msg.Method == "notifications/cancelled" {
@@ -198,11 +198,13 @@ func (s *proxySession) serverMessage(_ context.Context, l *link, f upstream.Fram
 	}()
 }
 
-// sessionPeer is the ClientPeer of one client request on a 2025-era session (per-server or aggregate).
+// sessionPeer is the ClientPeer of one client request (per-server or aggregate endpoint).
 type sessionPeer struct {
 	sink    transport.Sink
 	calls   *clientCalls
 	related jsonrpc.ID
+	// noCalls: a 2026-07-28 client receives notifications on the request's stream but no requests.
+	noCalls bool
 }
 
 func (p *sessionPeer) Notify(ctx context.Context, msg *jsonrpc.Message) error {
@@ -210,6 +212,9 @@ func (p *sessionPeer) Notify(ctx context.Context, msg *jsonrpc.Message) error {
 }
 
 func (p *sessionPeer) Call(ctx context.Context, msg *jsonrpc.Message) (*jsonrpc.Message, error) {
+	if p.noCalls {
+		return nil, errors.New("a 2026-07-28 client takes no requests from the server (input_required replaces them)")
+	}
 	return p.calls.call(ctx, msg, p.related)
 }
 

@@ -285,8 +285,9 @@ func TestApprovalInBandE2E(t *testing.T) {
 	}
 }
 
-// TestApprovalKeepAliveE2E: a parked 2025-era request that carried a progressToken receives progress
-// notifications while it waits, and the approved call then returns its real result.
+// TestApprovalKeepAliveE2E: a parked request that carried a progressToken receives progress notifications
+// while it waits (2025 era, and 2026-07-28 on the request's own stream), and the approved call then returns
+// its real result.
 func TestApprovalKeepAliveE2E(t *testing.T) {
 	dir := t.TempDir()
 	yml := "listen: 127.0.0.1:0\ndata_dir: " + dir + "\nservers:\n" + stdioServerYAML("pol") + "approval: {}\n"
@@ -322,9 +323,17 @@ func TestApprovalKeepAliveE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := serveGateway(t, g, closeStages)
+	for _, version := range []string{legacy, "2026-07-28"} {
+		t.Run(version, func(t *testing.T) { keepAliveCase(t, url, st, version) })
+	}
+}
+
+// keepAliveCase parks one call that carries a progressToken and waits for two keep-alive progress
+// notifications before approving it.
+func keepAliveCase(t *testing.T, url string, st *approval.Store, version string) {
 	rec := &recorder{}
-	cs := connect(t, url+"/mcp/pol", legacy, rec)
-	q := "DROP TABLE kept_alive"
+	cs := connect(t, url+"/mcp/pol", version, rec)
+	q := "DROP TABLE kept_alive_" + strings.ReplaceAll(version, "-", "_")
 	res := make(chan outcome, 1)
 	go func() {
 		res <- callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q}, Meta: mcp.Meta{"progressToken": "tok-1"}})
