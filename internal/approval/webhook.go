@@ -116,6 +116,33 @@ func (w *Webhook) Notify(a *Approval) {
 	}()
 }
 
+// NotifyQuarantine posts that a server's tool, prompt or server identity was quarantined (a changed or
+// poisoned definition — a possible rug pull), in the same Slack-compatible, signed, retried form. The
+// definitions themselves are not sent: the operator reviews them with `mcpwarden pins diff`.
+func (w *Webhook) NotifyQuarantine(server, kind, name, reason string) {
+	how := fmt.Sprintf("review it with `mcpwarden pins diff --server %s --item %s`, accept it with `mcpwarden pins approve`.", server, name)
+	machine := map[string]any{"event": "pin.quarantined", "server": server, "kind": kind, "item": name, "reason": reason}
+	if w.cfg.DashboardURL != "" {
+		link := w.cfg.DashboardURL + "servers#quarantine"
+		how = fmt.Sprintf("review and approve it at <%s|the dashboard>.", link)
+		machine["url"] = link
+	}
+	body, err := json.Marshal(map[string]any{
+		"text":      fmt.Sprintf("mcpwarden: %s %q of server %s was quarantined (%s); calls to it are refused until it is approved: %s", kind, name, server, reason, how),
+		"mcpwarden": machine,
+	})
+	if err != nil {
+		return
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if err := w.deliver(body); err != nil {
+			w.cfg.Logger.Warn("webhook: quarantine notification not delivered", "server", server, "item", name, "err", err)
+		}
+	}()
+}
+
 func (w *Webhook) deliver(body []byte) error {
 	wait := w.cfg.Backoff
 	var last error

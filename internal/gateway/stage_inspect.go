@@ -52,6 +52,9 @@ type InspectStageConfig struct {
 	Identities map[string]json.RawMessage
 	// ConfigHint names the config file in the commands that log lines suggest ("" for FILE).
 	ConfigHint string
+	// OnQuarantine, when set, is told of each newly quarantined definition (once per definition), e.g. to
+	// post it to the approval webhook. Nil: the log line and the audit finding only.
+	OnQuarantine func(server, kind, name, reason string)
 	// Logger receives quarantine events; nil discards.
 	Logger *slog.Logger
 }
@@ -819,6 +822,9 @@ func (s *inspectStage) warnOnce(server, kind, name, hash, reason string) {
 	}
 	s.log.Warn("inspect: item quarantined", "server", server, "kind", kind, "name", name, "hash", hash, "reason", reason,
 		"review", "mcpwarden pins diff --config "+s.cfg.ConfigHint+" --server "+server+" --item "+name)
+	if s.cfg.OnQuarantine != nil {
+		s.cfg.OnQuarantine(server, kind, name, reason)
+	}
 }
 
 // sanitized returns reply with control sequences and invisible characters removed from its result.
@@ -858,12 +864,12 @@ type inspectBuild struct {
 
 // buildInspect opens the pin store and builds the inspect stage from the config (pinning:, scan:), after
 // checking the hashes of stdio programs pinned with servers[].pin.sha256.
-func buildInspect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*inspectBuild, error) {
+func buildInspect(ctx context.Context, cfg *config.Config, onQuarantine func(server, kind, name, reason string), log *slog.Logger) (*inspectBuild, error) {
 	if err := VerifyServerPins(cfg); err != nil {
 		return nil, err
 	}
 	icfg := InspectStageConfig{Mode: pin.TOFU, QuarantineAt: poison.High, ScanQuarantine: true,
-		SanitizeDescriptions: true, SanitizeResults: true, Logger: log, ConfigHint: cfg.Path,
+		SanitizeDescriptions: true, SanitizeResults: true, Logger: log, ConfigHint: cfg.Path, OnQuarantine: onQuarantine,
 		RecordFindings: cfg.Audit.Enabled == nil || *cfg.Audit.Enabled}
 	if p := cfg.Pinning; p != nil && p.Mode != "" {
 		icfg.Mode = pin.Mode(p.Mode)

@@ -32,7 +32,7 @@ func BenchmarkInspectLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ib, err := buildInspect(context.Background(), cfg, log)
+	ib, err := buildInspect(context.Background(), cfg, nil, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -378,5 +381,41 @@ func TestExchangePinReads(t *testing.T) {
 	x.forgetPins()
 	if _, ok := x.readPin("s", pin.KindTool, "a"); ok {
 		t.Fatal("pins survived forgetPins")
+	}
+}
+
+// TestRugPullNotifiesWebhook: with an approval webhook configured, a rug pull (a tool whose definition
+// changed) is posted to it once, naming the server, the tool and the review command — never the
+// definitions.
+func TestRugPullNotifiesWebhook(t *testing.T) {
+	got := make(chan map[string]any, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		got <- m
+	}))
+	t.Cleanup(hook.Close)
+	url, _ := startInspectGateway(t, inspectOnly+"approval:\n  webhook: {url: \""+hook.URL+"\"}\n", stdioServerYAML("rug"))
+	cs := connect(t, url+"/mcp/rug", "2025-06-18", nil)
+	listedTools(t, cs)
+	listedTools(t, cs) // the server changes fetch now
+	listedTools(t, cs) // and lists it changed again: one notification per definition
+	select {
+	case m := <-got:
+		mw, _ := m["mcpwarden"].(map[string]any)
+		text, _ := m["text"].(string)
+		if mw["event"] != "pin.quarantined" || mw["server"] != "rug" || mw["item"] != "fetch" || !strings.Contains(text, "mcpwarden pins diff") {
+			t.Errorf("notification = %v", m)
+		}
+		if strings.Contains(text, rugBenign) {
+			t.Errorf("the notification carries the definition: %q", text)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no webhook notification for the rug pull")
+	}
+	select {
+	case m := <-got:
+		t.Errorf("a second notification for the same definition: %v", m)
+	case <-time.After(300 * time.Millisecond):
 	}
 }

@@ -66,7 +66,8 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 	// that record them; each source is read at every call). ⑦ inspect adds its source below.
 	var findingSources []func(x *Exchange) []string
 
-	var flowCfg FlowStageConfig // ⑦ data flow: configured with policy, made once approvals exist
+	var flowCfg FlowStageConfig                              // ⑦ data flow: configured with policy, made once approvals exist
+	var onQuarantine func(server, kind, name, reason string) // the webhook hears of quarantines too
 
 	// ④ policy: the config's policy: (inline, a file, or the shipped default when absent), compiled once,
 	// reloaded on file change and SIGHUP (an invalid new policy is rejected and the old one stays).
@@ -140,6 +141,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 			}
 			closers = append(closers, hook.Close)
 			bc.OnPark = hook.Notify
+			onQuarantine = hook.NotifyQuarantine
 		}
 		broker, err := approval.NewBroker(bc)
 		if err != nil {
@@ -166,7 +168,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 	// list that passes back, quarantine of changed or poisoned items, and sanitising. A pin store that
 	// cannot be opened stops the gateway; one that fails later refuses lists and calls (fail closed).
 	{
-		ib, err := buildInspect(ctx, cfg, log)
+		ib, err := buildInspect(ctx, cfg, onQuarantine, log)
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
