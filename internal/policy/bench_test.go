@@ -62,3 +62,41 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateToolSchema measures a decision (default rules) for a tools/call of a tool with a
+// realistic input schema: "cached" reuses one ToolDef, as the policy stage does (its schema is decoded once),
+// "fresh" makes a new one each time (the schema decoded for every call, as before the cache).
+func BenchmarkEvaluateToolSchema(b *testing.B) {
+	p, err := Compile("default", DefaultPolicy(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema := json.RawMessage(`{"type":"object","properties":{` +
+		`"owner":{"type":"string","description":"Repository owner (user or organisation)"},` +
+		`"repo":{"type":"string","description":"Repository name"},` +
+		`"path":{"type":"string","description":"Path of the file to create or update"},` +
+		`"content":{"type":"string","description":"Content of the file"},` +
+		`"message":{"type":"string","description":"Commit message"},` +
+		`"branch":{"type":"string","description":"Branch to create or update the file in"},` +
+		`"sha":{"type":"string","description":"SHA of the file being replaced, required when updating"},` +
+		`"committer":{"type":"object","properties":{"name":{"type":"string"},"email":{"type":"string"}}}},` +
+		`"required":["owner","repo","path","content","message","branch"]}`)
+	args := json.RawMessage(`{"owner":"acme","repo":"site","path":"docs/index.md","content":"# Hello","message":"docs","branch":"main"}`)
+	shared := &ToolDef{Name: "create_or_update_file", Description: "Create or update a file in a repository", InputSchema: schema}
+	for _, mode := range []string{"cached", "fresh"} {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tool := shared
+				if mode == "fresh" {
+					tool = &ToolDef{Name: shared.Name, Description: shared.Description, InputSchema: schema}
+				}
+				in := Input{Method: "tools/call", Server: "github", Name: tool.Name, Tool: tool, Arguments: args,
+					Principal: Principal{User: "alice", Auth: "local"}}
+				if d := p.Evaluate(&in); d.Effect == Deny {
+					b.Fatalf("decision %+v", d)
+				}
+			}
+		})
+	}
+}

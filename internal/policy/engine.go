@@ -391,7 +391,7 @@ func classify(in *Input, opts destructive.Options) destructive.Facts {
 	ti := destructive.ToolInfo{Name: in.Name}
 	if in.Tool != nil {
 		ti = destructive.ToolInfo{Name: in.Name, Description: in.Tool.Description, InputSchema: in.Tool.InputSchema,
-			Annotations: in.Tool.Annotations, Trusted: in.Tool.Trusted}
+			Schema: in.Tool.Schema(), Annotations: in.Tool.Annotations, Trusted: in.Tool.Trusted}
 	}
 	f := destructive.Classify(ti, in.Arguments, opts)
 	if len(in.Meta) > 0 && string(in.Meta) != "{}" && string(in.Meta) != "null" {

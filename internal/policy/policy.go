@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/policy/destructive"
@@ -61,6 +62,16 @@ type ToolDef struct {
 	Annotations json.RawMessage
 	// Trusted is set when the operator declared the server trustworthy: only then do its hints lower risk.
 	Trusted bool
+
+	schemaOnce sync.Once
+	schema     map[string]any
+}
+
+// Schema returns InputSchema decoded, once per ToolDef (the destructive classifier reads it on every call
+// to the tool; the result is shared and must not be modified).
+func (t *ToolDef) Schema() map[string]any {
+	t.schemaOnce.Do(func() { t.schema = destructive.ParseSchema(t.InputSchema) })
+	return t.schema
 }
 
 // Input is everything a decision may depend on. The zero value of any field means "unknown/none".

@@ -59,6 +59,9 @@ type ToolInfo struct {
 	Description string
 	// InputSchema is the tool's inputSchema (JSON Schema), raw.
 	InputSchema json.RawMessage
+	// Schema is InputSchema already decoded (read only; it is shared), when the caller keeps it; nil:
+	// Classify decodes InputSchema itself.
+	Schema map[string]any
 	// Annotations is the tool's annotations object, raw.
 	Annotations json.RawMessage
 	// Trusted is set when the server is trusted, so its annotations may lower
@@ -123,7 +126,10 @@ func Classify(tool ToolInfo, args json.RawMessage, opts Options) Facts {
 	c.facts.Tool = classifyToolName(tool.Name)
 	c.facts.Annotations = classifyAnnotations(tool.Annotations, tool.Trusted)
 	c.toolCtx = toolContext(tool, c.facts.Tool.Words)
-	c.schemaRoot = parseSchema(tool.InputSchema)
+	c.schemaRoot = tool.Schema
+	if c.schemaRoot == nil {
+		c.schemaRoot = parseSchema(tool.InputSchema)
+	}
 
 	c.facts.Args.Valid = true
 	trimmed := bytes.TrimSpace(args)
@@ -527,6 +533,9 @@ func toolContext(t ToolInfo, words []string) Role {
 	}
 	return ""
 }
+
+// ParseSchema decodes a tool's inputSchema for ToolInfo.Schema (nil when it is absent or not an object).
+func ParseSchema(raw json.RawMessage) map[string]any { return parseSchema(raw) }
 
 func parseSchema(raw json.RawMessage) map[string]any {
 	if len(raw) == 0 {
