@@ -99,21 +99,9 @@ func (w *Webhook) Notify(a *Approval) {
 		how = fmt.Sprintf("approve or deny it at <%s|the dashboard>.", link)
 		machine["url"] = link
 	}
-	body, err := json.Marshal(map[string]any{
-		"text": fmt.Sprintf("mcpwarden: %s wants to call %s on %s (%s). Approval %s waits until %s: %s",
-			a.Call.User, a.Call.Tool, a.Call.Server, a.Call.Message, a.ID, a.Created.Add(a.Require.Timeout).Format(time.RFC3339), how),
-		"mcpwarden": machine,
-	})
-	if err != nil {
-		return
-	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if err := w.deliver(body); err != nil {
-			w.cfg.Logger.Warn("approval webhook: notification not delivered", "approval", a.ID, "err", err)
-		}
-	}()
+	w.send(fmt.Sprintf("mcpwarden: %s wants to call %s on %s (%s). Approval %s waits until %s: %s",
+		a.Call.User, a.Call.Tool, a.Call.Server, a.Call.Message, a.ID, a.Created.Add(a.Require.Timeout).Format(time.RFC3339), how),
+		machine, "approval", a.ID)
 }
 
 // NotifyQuarantine posts that a server's tool, prompt or server identity was quarantined (a changed or
@@ -127,10 +115,14 @@ func (w *Webhook) NotifyQuarantine(server, kind, name, reason string) {
 		how = fmt.Sprintf("review and approve it at <%s|the dashboard>.", link)
 		machine["url"] = link
 	}
-	body, err := json.Marshal(map[string]any{
-		"text":      fmt.Sprintf("mcpwarden: %s %q of server %s was quarantined (%s); calls to it are refused until it is approved: %s", kind, name, server, reason, how),
-		"mcpwarden": machine,
-	})
+	w.send(fmt.Sprintf("mcpwarden: %s %q of server %s was quarantined (%s); calls to it are refused until it is approved: %s",
+		kind, name, server, reason, how), machine, "item", server+"/"+name)
+}
+
+// send posts {"text": text, "mcpwarden": machine} in the background (signed, retried); a delivery that
+// fails for good is logged with the attribute about.
+func (w *Webhook) send(text string, machine map[string]any, aboutKey, about string) {
+	body, err := json.Marshal(map[string]any{"text": text, "mcpwarden": machine})
 	if err != nil {
 		return
 	}
@@ -138,7 +130,7 @@ func (w *Webhook) NotifyQuarantine(server, kind, name, reason string) {
 	go func() {
 		defer w.wg.Done()
 		if err := w.deliver(body); err != nil {
-			w.cfg.Logger.Warn("webhook: quarantine notification not delivered", "server", server, "item", name, "err", err)
+			w.cfg.Logger.Warn("webhook: notification not delivered", "event", machine["event"], aboutKey, about, "err", err)
 		}
 	}()
 }

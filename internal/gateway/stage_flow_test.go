@@ -506,24 +506,8 @@ func TestFlowResultAsk(t *testing.T) {
 	if o := call(t, cs, "status", nil); o.Code != 0 {
 		t.Fatalf("a clean result: %+v", o)
 	}
-	pending := func() *approval.Approval {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			list, err := st.List(t.Context(), approval.StatusPending)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(list) == 1 {
-				return list[0]
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatal("no pending approval for the held result")
-		return nil
-	}
 	res := asyncCall(t, cs, "lookup", map[string]any{"id": "prod"})
-	a := pending()
+	a := pending(t, st, "prod")
 	if a.Call.Rule != "dataflow-result" || !strings.Contains(a.Call.Reason, "secret") {
 		t.Errorf("approval = %+v", a.Call)
 	}
@@ -534,7 +518,7 @@ func TestFlowResultAsk(t *testing.T) {
 		t.Fatalf("released result: %+v", o)
 	}
 	res = asyncCall(t, cs, "lookup", map[string]any{"id": "staging"})
-	a = pending()
+	a = pending(t, st, "staging")
 	if _, _, err := st.Decide(t.Context(), a.ID, approval.Decision{By: bob, Reason: "no"}); err != nil {
 		t.Fatal(err)
 	}
