@@ -146,7 +146,7 @@ func newAuditListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sink.DB().Close()
+			defer sink.Close()
 			var entries []audit.Entry
 			if err := sink.Scan(cmd.Context(), f, func(r *audit.StoredRecord) error {
 				entries = append(entries, audit.EntryOf(r))
@@ -234,7 +234,7 @@ func newAuditShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sink.DB().Close()
+			defer sink.Close()
 			r, err := sink.Get(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -300,7 +300,7 @@ func newAuditTailCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sink.DB().Close()
+			defer sink.Close()
 			out := cmd.OutOrStdout()
 			var last []audit.Entry
 			if err := sink.Scan(ctx, audit.Filter{Desc: true, Limit: n}, func(r *audit.StoredRecord) error {
@@ -366,7 +366,7 @@ Exit status: 0 intact, 1 tampering found, 2 usage or configuration error.`,
 			if err != nil {
 				return err
 			}
-			defer sink.DB().Close()
+			defer sink.Close()
 			signer, err := audit.LoadSigner(cfg.Audit.SigningKey)
 			if err != nil {
 				return usageErr(err)
@@ -434,7 +434,7 @@ func newAuditExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sink.DB().Close()
+			defer sink.Close()
 			w := cmd.OutOrStdout()
 			if output != "" && output != "-" {
 				file, err := os.Create(output)
@@ -475,7 +475,7 @@ func newAuditPruneCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sink.DB().Close()
+			defer sink.Close()
 			signer, err := audit.LoadOrCreateSigner(cfg.Audit.SigningKey)
 			if err != nil {
 				return usageErr(err)

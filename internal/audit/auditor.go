@@ -35,7 +35,20 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*SQLSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return NewSQLSink(db), nil
+	s := NewSQLSink(db)
+	if opts.Dialect == store.SQLite && !opts.RelaxedSync {
+		// Durable group commit in two steps: the writer's own handle commits a batch into the write-ahead
+		// log without an fsync (the record has reached the store and survives a crash of the gateway), and
+		// Sync forces the log to disk while the calls run, one fsync for every batch before it. The other
+		// tables in this file (approvals) keep committing with synchronous=FULL on db.
+		wo := opts
+		wo.RelaxedSync, wo.MaxOpenConns = true, 2
+		if s.w, err = store.Open(ctx, wo, nil); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("audit: open the writer's handle: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Auditor is the audit stage's engine: it turns messages into records (capture, redaction, principal,
@@ -69,7 +82,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Auditor, 
 	}
 	a, err := New(ctx, sink, cfg, log)
 	if err != nil {
-		_ = sink.DB().Close()
+		_ = sink.Close()
 		return nil, err
 	}
 	return a, nil
@@ -230,6 +243,23 @@ func (a *Auditor) Commit(ctx context.Context, r *Record) error {
 	return a.writer.Append(wctx, r)
 }
 
+// Write writes r and waits until it is in the store, not until it is durable: Ticket.Durable waits for
+// that (see Writer.Write). Both waits are bounded by the configured write timeout, as in Commit.
+func (a *Auditor) Write(ctx context.Context, r *Record) (Ticket, error) {
+	a.Fill(r)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	defer cancel()
+	return a.writer.Write(wctx, r)
+}
+
+// Durable waits until t's record is durable, bounded by the configured write timeout even when ctx is
+// cancelled.
+func (a *Auditor) Durable(ctx context.Context, t Ticket) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	defer cancel()
+	return t.Durable(wctx)
+}
+
 // Queue writes r without waiting for the commit; it blocks (backpressure) while the writer's queue is full.
 func (a *Auditor) Queue(ctx context.Context, r *Record) error {
 	a.Fill(r)
@@ -266,7 +296,7 @@ func (a *Auditor) Close(ctx context.Context) error {
 		if a.otlp != nil {
 			a.otlp.Close()
 		}
-		a.closeErr = errors.Join(err, a.sink.DB().Close())
+		a.closeErr = errors.Join(err, a.sink.Close())
 	})
 	return a.closeErr
 }

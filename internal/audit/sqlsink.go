@@ -23,6 +23,15 @@ type Sink interface {
 	AppendBatch(ctx context.Context, chain string, recs []Encoded, seal func(seq int64, hash string) *Checkpoint) error
 }
 
+// Syncer is a Sink whose AppendBatch may return before the batch is durable (written to the store, not
+// yet forced to disk). Sync makes every batch appended before it durable; the Writer calls it in a
+// goroutine of its own, so that one sync covers the batches of many calls (group commit).
+type Syncer interface {
+	// NeedsSync reports whether AppendBatch leaves batches to Sync (false: each is durable on return).
+	NeedsSync() bool
+	Sync(ctx context.Context) error
+}
+
 // Encoded is a record with its body and the body's SHA-256, computed by the submitter.
 type Encoded struct {
 	Rec    *Record
@@ -80,6 +89,10 @@ var Migrations = []store.Migration{{
 // SQLSink stores records in SQLite or PostgreSQL.
 type SQLSink struct {
 	db *store.DB
+	// w, when set, is a second handle on db's SQLite file that commits without an fsync
+	// (synchronous=NORMAL), used for AppendBatch only; Sync makes its commits durable (store.DB.SyncWAL).
+	// Nil: AppendBatch commits on db, durable when it returns.
+	w *store.DB
 
 	// stmts are the statements every commit runs (the chain's head, INSERTs of a few records), prepared
 	// once on the database and bound to each transaction (Tx.StmtContext reuses the connection's
@@ -99,7 +112,7 @@ func (s *SQLSink) txStmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 	st, ok := s.stmts[q]
 	if !ok {
 		var err error
-		if st, err = s.db.PrepareContext(ctx, q); err != nil {
+		if st, err = s.appender().PrepareContext(ctx, q); err != nil {
 			s.stmtMu.Unlock()
 			return nil
 		}
@@ -118,6 +131,35 @@ func NewSQLSink(db *store.DB) *SQLSink { return &SQLSink{db: db} }
 // DB returns the underlying database.
 func (s *SQLSink) DB() *store.DB { return s.db }
 
+// appender is the handle AppendBatch commits on.
+func (s *SQLSink) appender() *store.DB {
+	if s.w != nil {
+		return s.w
+	}
+	return s.db
+}
+
+// NeedsSync implements Syncer: a sink with a handle that commits without an fsync needs Sync for
+// durability.
+func (s *SQLSink) NeedsSync() bool { return s.w != nil }
+
+// Sync implements Syncer: it makes every batch appended so far durable.
+func (s *SQLSink) Sync(context.Context) error {
+	if s.w == nil {
+		return nil
+	}
+	return s.w.SyncWAL()
+}
+
+// Close closes the sink's database handles.
+func (s *SQLSink) Close() error {
+	var err error
+	if s.w != nil {
+		err = s.w.Close()
+	}
+	return errors.Join(err, s.db.Close())
+}
+
 const recordColumns = "chain, seq, time_ns, kind, direction, session_id, server, method, name, user_name, decision, parent, prev_hash, hash, body"
 
 // rowsPerInsert bounds one multi-row INSERT (15 columns each, well under both back ends' parameter limits).
@@ -125,17 +167,18 @@ const rowsPerInsert = 200
 
 // AppendBatch implements Sink.
 func (s *SQLSink) AppendBatch(ctx context.Context, chain string, recs []Encoded, seal func(int64, string) *Checkpoint) error {
-	tx, err := s.db.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (_txlock), so the head cannot move under us
+	db := s.appender()
+	tx, err := db.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (_txlock), so the head cannot move under us
 	if err != nil {
-		return fmt.Errorf("audit store (%s): begin: %w", s.db.Dialect, err)
+		return fmt.Errorf("audit store (%s): begin: %w", db.Dialect, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if s.db.Dialect == store.Postgres {
+	if db.Dialect == store.Postgres {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "mcpwarden-audit-chain:"+chain); err != nil {
-			return fmt.Errorf("audit store (%s): lock chain %q: %w", s.db.Dialect, chain, err)
+			return fmt.Errorf("audit store (%s): lock chain %q: %w", db.Dialect, chain, err)
 		}
 	}
-	seq, prev, err := head(ctx, s.db, tx, chain, s.txStmt(ctx, tx, s.db.Rebind(headQuery)))
+	seq, prev, err := head(ctx, db, tx, chain, s.txStmt(ctx, tx, db.Rebind(headQuery)))
 	if err != nil {
 		return err
 	}
@@ -163,13 +206,13 @@ func (s *SQLSink) AppendBatch(ctx context.Context, chain string, recs []Encoded,
 		var err error
 		if end-start == rowsPerInsert {
 			if full == nil {
-				if full, err = tx.PrepareContext(ctx, s.db.Rebind(insertRecords(rowsPerInsert))); err != nil {
-					return fmt.Errorf("audit store (%s): prepare insert: %w", s.db.Dialect, err)
+				if full, err = tx.PrepareContext(ctx, db.Rebind(insertRecords(rowsPerInsert))); err != nil {
+					return fmt.Errorf("audit store (%s): prepare insert: %w", db.Dialect, err)
 				}
 				defer full.Close()
 			}
 			_, err = full.ExecContext(ctx, args...)
-		} else if q := s.db.Rebind(insertRecords(end - start)); end-start <= maxPreparedInsert {
+		} else if q := db.Rebind(insertRecords(end - start)); end-start <= maxPreparedInsert {
 			if st := s.txStmt(ctx, tx, q); st != nil {
 				_, err = st.ExecContext(ctx, args...)
 			} else {
@@ -179,18 +222,18 @@ func (s *SQLSink) AppendBatch(ctx context.Context, chain string, recs []Encoded,
 			_, err = tx.ExecContext(ctx, q, args...)
 		}
 		if err != nil {
-			return fmt.Errorf("audit store (%s): insert %d records: %w", s.db.Dialect, end-start, err)
+			return fmt.Errorf("audit store (%s): insert %d records: %w", db.Dialect, end-start, err)
 		}
 	}
 	if seal != nil && seq > 0 {
 		if cp := seal(seq, prev); cp != nil {
-			if err := insertCheckpoint(ctx, s.db, tx, cp); err != nil {
+			if err := insertCheckpoint(ctx, db, tx, cp); err != nil {
 				return err
 			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("audit store (%s): commit: %w", s.db.Dialect, err)
+		return fmt.Errorf("audit store (%s): commit: %w", db.Dialect, err)
 	}
 	return nil
 }

@@ -34,15 +34,23 @@ type WriterConfig struct {
 	// OnCommit, when set, is called in the writer's goroutine with each committed batch (secondary sinks
 	// such as the OTLP exporter). It must not block and must not modify the records.
 	OnCommit func(recs []*Record)
+
+	linger time.Duration // tests: replaces lingerDelay
 }
 
-// Writer commits records to a Sink in groups: one transaction (one fsync) for everything that arrived
-// while the previous commit ran. It owns one goroutine, stopped by Close.
+// Writer commits records to a Sink in groups: one transaction for everything that arrived while the
+// previous commit ran. It owns one goroutine, stopped by Close. When the sink is a Syncer that needs it, a
+// second goroutine makes committed batches durable: at once when somebody waits for that (Ticket.Durable),
+// otherwise within syncDelay; one sync covers every batch committed before it.
 type Writer struct {
 	cfg   WriterConfig
 	queue chan *entry
 	stop  chan struct{}
 	done  chan struct{}
+
+	syncer   Syncer        // nil: every committed batch is durable
+	dur      durability    // committed and durable batch counts, and who waits
+	syncDone chan struct{} // closed when the sync goroutine ended
 
 	mu     sync.RWMutex // guards closed against Submit racing Close
 	closed bool
@@ -65,6 +73,73 @@ type entry struct {
 	rec  *Record
 	enc  Encoded    // rec encoded and digested by the submitter
 	done chan error // nil: nobody waits (the record is retried until written)
+	n    uint64     // the number of the commit that wrote rec (set before done is signalled)
+}
+
+// syncDelay bounds how long a committed batch that nobody waits for stays without a sync: such batches
+// (response and notification records) are usually covered by the sync a waiting call asks for next.
+const syncDelay = 10 * time.Millisecond
+
+// durability counts commits and syncs. Commit n is durable once synced >= n.
+type durability struct {
+	mu      sync.Mutex
+	written uint64 // batches committed
+	synced  uint64 // batches known durable
+	waiters []durableWaiter
+	kick    chan struct{} // capacity 1: somebody waits for a sync
+	more    chan struct{} // capacity 1: a batch was committed
+}
+
+type durableWaiter struct {
+	n  uint64
+	ch chan error
+}
+
+// Ticket is a record committed by Writer.Write. Durable waits until the record is durable.
+type Ticket struct {
+	w *Writer
+	n uint64
+}
+
+// Durable waits until the ticket's record is durable (forced to disk), or ctx ends, or the sync failed.
+// A zero Ticket is durable.
+func (t Ticket) Durable(ctx context.Context) error {
+	if t.w == nil || t.w.syncer == nil {
+		return nil
+	}
+	d := &t.w.dur
+	d.mu.Lock()
+	if d.synced >= t.n {
+		d.mu.Unlock()
+		return nil
+	}
+	ch := make(chan error, 1)
+	d.waiters = append(d.waiters, durableWaiter{n: t.n, ch: ch})
+	d.mu.Unlock()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-t.w.syncDone:
+		// Closed: the last sync settled every waiter it could; this one registered too late for it.
+		select {
+		case err := <-ch:
+			return err
+		default:
+		}
+		d.mu.Lock()
+		ok := d.synced >= t.n
+		d.mu.Unlock()
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("audit record not made durable: %w", ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("audit record not made durable in time: %w", ctx.Err())
+	}
 }
 
 // NewWriter starts a writer extending cfg.Chain.
@@ -87,25 +162,49 @@ func NewWriter(_ context.Context, cfg WriterConfig) (*Writer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.linger <= 0 {
+		cfg.linger = lingerDelay
+	}
 	w := &Writer{cfg: cfg, queue: make(chan *entry, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
-		cpTime: time.Now()}
+		cpTime: time.Now(), syncDone: make(chan struct{})}
+	w.dur.kick, w.dur.more = make(chan struct{}, 1), make(chan struct{}, 1)
+	if sy, ok := cfg.Sink.(Syncer); ok && sy.NeedsSync() {
+		w.syncer = sy
+		go w.syncLoop()
+	} else {
+		close(w.syncDone)
+	}
 	go w.run()
 	return w, nil
 }
 
-// Append submits rec and waits until it is committed (or ctx ends, or the store fails). On success rec's
-// Chain, Seq, PrevHash and Hash are set. A record whose commit failed is not retried: the caller decides
-// (the gateway refuses the call).
+// Append submits rec and waits until it is committed and durable (or ctx ends, or the store fails). On
+// success rec's Chain, Seq, PrevHash and Hash are set. A record whose commit failed is not retried: the
+// caller decides (the gateway refuses the call).
 func (w *Writer) Append(ctx context.Context, rec *Record) error {
+	t, err := w.Write(ctx, rec)
+	if err != nil {
+		return err
+	}
+	return t.Durable(ctx)
+}
+
+// Write submits rec and waits until it is committed to the sink, which may be before it is durable:
+// the record is in the store (a crash of the gateway does not lose it) and its Ticket says when a power
+// loss would not either. Like Append, a record whose commit failed is not retried.
+func (w *Writer) Write(ctx context.Context, rec *Record) (Ticket, error) {
 	e := &entry{rec: rec, done: make(chan error, 1)}
 	if err := w.submit(ctx, e); err != nil {
-		return err
+		return Ticket{}, err
 	}
 	select {
 	case err := <-e.done:
-		return err
+		if err != nil {
+			return Ticket{}, err
+		}
+		return Ticket{w: w, n: e.n}, nil
 	case <-ctx.Done():
-		return fmt.Errorf("audit record not committed in time: %w", ctx.Err())
+		return Ticket{}, fmt.Errorf("audit record not committed in time: %w", ctx.Err())
 	}
 }
 
@@ -158,6 +257,11 @@ func (w *Writer) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("audit writer: %w while flushing", ctx.Err())
 	}
+	select {
+	case <-w.syncDone:
+	case <-ctx.Done():
+		return fmt.Errorf("audit writer: %w while syncing", ctx.Err())
+	}
 	if n := len(w.pending); n > 0 {
 		return fmt.Errorf("audit writer: %d records could not be written before shutdown (the store is unavailable)", n)
 	}
@@ -181,6 +285,17 @@ func (w *Writer) run() {
 			}
 		}
 		batch = w.fill(batch)
+		if !waited(batch) {
+			// Nobody waits for these records (answers, notifications): give a record somebody waits for
+			// (the next call's request) a moment to join them, so that one transaction writes both and that
+			// call does not queue behind a commit of records it does not need.
+			var stopped bool
+			if batch, stopped = w.linger(batch); stopped {
+				w.pending = batch
+				w.drainAndFinish()
+				return
+			}
+		}
 		if !w.commit(batch, false) {
 			// Wait a little before retrying the records nobody waits for; new records still get through.
 			retry.Reset(100 * time.Millisecond)
@@ -192,6 +307,40 @@ func (w *Writer) run() {
 			}
 		}
 	}
+}
+
+// lingerDelay bounds how long records nobody waits for are held back for company (see Writer.linger).
+const lingerDelay = 2 * time.Millisecond
+
+// waited reports whether somebody waits for a record of batch.
+func waited(batch []*entry) bool {
+	for _, e := range batch {
+		if e.done != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// linger adds to batch what arrives within lingerDelay, returning early when a record somebody waits for
+// arrives or the batch is full; stopped reports that the writer is closing.
+func (w *Writer) linger(batch []*entry) ([]*entry, bool) {
+	t := time.NewTimer(w.cfg.linger)
+	defer t.Stop()
+	for len(batch) < w.cfg.MaxBatch {
+		select {
+		case e := <-w.queue:
+			batch = append(batch, e)
+			if e.done != nil {
+				return w.fill(batch), false
+			}
+		case <-t.C:
+			return batch, false
+		case <-w.stop:
+			return batch, true
+		}
+	}
+	return batch, false
 }
 
 // fill adds whatever is queued, up to MaxBatch.
@@ -288,10 +437,94 @@ func (w *Writer) commit(batch []*entry, final bool) bool {
 	if w.cfg.OnCommit != nil && len(recs) > 0 {
 		w.cfg.OnCommit(recs)
 	}
+	d := &w.dur
+	d.mu.Lock()
+	d.written++
+	cn := d.written
+	if w.syncer == nil {
+		d.synced = cn
+	}
+	d.mu.Unlock()
+	if w.syncer != nil {
+		// A record somebody waits for is synced at once: its caller (the gateway's audit stage) goes on
+		// with the call and asks for durability only at its end, so the sync runs meanwhile.
+		ch := d.more
+		if waited(batch) {
+			ch = d.kick
+		}
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	for _, e := range batch {
 		if e.done != nil {
+			e.n = cn
 			e.done <- nil
 		}
 	}
 	return true
+}
+
+// syncLoop makes committed batches durable: at once for a waiting Ticket, within syncDelay otherwise. It
+// ends after the writer's goroutine, with a last sync of what it committed.
+func (w *Writer) syncLoop() {
+	defer close(w.syncDone)
+	d := &w.dur
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	for {
+		select {
+		case <-d.kick:
+		case <-d.more:
+			delay.Reset(syncDelay)
+			select {
+			case <-delay.C:
+			case <-d.kick:
+				delay.Stop()
+			case <-w.done:
+				delay.Stop()
+			}
+		case <-w.done:
+			w.syncNow()
+			return
+		}
+		w.syncNow()
+	}
+}
+
+// syncNow syncs the sink and settles the waiters of every batch committed before it.
+func (w *Writer) syncNow() {
+	d := &w.dur
+	d.mu.Lock()
+	target := d.written
+	if target == d.synced {
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := w.syncer.Sync(ctx)
+	cancel()
+	if err != nil {
+		w.statsMu.Lock()
+		w.stats.Failures++
+		w.statsMu.Unlock()
+		w.cfg.Logger.Error("audit store: committed records could not be made durable; the calls waiting for them are refused", "err", err)
+	}
+	d.mu.Lock()
+	if err == nil {
+		d.synced = target
+	}
+	kept := d.waiters[:0]
+	for _, wt := range d.waiters {
+		if wt.n <= target {
+			wt.ch <- err
+			continue
+		}
+		kept = append(kept, wt)
+	}
+	clear(d.waiters[len(kept):])
+	d.waiters = kept
+	d.mu.Unlock()
 }

@@ -428,9 +428,10 @@ type Audit struct {
 	// MaxValueBytes caps one stored payload (arguments or result); a larger one is replaced by its size
 	// and SHA-256. Default 64KiB. A number of bytes or a size with a unit.
 	MaxValueBytes int64 `yaml:"max_value_bytes"`
-	// Sync is "full" (default: a request record is on disk before the call is forwarded, even across a power
-	// loss) or "normal" (SQLite synchronous=NORMAL / PostgreSQL synchronous_commit=off: the record survives a
-	// crash of the gateway but not of the machine, and the call waits much less).
+	// Sync is "full" (default: a request record is in the store before the call is forwarded and on disk,
+	// even across a power loss, before its answer goes back) or "normal" (SQLite synchronous=NORMAL /
+	// PostgreSQL synchronous_commit=off: the record survives a crash of the gateway but not of the machine,
+	// and the call waits less).
 	Sync string `yaml:"sync,omitempty"`
 	// FailOpen forwards calls even when their record cannot be written (default false: such calls are
 	// refused with a JSON-RPC error). Only for deployments that value availability over the trail.

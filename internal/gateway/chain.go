@@ -251,8 +251,9 @@ func (s Stages) localChain(local Handler) Handler {
 	return h
 }
 
-// awaitAudit holds a request until ⑧ audit committed its record, and answers with audit's refusal when it
-// could not be (fail closed). The commit started before the other stages ran, so they overlap its fsync.
+// awaitAudit holds a request until ⑧ audit wrote its record to the store, and answers with audit's refusal
+// when it could not (fail closed). The write started before the other stages ran, so they overlap it; the
+// record's fsync overlaps the upstream's work (AuditStage waits for it before answering).
 func awaitAudit(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
 		if refusal := x.auditCommitted(); refusal != nil {

@@ -34,9 +34,9 @@ func annotate(x *Exchange, r *audit.Record) {
 	r.Findings = append(r.Findings, fs...)
 }
 
-// AuditStage adapts an Auditor to the chain (stage ⑧). Requests are recorded and committed before the rest
-// of the chain sees them; when the commit fails the request is refused with CodeAuditUnavailable (unless
-// audit.fail_open). Each response is recorded with its latency and sizes, linked to its request record;
+// AuditStage adapts an Auditor to the chain (stage ⑧). A request is recorded in the store before it is
+// forwarded (the rest of the chain decides meanwhile), and its answer goes back only once that record is
+// durable; when either fails the request is refused with CodeAuditUnavailable (unless audit.fail_open). Each response is recorded with its latency and sizes, linked to its request record;
 // notifications are recorded as they pass. Records are built from copies: the live message is never
 // modified.
 func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
@@ -57,17 +57,19 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 				}
 				return reply, err
 			}
-			// The request's record is committed while the rest of the chain decides (policy, approval's grant
-			// lookup, inspect's pin reads overlap the fsync); nothing is forwarded before the commit ended
+			// The request's record is written while the rest of the chain decides (policy, approval's grant
+			// lookup, inspect's pin reads overlap it); nothing is forwarded before the write ended
 			// (awaitAudit), and a request that could not be recorded is refused there (fail closed).
 			var (
 				parent  string
+				ticket  audit.Ticket
 				refusal *jsonrpc.Message
 				done    = make(chan struct{})
 			)
 			go func() {
 				defer close(done)
-				if err := a.Commit(ctx, rec); err != nil {
+				var err error
+				if ticket, err = a.Write(ctx, rec); err != nil {
 					if !a.FailOpen() {
 						log.Warn("audit: refusing a request that could not be recorded (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", err)
 						refusal = errorReply(x.Msg, jsonrpc.CodeAuditUnavailable,
@@ -95,6 +97,20 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 				// An unrecorded request is refused as such, whatever else the chain answered meanwhile (another
 				// store that is down, a policy refusal): nothing was forwarded, and the first cause is audit.
 				reply, err = refusal, nil
+			}
+			if refusal == nil && parent != "" && reply != nil {
+				// The record reached the store before the request went on; it is made durable (fsynced, with
+				// the records of other calls) while the upstream works, and the answer waits for that.
+				if derr := a.Durable(ctx, ticket); derr != nil {
+					if !a.FailOpen() {
+						log.Error("audit: withholding an answer whose request record could not be made durable (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", derr)
+						reply, err = errorReply(x.Msg, jsonrpc.CodeAuditUnavailable,
+							"mcpwarden withheld the answer to this request because its audit record could not be made durable ("+derr.Error()+
+								"). The request may have reached the server. Check the audit store's disk (data_dir)"), nil
+					} else {
+						log.Warn("audit: answering although the request record could not be made durable (audit.fail_open is set)", "server", x.Server, "method", x.Msg.Method, "err", derr)
+					}
+				}
 			}
 			resp := auditResponse(a, x, rec, parent, reply, err, time.Since(start))
 			annotate(x, resp)

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
 )
 
 // startAuditedGateway is startGatewayTB with only the audit stage (SQLite in the test's data_dir).
@@ -132,5 +136,61 @@ func TestAuditModernEra(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tools/call records (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuditWithholdsUndurableAnswer: a request's record reaches the store before the request is forwarded
+// and is synced to disk while the upstream works; when the sync fails, the answer is withheld with
+// CodeAuditUnavailable (fail closed), and calls succeed again once the disk does. The fault is real: the
+// write-ahead log's name is pointed at a procfs file, which cannot be fsynced (SQLite keeps writing to the
+// log it has open).
+func TestAuditWithholdsUndurableAnswer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the fault (an fsync that fails) is made with procfs, which only Linux has")
+	}
+	url, a := startAuditedGateway(t, stdioServerYAML("s1"))
+	cs := connect(t, url+"/mcp/s1", legacy, &recorder{})
+	if text, isErr := callText(t, cs, "echo", map[string]any{"text": "first"}); isErr || text != "s1:first" {
+		t.Fatalf("echo before the fault: %q %v", text, isErr)
+	}
+	wal := a.Sink().DB().Path() + "-wal"
+	if err := os.Rename(wal, wal+".kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/status", wal); err != nil {
+		t.Fatal(err)
+	}
+	got := call(t, cs, "echo", map[string]any{"text": "second"})
+	if err := os.Remove(wal); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(wal+".kept", wal); err != nil {
+		t.Fatal(err)
+	}
+	if got.Code != jsonrpc.CodeAuditUnavailable || !strings.Contains(got.Err, "withheld") {
+		t.Fatalf("call whose record could not be synced: %+v; want the answer withheld (code %d)", got, jsonrpc.CodeAuditUnavailable)
+	}
+	if text, isErr := callText(t, cs, "echo", map[string]any{"text": "third"}); isErr || text != "s1:third" {
+		t.Fatalf("echo after the disk recovered: %q %v", text, isErr)
+	}
+	if err := a.Writer().Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var results []string
+	err := a.Sink().Scan(t.Context(), audit.Filter{Tool: "echo"}, func(r *audit.StoredRecord) error {
+		if r.Kind != "request" {
+			code := int64(0)
+			if r.Error != nil {
+				code = r.Error.Code
+			}
+			results = append(results, fmt.Sprint(r.Kind, code))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"result0", fmt.Sprint("error", jsonrpc.CodeAuditUnavailable), "result0"}; !slices.Equal(results, want) {
+		t.Errorf("answers recorded %v, want %v (the withheld answer is recorded as such)", results, want)
 	}
 }

@@ -99,7 +99,7 @@ func flowRecords(t *testing.T, dir, server string, until func([]*audit.StoredRec
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.DB().Close()
+	defer sink.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var recs []*audit.StoredRecord

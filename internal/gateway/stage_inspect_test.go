@@ -185,7 +185,7 @@ func TestPoisonedToolQuarantinedAtFirstSight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.DB().Close()
+	defer sink.Close()
 	want := map[string]bool{"pin": false, "poison:MW-TP100": false}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

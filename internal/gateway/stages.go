@@ -32,8 +32,9 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 
 	// ③ identity: not built yet — the principal is the local OS user.
 
-	// ⑧ audit: every message is recorded (SQLite in data_dir, or PostgreSQL); requests are committed before
-	// they go further, and refused when they cannot be (fail closed) unless audit.fail_open.
+	// ⑧ audit: every message is recorded (SQLite in data_dir, or PostgreSQL); requests are in the store before
+	// they go further and on disk before their answers go back, and are refused when they cannot be (fail
+	// closed) unless audit.fail_open.
 	if cfg.Audit.Enabled == nil || *cfg.Audit.Enabled {
 		a, err := audit.Open(ctx, cfg, log)
 		if err != nil {

@@ -142,7 +142,8 @@ const (
 	CodeUpstreamTimeout = -32081
 	// CodePolicyDenied: a policy rule refused the request.
 	CodePolicyDenied = -32082
-	// CodeAuditUnavailable: the call could not be recorded, so it was refused (fail closed).
+	// CodeAuditUnavailable: the call could not be recorded, so it was refused (fail closed), or its record
+	// could not be made durable, so its answer was withheld.
 	CodeAuditUnavailable = -32083
 	// CodeApprovalRequired: the call needs a human approval that has not (yet) been given.
 	CodeApprovalRequired = -32084

@@ -76,7 +76,7 @@ func TestSQLiteSettings(t *testing.T) {
 		}
 		got[p] = v
 	}
-	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "page_size": "16384", "busy_timeout": "10000"}
+	want := map[string]string{"journal_mode": "wal", "synchronous": "2", "page_size": "4096", "busy_timeout": "10000"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("pragmas (-want +got):\n%s", diff)
 	}
