@@ -3,6 +3,8 @@ package secrets
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -28,6 +30,26 @@ func sampleText(size int) string {
 	return b.String()[:size]
 }
 
+// candidatesText is about size bytes of assignments of random-looking values to secret-sounding
+// names, every tenth holding a stop word: a tool result full of generic-api-key candidates.
+func candidatesText(size int) string {
+	r := rand.New(rand.NewPCG(3, 4))
+	names := []string{"api_key", "secret", "auth_token", "password", "client_secret"}
+	var b strings.Builder
+	for i := 0; b.Len() < size; i++ {
+		v := make([]byte, 24+r.IntN(16))
+		for j := range v {
+			v[j] = alnum[r.IntN(len(alnum))]
+		}
+		s := string(v)
+		if i%10 == 9 {
+			s = s[:8] + "example" + s[8:]
+		}
+		fmt.Fprintf(&b, "%s = %q\n", names[i%len(names)], s)
+	}
+	return b.String()[:size]
+}
+
 func sampleJSON(size int) []byte {
 	type content struct {
 		Type string `json:"type"`
@@ -43,7 +65,8 @@ func sampleJSON(size int) []byte {
 	}
 }
 
-// BenchmarkScan measures Scan on honest text (the common case) and on text holding one secret.
+// BenchmarkScan measures Scan on honest text (the common case), on text holding one secret, and on
+// text full of generic-api-key candidates (a tenth of them allowed by a stop word).
 func BenchmarkScan(b *testing.B) {
 	if err := Init(); err != nil {
 		b.Fatal(err)
@@ -51,7 +74,7 @@ func BenchmarkScan(b *testing.B) {
 	for _, size := range []int{1 << 10, 10 << 10, 100 << 10} {
 		clean := sampleText(size)
 		dirty := clean[:size/2] + " " + ghPAT + " " + clean[size/2:]
-		for name, text := range map[string]string{"clean": clean, "secret": dirty} {
+		for name, text := range map[string]string{"clean": clean, "secret": dirty, "candidates": candidatesText(size)} {
 			b.Run(fmt.Sprintf("%s/%dKB", name, size>>10), func(b *testing.B) {
 				b.SetBytes(int64(len(text)))
 				for b.Loop() {
@@ -61,6 +84,27 @@ func BenchmarkScan(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkEngine measures building the rule set (what Init does once), and reports the heap that one
+// engine keeps (retained-MB: live heap after a GC, less the live heap before it was built).
+func BenchmarkEngine(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d, err := newDetectors()
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(d)
+	for b.Loop() {
+		if _, err := newDetectors(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e6, "retained-MB") // after b.Loop, which resets metrics
 }
 
 // BenchmarkRedactJSON measures ScanJSON+RedactJSON on a JSON tool result with no secret.

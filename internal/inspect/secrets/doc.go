@@ -4,8 +4,10 @@
 //
 // Detection uses the rule set of gitleaks (github.com/zricethezav/gitleaks/v8) as a library: its
 // default configuration, compiled once, and its detector, one per rule, run only on windows around the
-// rule's keywords (sized from the rule's expression; see docs/detectors.md). This package adds byte
-// offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
+// rule's keywords (sized from the rule's expression; see docs/detectors.md). The allowlists' stop words
+// are checked by this package rather than by gitleaks, with the same meaning, and the per-rule detectors
+// have no keyword prefilter of their own: gitleaks' tries for both took most of the engine's memory. This
+// package adds byte offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
 //
 // Contract: Scan, ScanJSON, Redact and RedactJSON are pure (no I/O, no mutable global state beyond the
 // rule set compiled on first use and WalkJSON's copy of the last document it walked, which only saves

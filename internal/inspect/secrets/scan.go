@@ -25,14 +25,14 @@ type detectors struct {
 	// gated run one rule each, only on the windows that their gate finds.
 	gated []gatedRule
 	rules int
-	// cfg is the translated default configuration (all rules), kept for tests.
-	cfg config.Config
 }
 
 // specificRule is one gitleaks rule and the extent of its matches around a keyword.
 type specificRule struct {
 	id       string
 	detector *detect.Detector
+	// stop are the allowlist stop words of the rule, taken out of its detector (nil: none).
+	stop *stopwords
 	// near, when set, is a further necessary condition of a match around a keyword at text[at:].
 	near func(text string, at int) bool
 }
@@ -45,6 +45,7 @@ type gatedRule struct {
 	detector *detect.Detector
 	keywords []string
 	windows  func(text string, keywords []string) []window
+	stop     *stopwords
 }
 
 var gates = map[string]func(string, []string) []window{
@@ -52,21 +53,37 @@ var gates = map[string]func(string, []string) []window{
 	"jwt":             jwtWindows,
 }
 
-var engine = sync.OnceValues(func() (*detectors, error) {
+var engine = sync.OnceValues(newDetectors)
+
+// defaultRuleSet reads gitleaks' default configuration, not yet translated (compiled).
+func defaultRuleSet() (config.ViperConfig, error) {
 	v := viper.New() // not the global instance: other code may use viper concurrently
 	v.SetConfigType("toml")
 	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
-		return nil, fmt.Errorf("secrets: read the gitleaks default rule set: %w", err)
+		return config.ViperConfig{}, fmt.Errorf("secrets: read the gitleaks default rule set: %w", err)
 	}
 	var vc config.ViperConfig
 	if err := v.Unmarshal(&vc); err != nil {
-		return nil, fmt.Errorf("secrets: decode the gitleaks default rule set: %w", err)
+		return config.ViperConfig{}, fmt.Errorf("secrets: decode the gitleaks default rule set: %w", err)
 	}
+	return vc, nil
+}
+
+// newDetectors compiles the default rule set. Two things keep it small (it is most of the gateway's
+// idle heap): the stop words of the allowlists are checked here rather than by gitleaks (see
+// takeStopwords), and the specific rules' detectors have no keyword prefilter (see single).
+func newDetectors() (*detectors, error) {
+	vc, err := defaultRuleSet()
+	if err != nil {
+		return nil, err
+	}
+	taken := takeStopwords(&vc)
 	cfg, err := vc.Translate()
 	if err != nil {
 		return nil, fmt.Errorf("secrets: compile the gitleaks default rule set: %w", err)
 	}
-	ds := &detectors{cfg: cfg}
+	global := newStopwords(taken.global)
+	ds := &detectors{}
 	// Rules restricted to file paths (kubernetes-secret-yaml, *.tf passwords, …) never match text that
 	// has no path, so they are left out.
 	var ids []string
@@ -88,14 +105,16 @@ var engine = sync.OnceValues(func() (*detectors, error) {
 		}
 		re = re.Simplify()
 		span := maxBytes(re)
-		sr := specificRule{id: id, near: nearGates[id]}
-		sr.detector = detect.NewDetector(subset(cfg, func(x string) bool { return x == id }))
-		sr.detector.IgnoreGitleaksAllow = true
+		sr := specificRule{id: id, near: nearGates[id], stop: taken.forRule(id, global)}
 		if len(r.Keywords) == 0 {
 			// gitleaks runs such a rule on every text; none of the default set is one, and a future one
 			// would need its own windows.
 			return nil, fmt.Errorf("secrets: gitleaks rule %s has no keywords; it cannot be windowed", id)
 		}
+		// The rule's detector needs no keyword prefilter when every window holds a whole keyword of the
+		// rule, which gitleaks' prefilter (strings.ToLower, then an exact search) would find too: the
+		// keyword is ASCII, so its occurrence found ignoring ASCII case is one in the lower-cased text.
+		prefilter := false
 		for _, k := range r.Keywords {
 			k = strings.ToLower(k)
 			// The bytes a match may hold around the keyword: at most its length less the keyword's, or
@@ -110,8 +129,13 @@ var engine = sync.OnceValues(func() (*detectors, error) {
 			if semiGenericName(r.Regex.String(), k) {
 				ko.near = assignedAfter
 			}
+			if !isASCII(k) || ko.before < -windowSlack || ko.after < -windowSlack {
+				prefilter = true // a window might not hold the keyword
+			}
 			kws = append(kws, ko)
 		}
+		sr.detector = detect.NewDetector(single(cfg, id, prefilter))
+		sr.detector.IgnoreGitleaksAllow = true
 		ds.specific = append(ds.specific, sr)
 	}
 	ds.hits = newKeywordGate(kws)
@@ -121,7 +145,8 @@ var engine = sync.OnceValues(func() (*detectors, error) {
 		if !ok {
 			continue // a future rule set may rename it; the rest still runs
 		}
-		g := gatedRule{id: id, detector: detect.NewDetector(subset(cfg, func(x string) bool { return x == id })), windows: gate}
+		// A gate's windows need not hold a keyword: these detectors keep gitleaks' prefilter.
+		g := gatedRule{id: id, detector: detect.NewDetector(single(cfg, id, true)), windows: gate, stop: taken.forRule(id, global)}
 		for _, k := range r.Keywords {
 			g.keywords = append(g.keywords, strings.ToLower(k))
 		}
@@ -134,7 +159,16 @@ var engine = sync.OnceValues(func() (*detectors, error) {
 		g.detector.IgnoreGitleaksAllow = true
 	}
 	return ds, nil
-})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 // subset returns cfg restricted to the rules keep accepts, with the keyword set of those rules.
 func subset(cfg config.Config, keep func(id string) bool) config.Config {
@@ -148,6 +182,20 @@ func subset(cfg config.Config, keep func(id string) bool) config.Config {
 		for _, k := range r.Keywords {
 			out.Keywords[strings.ToLower(k)] = struct{}{}
 		}
+	}
+	return out
+}
+
+// single returns cfg restricted to the rule id. Without prefilter, the rule has no keywords, so gitleaks
+// runs it on every text it is given and its detector's keyword trie is empty (gitleaks' Aho–Corasick
+// trie takes 2 KiB per state: ≈ 20 KiB for a rule with one 8-letter keyword, ≈ 4 MB for the rule set).
+func single(cfg config.Config, id string, prefilter bool) config.Config {
+	out := subset(cfg, func(x string) bool { return x == id })
+	if !prefilter {
+		r := out.Rules[id]
+		r.Keywords = nil
+		out.Rules[id] = r
+		out.Keywords = map[string]struct{}{}
 	}
 	return out
 }
@@ -192,7 +240,7 @@ func Scan(text string) []Finding {
 	out := d.scanSpecific(text)
 	for _, g := range d.gated {
 		for _, w := range g.windows(text, g.keywords) {
-			out = append(out, convert(text, w, g.detector.DetectString(text[w.start:w.end]), func(_, end int) bool {
+			out = append(out, convert(text, w, g.stop.allow(g.detector.DetectString(text[w.start:w.end])), func(_, end int) bool {
 				// A match running into a window's cut end may rely on the artificial end of text.
 				return end < w.end || w.end == len(text)
 			})...)
@@ -347,7 +395,7 @@ func (d *detectors) scanSpecific(text string) []Finding {
 		var got []Finding
 		whole := false
 		for _, w := range windows[ri] {
-			got = append(got, convert(text, w, r.detector.DetectString(text[w.start:w.end]), func(start, end int) bool {
+			got = append(got, convert(text, w, r.stop.allow(r.detector.DetectString(text[w.start:w.end])), func(start, end int) bool {
 				if start == w.start && w.start > 0 {
 					whole = true
 				}
@@ -359,7 +407,7 @@ func (d *detectors) scanSpecific(text string) []Finding {
 			}
 		}
 		if whole {
-			got = convert(text, window{0, len(text)}, r.detector.DetectString(text), nil)
+			got = convert(text, window{0, len(text)}, r.stop.allow(r.detector.DetectString(text)), nil)
 		}
 		out = append(out, got...)
 	}
