@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/loadgen"
 )
 
@@ -70,7 +71,8 @@ Modes:
                    the server without the gateway, in alternating rounds, and prints added latency and
                    throughput as a percentage of it.
   soak             --duration D: constant load for D, one line per --interval with calls, errors, latency,
-                   and the gateway's RSS (--pid or --serve-config) and goroutines (--metrics-url).
+                   and the gateway's RSS (--pid or --serve-config) and goroutines (--metrics-url, or
+                   automatic with --serve-config: the gateway is started with a metrics listener).
   hold             --hold N: open N idle sessions to the gateway (--pid PID, or --serve-config FILE to start
                    one) and report its RSS before and after, bytes per idle session, and probe-call latency
                    before and while the sessions are held.
@@ -88,7 +90,9 @@ Examples:
   mcpwarden bench --stdio -- mcpwarden wrap --config mcpwarden.yaml everything
   mcpwarden bench --hold 1000 --serve-config mcpwarden.yaml --url /mcp/everything
   mcpwarden bench --cold-start --runs 10 --serve-config mcpwarden.yaml
-  mcpwarden bench --url http://127.0.0.1:8740/mcp --duration 10m --interval 30s --pid $(pgrep -n mcpwarden)`,
+  mcpwarden bench --url http://127.0.0.1:8740/mcp --duration 10m --interval 30s --pid $(pgrep -n mcpwarden) \
+                  --metrics-url http://127.0.0.1:9741/metrics
+  mcpwarden bench --serve-config mcpwarden.yaml --url /mcp/everything --duration 30s --interval 5s`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(cmd, f, args)
 		},
@@ -120,7 +124,7 @@ Examples:
 	fl.IntVar(&f.runs, "runs", 5, "cold-start mode: number of starts")
 	fl.DurationVar(&f.duration, "duration", 0, "soak mode: run at constant load for this long (e.g. 10m)")
 	fl.DurationVar(&f.interval, "interval", 10*time.Second, "soak mode: time between sample lines")
-	fl.StringVar(&f.metricsURL, "metrics-url", "", "soak mode: Prometheus endpoint of the gateway, for its go_goroutines gauge")
+	fl.StringVar(&f.metricsURL, "metrics-url", "", "soak mode: Prometheus endpoint of the gateway, for its go_goroutines gauge (automatic with --serve-config)")
 	return cmd
 }
 
@@ -201,11 +205,27 @@ func runBench(cmd *cobra.Command, f benchFlags, args []string) error {
 		if err != nil {
 			return &exitError{code: exitFindings, err: fmt.Errorf("cannot find the mcpwarden binary to start: %w", err)}
 		}
-		g, err := loadgen.StartGateway(ctx, exe, f.serveConfig, f.connectTimeout)
+		// A soak run samples the gateway's goroutines from a metrics listener started for the run (on a free
+		// port: a configured one may be taken by the operator's own gateway), unless --metrics-url names one.
+		metricsPath := ""
+		if f.duration > 0 && f.metricsURL == "" {
+			cfg, err := config.Load(f.serveConfig)
+			if err != nil {
+				return usageErr(err)
+			}
+			metricsPath = config.DefaultMetricsPath
+			if cfg.Metrics != nil {
+				metricsPath = cfg.Metrics.Path
+			}
+		}
+		g, err := loadgen.StartGateway(ctx, exe, f.serveConfig, f.connectTimeout, loadgen.GatewayOptions{Metrics: metricsPath != ""})
 		if err != nil {
 			return &exitError{code: exitFindings, err: err}
 		}
 		defer g.Stop(10 * time.Second)
+		if metricsPath != "" {
+			f.metricsURL = "http://" + g.MetricsAddr + metricsPath
+		}
 		path := f.url
 		if path == "" {
 			path = "/mcp"

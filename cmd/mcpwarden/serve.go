@@ -15,12 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpwarden/mcpwarden/internal/cluster"
+	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/dashboard"
 	"github.com/mcpwarden/mcpwarden/internal/gateway"
+	"github.com/mcpwarden/mcpwarden/internal/metrics"
 )
 
 func newServeCmd() *cobra.Command {
-	var cfgPath, listen string
+	var cfgPath, listen, metricsListen string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the HTTP gateway",
@@ -35,6 +37,9 @@ Endpoints:
                   per-user consent for servers with oauth: (see docs/identity.md)
   /ui/            web dashboard, when the config has a dashboard: section (see docs/dashboard.md)
 
+Prometheus metrics are served on a listener of their own when the config has a metrics: section (or with
+--metrics-listen), at metrics.path (default /metrics); see docs/deploy.md#metrics.
+
 SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout to finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,6 +49,12 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 			}
 			if listen != "" {
 				cfg.Listen = listen
+			}
+			if metricsListen != "" {
+				if cfg.Metrics == nil {
+					cfg.Metrics = &config.Metrics{Path: config.DefaultMetricsPath}
+				}
+				cfg.Metrics.Listen = metricsListen
 			}
 			log := newLogger(cfg)
 			auth, err := gateway.BuildHTTPAuth(cmd.Context(), cfg, log)
@@ -72,6 +83,21 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				return usageErr(err)
 			}
 			sessions.Listen(func(h string) { g.EndSessions(func(id string) bool { return cluster.IDHash(id) == h }) })
+			// The metrics listener is up before the gateway's: whoever waits for the gateway's port can scrape.
+			metricsNote := ""
+			if stages.Metrics != nil {
+				ms, err := metrics.Listen(cfg.Metrics.Listen, cfg.Metrics.Path, stages.Metrics, log)
+				if err != nil {
+					return usageErr(err)
+				}
+				defer func() {
+					cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					_ = ms.Close(cctx)
+				}()
+				log.Info("metrics: serving", "url", ms.URL())
+				metricsNote = "; metrics: " + ms.URL()
+			}
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
 				return usageErr(fmt.Errorf("cannot listen on %s: %w (choose another port with listen: or --listen)", cfg.Listen, err))
@@ -112,8 +138,8 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 			// Shutdown waits for handlers; open GET event streams would hold it for the whole timeout.
 			srv.RegisterOnShutdown(g.Drain)
 			addr := ln.Addr().String()
-			fmt.Fprintf(os.Stderr, "mcpwarden %s listening on http://%s (servers: %s; aggregate: http://%s/mcp)\n",
-				gateway.Version, addr, strings.Join(g.Servers(), ", "), addr)
+			fmt.Fprintf(os.Stderr, "mcpwarden %s listening on http://%s (servers: %s; aggregate: http://%s/mcp%s)\n",
+				gateway.Version, addr, strings.Join(g.Servers(), ", "), addr, metricsNote)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			select {
@@ -136,5 +162,6 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (YAML)")
 	cmd.Flags().StringVar(&listen, "listen", "", "override the config's listen address (host:port)")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics on this address (host:port), overriding metrics.listen")
 	return cmd
 }

@@ -36,6 +36,11 @@ Logs go to stderr; stdout carries only MCP messages.`,
 				}
 			}
 			log := newLogger(cfg)
+			if cfg.Metrics != nil {
+				// Every client runs a wrap process of its own: they would all want the one metrics port.
+				log.Debug("metrics: not served by wrap (run serve for a metrics endpoint)")
+				cfg.Metrics = nil
+			}
 			stages, closeStages, err := gateway.BuildStages(cmd.Context(), cfg, log)
 			if err != nil {
 				return usageErr(err)

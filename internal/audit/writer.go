@@ -240,6 +240,9 @@ func (w *Writer) Stats() WriterStats {
 	return w.stats
 }
 
+// Queued returns the number of records waiting in the queue.
+func (w *Writer) Queued() int { return len(w.queue) }
+
 // Close writes what is queued, seals the chain with a final checkpoint, and stops the writer. Records
 // still unwritten when ctx ends are reported in the error.
 func (w *Writer) Close(ctx context.Context) error {

@@ -50,6 +50,9 @@ type Config struct {
 	// Dashboard turns on the web dashboard `serve` publishes at /ui/ (see docs/dashboard.md). Nil when
 	// absent: no dashboard.
 	Dashboard *Dashboard `yaml:"dashboard,omitempty"`
+	// Metrics turns on the Prometheus metrics endpoint `serve` publishes on a listener of its own (see
+	// docs/deploy.md#metrics). Nil when absent: no metrics are served.
+	Metrics *Metrics `yaml:"metrics,omitempty"`
 
 	// Pinning configures tool pinning: trust on first use of every tool, prompt, resource template and
 	// server instructions (see docs/pinning.md). Nil when absent: mode tofu.
@@ -499,6 +502,16 @@ type Dashboard struct {
 	// OIDC adds single sign-on against auth.issuer (the provider the gateway's identity config uses):
 	// the authorization code flow with PKCE. Nil: admin token only.
 	OIDC *DashboardOIDC `yaml:"oidc,omitempty"`
+}
+
+// Metrics configures the Prometheus metrics endpoint (served by `mcpwarden serve`).
+type Metrics struct {
+	// Listen is the address of the metrics listener, host:port, apart from the gateway's listen address.
+	// Required in the section. Port 0 picks a free port (serve logs the address). A non-loopback address is
+	// allowed with a warning: the endpoint has no authentication.
+	Listen string `yaml:"listen"`
+	// Path is where the metrics are served. Default /metrics.
+	Path string `yaml:"path"`
 }
 
 // DashboardOIDC is the dashboard's OpenID Connect client registration at auth.issuer.

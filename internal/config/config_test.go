@@ -456,3 +456,62 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 		t.Errorf("alias fan-out: got %v, want %q", err, want)
 	}
 }
+
+// TestMetricsSection covers the metrics: section's validation beyond the golden archives: which listen
+// addresses and paths are accepted, warned about or refused, and that a refused section leaves the Config
+// as it was.
+func TestMetricsSection(t *testing.T) {
+	t.Setenv("HOME", "/home/alice")
+	tests := []struct {
+		name, listen, path string
+		wantPath           string // after defaults, when accepted
+		wantWarn, wantErr  string // substrings; "" for none
+	}{
+		{name: "loopback, default path", listen: "127.0.0.1:9741", wantPath: "/metrics"},
+		{name: "localhost", listen: "localhost:9741", wantPath: "/metrics"},
+		{name: "ipv6 loopback", listen: "[::1]:9741", wantPath: "/metrics"},
+		{name: "port 0 picks a free port", listen: "127.0.0.1:0", wantPath: "/metrics"},
+		{name: "root path", listen: "127.0.0.1:9741", path: "/", wantPath: "/"},
+		{name: "nested path", listen: "127.0.0.1:9741", path: "/ops/metrics.v1", wantPath: "/ops/metrics.v1"},
+		{name: "lan address is a warning", listen: "192.0.2.10:9741", wantPath: "/metrics", wantWarn: "metrics.listen: 192.0.2.10:9741 is not a loopback address"},
+		{name: "host name is a warning", listen: "metrics.internal:9741", wantPath: "/metrics", wantWarn: "no authentication"},
+		{name: "missing listen", path: "/metrics", wantErr: "metrics.listen: is required in the metrics section"},
+		{name: "no port", listen: "127.0.0.1", wantErr: `metrics.listen: "127.0.0.1" is not host:port`},
+		{name: "port out of range", listen: "127.0.0.1:70000", wantErr: "has no valid port"},
+		{name: "bad host", listen: "bad_host!:9741", wantErr: `"bad_host!" is not a valid host`},
+		{name: "the gateway's own address", listen: "127.0.0.1:8740", wantErr: "is the port of the gateway's listen address"},
+		{name: "the gateway's port on every interface", listen: ":8740", wantErr: "is the port of the gateway's listen address"},
+		{name: "relative path", listen: "127.0.0.1:9741", path: "metrics", wantErr: `metrics.path: "metrics" is not a URL path`},
+		{name: "trailing slash", listen: "127.0.0.1:9741", path: "/metrics/", wantErr: "metrics.path"},
+		{name: "dot segment", listen: "127.0.0.1:9741", path: "/a/../metrics", wantErr: "metrics.path"},
+		{name: "query", listen: "127.0.0.1:9741", path: "/metrics?x=1", wantErr: "metrics.path"},
+		{name: "mux pattern syntax", listen: "127.0.0.1:9741", path: "/{name}", wantErr: "metrics.path"},
+		{name: "method in pattern", listen: "127.0.0.1:9741", path: "GET /metrics", wantErr: "metrics.path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Servers: []Server{{Name: "a", Command: []string{"srv"}}}, Metrics: &Metrics{Listen: tt.listen, Path: tt.path}}
+			before := *c.Metrics
+			err := c.CheckAndSetDefaults()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				if *c.Metrics != before {
+					t.Errorf("a refused metrics section was changed: %+v, was %+v", *c.Metrics, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if c.Metrics.Path != tt.wantPath || c.Metrics.Listen != tt.listen {
+				t.Errorf("metrics %+v, want listen %q path %q", *c.Metrics, tt.listen, tt.wantPath)
+			}
+			warns := strings.Join(c.Warnings, "\n")
+			if tt.wantWarn == "" && strings.Contains(warns, "metrics") || tt.wantWarn != "" && !strings.Contains(warns, tt.wantWarn) {
+				t.Errorf("warnings %q, want %q", c.Warnings, tt.wantWarn)
+			}
+		})
+	}
+}

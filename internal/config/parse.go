@@ -702,6 +702,13 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				{"level", d.setStr(&c.Log.Level)},
 			})
 		}},
+		{"metrics", func(v *yaml.Node, p string) {
+			c.Metrics = &Metrics{}
+			d.object(v, p, []field{
+				{"listen", d.setStr(&c.Metrics.Listen)},
+				{"path", d.setStr(&c.Metrics.Path)},
+			})
+		}},
 		{"pinning", func(v *yaml.Node, p string) {
 			c.Pinning = &Pinning{}
 			d.object(v, p, []field{{"mode", d.setStr(&c.Pinning.Mode)}})

@@ -183,6 +183,11 @@ func (c *Config) check(lookup lookupFunc) (probs, warns []problem) {
 	if c.Dashboard != nil {
 		k.dashboard(c.Dashboard, c.Auth)
 	}
+	if c.Metrics != nil {
+		m := *c.Metrics // defaults go into a copy: a Config that fails validation stays as it was
+		c.Metrics = &m
+		k.metrics(c.Metrics, c.Listen)
+	}
 	for i := range c.Servers {
 		if c.Servers[i].TokenPassthrough != nil && (c.Auth == nil || c.Auth.Mode == AuthModeNone || c.Auth.Mode == AuthModeAPIKey) {
 			k.errorf(indexPath("servers", i)+".token_passthrough", "needs auth in oauth mode: only a client's OAuth access token can be forwarded")
@@ -611,6 +616,74 @@ func (k *checker) approval(a *Approval) {
 			}
 		}
 	}
+}
+
+// DefaultMetricsPath is where the metrics are served when metrics.path is empty.
+const DefaultMetricsPath = "/metrics"
+
+// metrics validates the metrics section; listen is the gateway's own (defaulted) listen address.
+func (k *checker) metrics(m *Metrics, listen string) {
+	if m.Path == "" {
+		m.Path = DefaultMetricsPath
+	}
+	if m.Path != DefaultMetricsPath && !validMetricsPath(m.Path) {
+		k.errorf("metrics.path", "%q is not a URL path: write one starting with / from letters, digits and . _ ~ - "+
+			"(no query, no trailing /), e.g. %s", m.Path, DefaultMetricsPath)
+	}
+	if m.Listen == "" {
+		k.errorf("metrics.listen", "is required in the metrics section: write the address of the metrics listener, "+
+			"apart from listen, e.g. 127.0.0.1:9741 (or remove the metrics section to serve none)")
+		return
+	}
+	host, port, err := net.SplitHostPort(m.Listen)
+	if err != nil {
+		k.errorf("metrics.listen", "%q is not host:port (write e.g. 127.0.0.1:9741)", m.Listen)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || port != strconv.Itoa(n) {
+		k.errorf("metrics.listen", "%q has no valid port: use a number from 0 to 65535 (0 picks a free port), e.g. 127.0.0.1:9741", m.Listen)
+		return
+	}
+	if lh, lp, err := net.SplitHostPort(listen); err == nil && port != "0" && port == lp && (host == lh || wildcardHost(host) || wildcardHost(lh)) {
+		k.errorf("metrics.listen", "%q is the port of the gateway's listen address %q: give the metrics a port of their own, e.g. 127.0.0.1:9741",
+			m.Listen, listen)
+		return
+	}
+	warn := func() {
+		k.warns = append(k.warns, problem{path: "metrics.listen", msg: fmt.Sprintf("%s is not a loopback address, so other "+
+			"machines can read the gateway's metrics (the endpoint has no authentication; they name the configured servers "+
+			"and count their traffic): make sure that is intended, or use 127.0.0.1:%s", m.Listen, port)})
+	}
+	switch ip, err := netip.ParseAddr(host); {
+	case err == nil && ip.Zone() == "" && ip.IsLoopback(), strings.EqualFold(host, "localhost"):
+	case host == "", err == nil, validHostname(host):
+		warn()
+	default:
+		k.errorf("metrics.listen", "%q is not a valid host: use an IP address or a host name, e.g. 127.0.0.1:9741", host)
+	}
+}
+
+// wildcardHost reports whether a listen host binds every interface.
+func wildcardHost(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+
+// validMetricsPath reports whether p is a clean absolute URL path of unreserved characters (so it is also a
+// literal http.ServeMux pattern).
+func validMetricsPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || (len(p) > 1 && strings.HasSuffix(p, "/")) || strings.Contains(p, "//") || len(p) > 256 {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c == '/' || c == '.' || c == '_' || c == '~' || c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // Dashboard defaults and limits.

@@ -49,13 +49,16 @@ func startDefaultGateway(b *testing.B, upURL string, extra ...string) string {
 
 // BenchmarkDefaultLatency: one session each, direct and through the fully protected gateway, alternating.
 // The sync=normal case is the same gateway with audit: {sync: normal} (commits not fsynced): the difference
-// is what the durable commit of each request record costs.
+// is what the durable commit of each request record costs. sync=normal/metrics adds the metrics: section
+// (request counters and the tools/call histogram on the data path; nothing scrapes): compared with
+// sync=normal, it is what the metrics cost.
 func BenchmarkDefaultLatency(b *testing.B) {
 	for _, era := range []struct {
 		name, version string
 		stateless     bool
 		extra         string
-	}{{"2025-11-25", "2025-11-25", false, ""}, {"2026-07-28", "", true, ""}, {"2025-11-25/sync=normal", "2025-11-25", false, "audit: {sync: normal}\n"}} {
+	}{{"2025-11-25", "2025-11-25", false, ""}, {"2026-07-28", "", true, ""}, {"2025-11-25/sync=normal", "2025-11-25", false, "audit: {sync: normal}\n"},
+		{"2025-11-25/sync=normal/metrics", "2025-11-25", false, "audit: {sync: normal}\nmetrics: {listen: 127.0.0.1:0}\n"}} {
 		b.Run(era.name, func(b *testing.B) {
 			up := httptest.NewServer(newTestHTTPUpstream("up", era.stateless))
 			b.Cleanup(up.Close)

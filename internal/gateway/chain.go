@@ -4,6 +4,7 @@
 //	client ─▶ ① transport  (internal/transport: stdio | Streamable HTTP, both eras; Origin/Host; size limits)
 //	       ─▶ ② session    (internal/session: session id, era, negotiated version, client capabilities)
 //	       ─▶ ③ identity   (who the principal is)                      Stages.Identity
+//	       ─▶   metrics    (count the request by its final outcome)    Stages.Metrics
 //	       ─▶ ⑧ audit      (record before forwarding; wraps the rest)  Stages.Audit
 //	       ─▶ ⑦ flow       (data flow: session labels and argument     Stages.Flow
 //	                        detectors before policy; result secrets,
@@ -26,12 +27,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/identity"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/pin"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/metrics"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 	"github.com/mcpwarden/mcpwarden/internal/session"
 )
@@ -100,6 +103,8 @@ type Exchange struct {
 	// commit runs while the other stages decide) and returns the refusal to answer when it could not be
 	// (nil: forward). ⑥ upstream is reached only through it: nothing is forwarded unrecorded.
 	auditGate func() *jsonrpc.Message
+	// forwarded is set when the request passed awaitAudit to ⑥ upstream (read by the request counters).
+	forwarded atomic.Bool
 
 	// scanned is the result payload in which the data-flow stage's secret and PII detectors found nothing
 	// (set with markScanned): ⑧ audit stores exactly that payload without running them again.
@@ -199,19 +204,24 @@ type Stages struct {
 	// client request carries through the chain, and returns the result to keep (⑦ inspect: the server
 	// identity pin; instructions withheld when quarantined), or an error that fails that connection.
 	UpstreamHello func(ctx context.Context, server string, init *jsonrpc.Message, result json.RawMessage) (json.RawMessage, error)
+
+	// Metrics, when set, counts every client request by server, method and outcome where its answer is
+	// final (outside ⑧ audit), and is served by `mcpwarden serve` (config metrics:). Nil: no metrics.
+	Metrics *metrics.Metrics
 }
 
 // clientChain builds the client→server chain in data-path order around the upstream (⑥) handler.
 func (s Stages) clientChain(upstream Handler) Handler {
-	h := upstream            // ⑥ forward to the upstream server, wait for its response
-	h = awaitAudit(h)        // ⑧ … once the request's audit record is durable (committed while ④–⑦ ran)
-	h = apply(s.Inspect, h)  // ⑦ inspect what comes back (pins, scanners, taint)
-	h = apply(s.Approval, h) // ⑤ park calls that need a human
-	h = apply(s.Policy, h)   // ④ decide
-	h = apply(s.Flow, h)     // ⑦ data flow: session labels and findings for ④; redact, block or taint results
-	h = apply(s.Audit, h)    // ⑧ record the message before anything is forwarded, and the outcome
-	h = apply(s.Identity, h) // ③ establish the principal
-	h = resolvePrincipal(h)  // ③ default: the principal an authenticating front put in ctx, else the OS user
+	h := upstream                   // ⑥ forward to the upstream server, wait for its response
+	h = awaitAudit(h)               // ⑧ … once the request's audit record is durable (committed while ④–⑦ ran)
+	h = apply(s.Inspect, h)         // ⑦ inspect what comes back (pins, scanners, taint)
+	h = apply(s.Approval, h)        // ⑤ park calls that need a human
+	h = apply(s.Policy, h)          // ④ decide
+	h = apply(s.Flow, h)            // ⑦ data flow: session labels and findings for ④; redact, block or taint results
+	h = apply(s.Audit, h)           // ⑧ record the message before anything is forwarded, and the outcome
+	h = countRequests(s.Metrics, h) // count the request by its final outcome (audit's refusals included)
+	h = apply(s.Identity, h)        // ③ establish the principal
+	h = resolvePrincipal(h)         // ③ default: the principal an authenticating front put in ctx, else the OS user
 	return h
 }
 
@@ -246,6 +256,7 @@ func resolvePrincipal(next Handler) Handler {
 func (s Stages) localChain(local Handler) Handler {
 	h := local
 	h = apply(s.Audit, h)
+	h = countRequests(s.Metrics, h)
 	h = apply(s.Identity, h)
 	h = resolvePrincipal(h)
 	return h
@@ -259,6 +270,7 @@ func awaitAudit(next Handler) Handler {
 		if refusal := x.auditCommitted(); refusal != nil {
 			return refusal, nil
 		}
+		x.forwarded.Store(true)
 		return next(ctx, x)
 	}
 }

@@ -130,6 +130,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		Cluster:            opts.Cluster,
 	})
 	g.agg = newAggregateBackend(g)
+	opts.Stages.Metrics.WatchSessions(g.front.SessionCount)
 	return g, nil
 }
 

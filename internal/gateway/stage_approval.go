@@ -14,6 +14,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/approval"
 	"github.com/mcpwarden/mcpwarden/internal/audit"
 	"github.com/mcpwarden/mcpwarden/internal/jsonrpc"
+	"github.com/mcpwarden/mcpwarden/internal/metrics"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
 
@@ -26,6 +27,8 @@ type ApprovalStageConfig struct {
 	Annotate bool
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Metrics counts approval outcomes and the calls parked for a human; nil: none.
+	Metrics *metrics.Metrics
 }
 
 // NewApprovalStage returns the approval stage: a request the policy stage passed down with an ask decision
@@ -52,6 +55,7 @@ type approvalStage struct {
 }
 
 func (s *approvalStage) note(x *Exchange, n *audit.Approval) {
+	s.cfg.Metrics.Approval(n.Outcome)
 	if s.cfg.Annotate {
 		x.SetApproval(n)
 	}
@@ -120,7 +124,9 @@ func (s *approvalStage) await(ctx context.Context, x *Exchange, d *policy.Decisi
 	tick := s.keepAlive(ctx, x, peer, a)
 	ectx, stopElicit := context.WithCancel(ctx)
 	decided, elicitDone := s.elicit(ectx, x, peer, a, call)
+	s.cfg.Metrics.Waiting(1)
 	out, err := s.cfg.Broker.Await(ctx, a, decided, tick)
+	s.cfg.Metrics.Waiting(-1)
 	stopElicit()
 	<-elicitDone
 	if err != nil {

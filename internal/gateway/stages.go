@@ -13,6 +13,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
+	"github.com/mcpwarden/mcpwarden/internal/metrics"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
 
@@ -31,6 +32,16 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 	}
 
 	// ③ identity: not built yet — the principal is the local OS user.
+
+	// Metrics (config metrics:, served by `mcpwarden serve`): request counters around the chain, and the
+	// audit writer's and the approvals' figures below.
+	if m := cfg.Metrics; m != nil && m.Listen != "" {
+		names := make([]string, 0, len(cfg.Servers))
+		for _, sc := range cfg.Servers {
+			names = append(names, sc.Name)
+		}
+		st.Metrics = metrics.New(names, Version)
+	}
 
 	// ⑧ audit: every message is recorded (SQLite in data_dir, or PostgreSQL); requests are in the store before
 	// they go further and on disk before their answers go back, and are refused when they cannot be (fail
@@ -53,6 +64,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		// live traffic was allowed to carry (capture: redacted, the default).
 		a.SetRedactor(func(s string) (string, bool) { return flow.RedactText(s, minConf) })
 		st.Audit = AuditStage(a, log)
+		st.Metrics.WatchAudit(a.Writer())
 		log.Info("audit trail on", "store", cfg.Audit.Store, "capture", cfg.Audit.Capture, "fail_open", cfg.Audit.FailOpen)
 	}
 
@@ -149,7 +161,7 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}
 		closers = append(closers, broker.Close)
-		mw, err := NewApprovalStage(ApprovalStageConfig{Broker: broker, Annotate: st.Audit != nil, Logger: log})
+		mw, err := NewApprovalStage(ApprovalStageConfig{Broker: broker, Annotate: st.Audit != nil, Logger: log, Metrics: st.Metrics})
 		if err != nil {
 			return Stages{}, nil, errors.Join(err, closeAll())
 		}

@@ -52,7 +52,7 @@ func ColdStart(ctx context.Context, o ColdStartOptions) (*ColdStartReport, error
 	}
 	rep := &ColdStartReport{Runs: o.Runs}
 	for i := range o.Runs {
-		g, err := StartGateway(ctx, o.Exe, o.Config, o.Timeout)
+		g, err := StartGateway(ctx, o.Exe, o.Config, o.Timeout, GatewayOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("cold start %d of %d: %w", i+1, o.Runs, err)
 		}

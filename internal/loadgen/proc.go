@@ -141,6 +141,9 @@ func FetchGoroutines(ctx context.Context, url string) (int, error) {
 type Gateway struct {
 	// Addr is "127.0.0.1:PORT", the address it listens on.
 	Addr string
+	// MetricsAddr is "127.0.0.1:PORT", the address of its metrics listener when GatewayOptions.Metrics was
+	// set ("" otherwise). Its path is the config's metrics.path (default /metrics).
+	MetricsAddr string
 	// Started is when the process was exec'd; Listening is when its port first accepted a connection.
 	Started, Listening time.Time
 
@@ -179,12 +182,19 @@ func (g *Gateway) Stop(grace time.Duration) {
 // (another process took the free port).
 const startAttempts = 3
 
+// GatewayOptions are optional settings of a gateway StartGateway starts.
+type GatewayOptions struct {
+	// Metrics starts it with a metrics listener on a second free loopback port (serve --metrics-listen),
+	// whatever its config says: the soak mode samples go_goroutines there.
+	Metrics bool
+}
+
 // StartGateway runs `exe serve --config config --listen 127.0.0.1:PORT` on a free loopback port and waits,
 // at most timeout, until the port accepts connections. exe is normally os.Executable().
-func StartGateway(ctx context.Context, exe, config string, timeout time.Duration) (*Gateway, error) {
+func StartGateway(ctx context.Context, exe, config string, timeout time.Duration, opts GatewayOptions) (*Gateway, error) {
 	var lastErr error
 	for range startAttempts {
-		g, err := startGatewayOnce(ctx, exe, config, timeout)
+		g, err := startGatewayOnce(ctx, exe, config, timeout, opts)
 		if err == nil {
 			return g, nil
 		}
@@ -198,14 +208,24 @@ func StartGateway(ctx context.Context, exe, config string, timeout time.Duration
 
 var errExitedEarly = errors.New("gateway exited before listening")
 
-func startGatewayOnce(ctx context.Context, exe, config string, timeout time.Duration) (*Gateway, error) {
+func startGatewayOnce(ctx context.Context, exe, config string, timeout time.Duration, opts GatewayOptions) (*Gateway, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(exe, "serve", "--config", config, "--listen", addr)
-	g := &Gateway{Addr: addr, cmd: cmd, out: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
+	args := []string{"serve", "--config", config, "--listen", addr}
+	metricsAddr := ""
+	if opts.Metrics {
+		mport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		metricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(mport))
+		args = append(args, "--metrics-listen", metricsAddr) // bound before the gateway's own port
+	}
+	cmd := exec.Command(exe, args...)
+	g := &Gateway{Addr: addr, MetricsAddr: metricsAddr, cmd: cmd, out: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = g.out, g.out
 	g.Started = time.Now()
 	if err := cmd.Start(); err != nil {
