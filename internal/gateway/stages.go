@@ -13,6 +13,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/secrets"
 	"github.com/mcpwarden/mcpwarden/internal/metrics"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
 )
@@ -176,6 +177,14 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		return Stages{}, nil, errors.Join(err, closeAll())
 	}
 	st.Flow = flowMW
+	// The secret detector's rule set (gitleaks') compiles in about 30 ms: in the background, so the gateway
+	// listens at once and the first call rarely waits for it. A rule set that cannot compile refuses every
+	// payload the detectors would scan (flow.Guard), and is reported here.
+	go func() {
+		if err := secrets.Init(); err != nil {
+			log.Error("data flow: the secret detector cannot start; payloads it would scan are refused", "err", err)
+		}
+	}()
 
 	// ⑦ inspect: tool pinning (TOFU by default; pins in the audit database), the poisoning scan of every
 	// list that passes back, quarantine of changed or poisoned items, and sanitising. A pin store that

@@ -90,10 +90,23 @@ type Guard struct {
 	Monitor bool
 }
 
+// refused blocks v when the secret detector's rule set did not compile: a scan would find nothing, and
+// nothing may pass unscanned (fail closed, also in monitor mode).
+func refused(v *Verdict) bool {
+	if err := secrets.Init(); err != nil {
+		v.Block = "the secret detector could not start (" + err.Error() + "), so nothing it would scan is let through"
+		return true
+	}
+	return false
+}
+
 // Arguments inspects a call's arguments.
 func (g *Guard) Arguments(raw json.RawMessage, r Rules) Verdict {
 	v := Verdict{Payload: raw}
 	if len(raw) == 0 {
+		return v
+	}
+	if refused(&v) {
 		return v
 	}
 	sf := secrets.ScanJSON(raw)
@@ -123,6 +136,9 @@ func (g *Guard) Arguments(raw json.RawMessage, r Rules) Verdict {
 func (g *Guard) Result(ctx context.Context, raw json.RawMessage, r Rules) Verdict {
 	v := Verdict{Payload: raw}
 	if len(raw) == 0 {
+		return v
+	}
+	if refused(&v) {
 		return v
 	}
 	sf := secrets.ScanJSON(raw)
