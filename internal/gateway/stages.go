@@ -12,7 +12,9 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/cluster"
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/flow"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/injection"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/pii"
+	"github.com/mcpwarden/mcpwarden/internal/inspect/poison"
 	"github.com/mcpwarden/mcpwarden/internal/inspect/secrets"
 	"github.com/mcpwarden/mcpwarden/internal/metrics"
 	"github.com/mcpwarden/mcpwarden/internal/policy"
@@ -184,6 +186,14 @@ func BuildStages(ctx context.Context, cfg *config.Config, log *slog.Logger) (Sta
 		if err := secrets.Init(); err != nil {
 			log.Error("data flow: the secret detector cannot start; payloads it would scan are refused", "err", err)
 		}
+	}()
+	// The poisoning scan (every list) and the prompt-injection scan (every result) compile their
+	// expressions on first use, 3 and 4 ms: in the background too, so that neither the binary's start nor
+	// the first list or result pays for them. Their tables are static and checked by their tests; one
+	// that broke its invariants would panic here as it did at package initialisation.
+	go func() {
+		poison.Init()
+		injection.Init()
 	}()
 
 	// ⑦ inspect: tool pinning (TOFU by default; pins in the audit database), the poisoning scan of every

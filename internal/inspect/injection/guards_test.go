@@ -76,7 +76,7 @@ func TestGuardsAcceptEveryMatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	tails := []string{"", " ", "\n", ", the user", ". more text", "x", ": ok", " and then"}
 	guarded := 0
-	for _, p := range patterns {
+	for _, p := range loadTables().patterns {
 		if p.guard == nil {
 			continue
 		}
@@ -114,10 +114,11 @@ func TestGuardsAcceptEveryMatch(t *testing.T) {
 // anchors at increasing positions of texts made of need words, as keywords calls it.
 func TestNeedCacheMatchesContains(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
+	tb := loadTables()
 	var withNeeds []*pattern
-	for i := range patterns {
-		if patterns[i].needIDs != nil {
-			withNeeds = append(withNeeds, &patterns[i])
+	for i := range tb.patterns {
+		if tb.patterns[i].needIDs != nil {
+			withNeeds = append(withNeeds, &tb.patterns[i])
 		}
 	}
 	for range 3000 {
@@ -132,7 +133,7 @@ func TestNeedCacheMatchesContains(t *testing.T) {
 		for p := 0; p < len(s); p += 1 + r.IntN(40) {
 			pt := withNeeds[r.IntN(len(withNeeds))]
 			end := min(len(s), p+min(pt.maxLen, needWindow))
-			if got, want := c.has(s, p, end, pt.needIDs), containsAnyOracle(s[p:end], pt.needs); got != want {
+			if got, want := c.has(tb.needWords, s, p, end, pt.needIDs), containsAnyOracle(s[p:end], pt.needs); got != want {
 				t.Fatalf("has(%q, %d, %d, %v) = %v, want %v", s, p, end, pt.needs, got, want)
 			}
 		}
@@ -142,7 +143,7 @@ func TestNeedCacheMatchesContains(t *testing.T) {
 // TestVerbLengthsFit checks that every verb's words are shorter than 64 bytes, which verbsBefore's
 // length bits assume.
 func TestVerbLengthsFit(t *testing.T) {
-	for _, p := range patterns {
+	for _, p := range loadTables().patterns {
 		if p.back > 0 && p.verbMax >= 64 {
 			t.Errorf("%s: a verb of %d bytes", p.id, p.verbMax)
 		}

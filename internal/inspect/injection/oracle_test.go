@@ -14,6 +14,7 @@ import (
 // allocation-free verb search (commit b86bb0c): the oracle the current code is checked against.
 func (ts *textScan) keywordsOracle() {
 	s := ts.nt.s
+	patterns, index := ts.tb.patterns, &ts.tb.index
 	var lastEnd []int // by pattern; allocated at the first anchor found (most short strings have none)
 	try := func(p int, ref anchorRef) {
 		if ref.word && p > 0 && isWordByte(s[p-1]) {
@@ -148,7 +149,7 @@ func containsAnyOracle(s string, words []string) bool {
 
 // keywordResults runs the keyword rules (the current code, or the oracle) on text.
 func keywordResults(text string, oracle bool) ([]Finding, []region) {
-	ts := &textScan{orig: text, nt: normalize(text)}
+	ts := &textScan{tb: loadTables(), orig: text, nt: normalize(text)}
 	if oracle {
 		ts.keywordsOracle()
 	} else {
@@ -217,7 +218,7 @@ func oracleWords() []string {
 			out = append(out, w)
 		}
 	}
-	for _, p := range patterns {
+	for _, p := range loadTables().patterns {
 		for _, a := range p.anchors {
 			add(a)
 		}

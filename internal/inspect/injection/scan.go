@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -36,18 +37,44 @@ func head4(s string, p int) uint32 {
 	return w
 }
 
-// index finds, in one pass, every position where an anchor starts: a table keyed by the first two
-// bytes, plus the one-byte anchors.
-func init() {
-	for i := range patterns {
-		switch patterns[i].cat {
-		case catData, catSend, catToolCall:
-			patterns[i].negatable = true
-		}
-	}
+// tables are the compiled patterns and the indexes over them. Building them takes about 4 ms and
+// 2.7 MB (the expressions), so they are built on first use, once (loadTables), rather than at package
+// initialisation, which every run of the binary pays for; the gateway builds them in the background at
+// start (Init). A scan fetches them once and passes them down.
+type tables struct {
+	patterns []pattern
+	index    anchorIndex
+	// needWords are the words of every pattern's needs, indexed by needIDs.
+	needWords []string
 }
 
-var index = func() (ix struct {
+// loadTables returns the tables, building them on the first call. A table that breaks its invariants
+// panics, on that call and on every later one (sync.OnceValue): TestTables builds them.
+var loadTables = sync.OnceValue(buildTables)
+
+// Init builds the scanner's tables now, so that the first Scan does not wait for them. Calling it is
+// optional and it is safe for concurrent use; Scan and ScanJSON build the tables when they are needed.
+func Init() { loadTables() }
+
+func buildTables() *tables {
+	t := &tables{patterns: buildPatterns()}
+	for i := range t.patterns {
+		switch t.patterns[i].cat {
+		case catData, catSend, catToolCall:
+			t.patterns[i].negatable = true
+		}
+	}
+	t.index.build(t.patterns)
+	t.needWords = indexNeeds(t.patterns)
+	if len(t.needWords) > maxNeedWords || len(t.patterns) > maxPatterns {
+		panic("injection: more need words or patterns than maxNeedWords or maxPatterns")
+	}
+	return t
+}
+
+// anchorIndex finds, in one pass, every position where an anchor starts: a table keyed by the first
+// two bytes, plus the one-byte anchors.
+type anchorIndex struct {
 	// pairs has bit k set when byPair[k] != 0: 8 KiB that stay in the L1 cache, where byPair does not.
 	pairs  [1 << 16 / 64]uint64
 	byPair [1 << 16]uint16
@@ -57,7 +84,10 @@ var index = func() (ix struct {
 	singles [256][]anchorRef
 	// wordOnly[c]: every anchor that starts with byte c starts with an ASCII letter (needs a boundary).
 	wordOnly [256]bool
-}) {
+}
+
+// build indexes the anchors of patterns.
+func (ix *anchorIndex) build(patterns []pattern) {
 	for c := 'a'; c <= 'z'; c++ {
 		ix.wordOnly[c] = true
 	}
@@ -94,8 +124,7 @@ var index = func() (ix struct {
 		}
 		ix.heads = append(ix.heads, hs)
 	}
-	return ix
-}()
+}
 
 // Limits that bound the work on hostile input.
 const (
@@ -128,6 +157,7 @@ type region struct{ start, end int }
 
 // textScan holds the state of one text.
 type textScan struct {
+	tb       *tables
 	orig     string
 	nt       normText
 	depth    int
@@ -148,8 +178,8 @@ func (ts *textScan) add(f Finding) {
 }
 
 // scanText returns the findings of one text (not scored).
-func scanText(text string, depth int) []Finding {
-	ts := &textScan{orig: text, nt: normalize(text), depth: depth}
+func scanText(tb *tables, text string, depth int) []Finding {
+	ts := &textScan{tb: tb, orig: text, nt: normalize(text), depth: depth}
 	if ts.nt.idx != nil { // not plainASCII(text)
 		ts.raw()
 	}
@@ -185,6 +215,7 @@ func dedupe(fs []Finding) []Finding {
 // keywords runs the anchored patterns where their anchors start.
 func (ts *textScan) keywords() {
 	s := ts.nt.s
+	patterns, index, needWords := ts.tb.patterns, &ts.tb.index, ts.tb.needWords
 	var lastEnd [maxPatterns]int // by pattern: where its last match ended
 	var needs needCache
 	var verbs [3]int
@@ -225,7 +256,7 @@ func (ts *textScan) keywords() {
 			if pt.guard != nil && !pt.guard(win) {
 				return
 			}
-			if pt.needIDs != nil && !needs.has(s, p, min(len(s), p+min(pt.maxLen, needWindow)), pt.needIDs) {
+			if pt.needIDs != nil && !needs.has(needWords, s, p, min(len(s), p+min(pt.maxLen, needWindow)), pt.needIDs) {
 				return
 			}
 			m = pt.re.FindStringSubmatchIndex(win)
@@ -376,8 +407,8 @@ func opensSentence(s string, p int) bool {
 	return true
 }
 
-// needWords are the words of every pattern's needs, indexed by needIDs.
-var needWords = func() (words []string) {
+// indexNeeds returns the words of every pattern's needs and sets the patterns' needIDs, which index them.
+func indexNeeds(patterns []pattern) (words []string) {
 	ids := map[string]uint16{}
 	for i := range patterns {
 		p := &patterns[i]
@@ -392,10 +423,10 @@ var needWords = func() (words []string) {
 		}
 	}
 	return words
-}()
+}
 
-// containsAny reports whether s contains one of the words ids.
-func containsAny(s string, ids []uint16) bool {
+// containsAny reports whether s contains one of the words ids (of needWords).
+func containsAny(needWords []string, s string, ids []uint16) bool {
 	for _, id := range ids {
 		if strings.Contains(s, needWords[id]) {
 			return true
@@ -410,12 +441,6 @@ const maxPatterns = 64
 // maxNeedWords bounds len(needWords), so that a needCache fits on the stack.
 const maxNeedWords = 128
 
-func init() {
-	if len(needWords) > maxNeedWords || len(patterns) > maxPatterns {
-		panic("injection: more need words or patterns than maxNeedWords or maxPatterns")
-	}
-}
-
 // needCache remembers, per need word, what a search of one text found, so that a pattern's anchors that
 // follow each other closely (positions increase) do not search the same bytes again. after[id] is a
 // position at or after which the word's next occurrence starts, as far as a search from before it
@@ -425,11 +450,11 @@ type needCache struct {
 	at    [maxNeedWords]bool
 }
 
-// has reports whether one of the words ids occurs within s[p:end) (p never decreases between calls on
-// one text).
-func (c *needCache) has(s string, p, end int, ids []uint16) bool {
+// has reports whether one of the words ids (of needWords) occurs within s[p:end) (p never decreases
+// between calls on one text).
+func (c *needCache) has(needWords []string, s string, p, end int, ids []uint16) bool {
 	if len(s) > math.MaxInt32 {
-		return containsAny(s[p:end], ids)
+		return containsAny(needWords, s[p:end], ids)
 	}
 	for _, id := range ids {
 		w := needWords[id]
@@ -736,7 +761,7 @@ func classifyEscape(t string, i, size int) (int, string) {
 // addHidden scans text recovered from a hidden channel and adds its findings, located at [start, end)
 // of the original text and marked hidden.
 func (ts *textScan) addHidden(text string, start, end int) {
-	for _, f := range scanText(text, ts.depth+1) {
+	for _, f := range scanText(ts.tb, text, ts.depth+1) {
 		f.Start, f.End, f.Hidden = start, end, true
 		f.Evidence = "hidden: " + f.Evidence
 		ts.add(f)
@@ -1158,7 +1183,7 @@ func score(fs []Finding) Report {
 
 // Scan scores one text: a tool result's text content, a resource's text, a prompt message.
 func Scan(text string) Report {
-	return score(scanText(text, 0))
+	return score(scanText(loadTables(), text, 0))
 }
 
 // minJSONString is the shortest JSON string worth scanning on its own.
@@ -1169,11 +1194,12 @@ const minJSONString = 8
 // Invalid JSON is scanned as text.
 func ScanJSON(raw []byte) Report {
 	var fs []Finding
+	tb := loadTables()
 	ok := secrets.WalkJSON(raw, func(t *secrets.JSONToken) {
 		if !t.String || len(t.Value) < minJSONString {
 			return
 		}
-		got := scanText(t.Value, 0)
+		got := scanText(tb, t.Value, 0)
 		if len(got) == 0 {
 			return
 		}
@@ -1184,7 +1210,7 @@ func ScanJSON(raw []byte) Report {
 		fs = append(fs, got...)
 	})
 	if !ok {
-		return Scan(string(raw))
+		return score(scanText(tb, string(raw), 0))
 	}
 	return score(fs)
 }

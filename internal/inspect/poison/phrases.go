@@ -40,34 +40,37 @@ type tokenRule struct {
 
 const transferVerbSpec = "include|including|pass|passing|put|putting|provide|providing|add|adding|attach|attaching|append|appending|insert|inserting|send|sending|forward|forwarding|upload|uploading|share|sharing|paste|pasting|embed|embedding|copy|copying|leak|dump|dumping|collect|collecting|gather|gathering|extract|extracting|summarise|summarize|summarising|summarizing|repeat|repeating|fill|filling|store|storing|transmit|transmitting|report|reporting|read|reading|post|posting|submit|submitting|mirror|mirroring|pull|grab|harvest|exfiltrate|steal|return|returning|output|print|reveal|echo"
 
-var dataRequestRules = []tokenRule{
-	{
-		verbs:  slotOf(transferVerbSpec),
-		maxGap: 6,
-		targets: []phrase{
-			phraseOf("entire|full|whole|complete|previous|prior|all|earlier|recent|last|past conversation|conversations|chat|chats|messages|prompts|context|dialog|dialogue|history|exchange|interactions"),
-			phraseOf("entire|full|whole|complete|previous|prior|all|earlier|recent|last|past user|tool messages|results|outputs|prompts"),
-			phraseOf("conversation|chat|message|prompt|dialog|dialogue history|log|logs|transcript"),
-			phraseOf("system prompt|message|instructions"),
-			phraseOf("your|the hidden|initial|system instructions"),
-			phraseOf("everything you know|can|have|remember|see"),
-			phraseOf("everything the assistant|model knows|can|has|remembers"),
+// buildDataRequestRules returns the data-request token rules (buildTables calls it once, on first use).
+func buildDataRequestRules() []tokenRule {
+	return []tokenRule{
+		{
+			verbs:  slotOf(transferVerbSpec),
+			maxGap: 6,
+			targets: []phrase{
+				phraseOf("entire|full|whole|complete|previous|prior|all|earlier|recent|last|past conversation|conversations|chat|chats|messages|prompts|context|dialog|dialogue|history|exchange|interactions"),
+				phraseOf("entire|full|whole|complete|previous|prior|all|earlier|recent|last|past user|tool messages|results|outputs|prompts"),
+				phraseOf("conversation|chat|message|prompt|dialog|dialogue history|log|logs|transcript"),
+				phraseOf("system prompt|message|instructions"),
+				phraseOf("your|the hidden|initial|system instructions"),
+				phraseOf("everything you know|can|have|remember|see"),
+				phraseOf("everything the assistant|model knows|can|has|remembers"),
+			},
 		},
-	},
-	{
-		verbs:  slotOf(transferVerbSpec),
-		maxGap: 8,
-		dets:   slotOf("your|user|users|s|all|any|available|stored|saved|every|their|my|current"),
-		targets: []phrase{
-			phraseOf("api|access|secret|private|auth|bearer|session|refresh|oauth key|keys|token|tokens"),
-			phraseOf("password|passwords|credentials|secret|secrets|cookies"),
-			phraseOf("bearer|access|refresh|oauth|session|auth|api token|tokens|key|keys"),
-			phraseOf("environment variables|variable"),
-			phraseOf("env vars|var"),
-			phraseOf("verification|otp|2fa|mfa|login|security code|codes|pin|pins|passcode|passcodes"),
-			phraseOf("one time code|codes|passcode|passcodes|password|passwords"),
+		{
+			verbs:  slotOf(transferVerbSpec),
+			maxGap: 8,
+			dets:   slotOf("your|user|users|s|all|any|available|stored|saved|every|their|my|current"),
+			targets: []phrase{
+				phraseOf("api|access|secret|private|auth|bearer|session|refresh|oauth key|keys|token|tokens"),
+				phraseOf("password|passwords|credentials|secret|secrets|cookies"),
+				phraseOf("bearer|access|refresh|oauth|session|auth|api token|tokens|key|keys"),
+				phraseOf("environment variables|variable"),
+				phraseOf("env vars|var"),
+				phraseOf("verification|otp|2fa|mfa|login|security code|codes|pin|pins|passcode|passcodes"),
+				phraseOf("one time code|codes|passcode|passcodes|password|passwords"),
+			},
 		},
-	},
+	}
 }
 
 // tokens splits the words form into tokens and their byte ranges.

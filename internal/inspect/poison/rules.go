@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Rule IDs. They are stable: dashboards, policies and suppressions refer to them. docs/poisoning.md
@@ -80,6 +81,7 @@ type pattern struct {
 	re   *regexp.Regexp
 	need []string       // at least one must occur (words form: whole tokens, "x*" token prefixes)
 	also *regexp.Regexp // when set, must match the same form too
+	word int            // words-form patterns: the pattern's index in wordTriggers' result
 }
 
 // textRule is a keyword rule over one normalised form of a text.
@@ -108,53 +110,96 @@ func wordNeeds(need []string) []string {
 
 type prefixNeedle struct {
 	prefix string
-	id     int // index into wordPats
+	id     int // a words-form pattern's word
 }
 
-// The token index: every prefilter word of every words-form pattern, so that one pass over a text's
-// tokens tells which patterns can match.
-var (
-	wordPats     []*pattern
-	exactIndex   = map[string][]int{}
-	prefixIndex  = map[string][]prefixNeedle{} // keyed by the needle's first three bytes
-	wordPatIDs   = map[*pattern]int{}
+// tables are the compiled rules and the token index over them. Compiling the expressions takes about
+// 3 ms and 2 MB, so they are built on first use, once (loadTables), rather than at package
+// initialisation, which every run of the binary pays for; the gateway builds them in the background at
+// start (Init). A scan fetches them once.
+type tables struct {
+	textRules []textRule
+	// dataRequestRule is the index in textRules of the data-request rule, which dataRequestRules extend.
+	dataRequestRule  int
+	dataRequestRules []tokenRule
+	// The token index: every prefilter word of every words-form pattern, so that one pass over a text's
+	// tokens tells which patterns can match.
+	exactIndex   map[string][]int
+	prefixIndex  map[string][]prefixNeedle // keyed by the needle's first three bytes
 	wordPatCount int
-)
+	// Exfiltration building blocks (flat form), the side-channel parameter's data targets and the
+	// redefinition wording of shadowing (words form): see their expressions.
+	reURL, reURLTemplate, reSendVerbURL, reEmail, reEmailVerb, rePhone, rePhoneVerb *regexp.Regexp
+	reDataTarget, reRedefine                                                        *regexp.Regexp
+}
 
-func indexNeedle(n string, id int) {
+// loadTables returns the tables, building them on the first call. A table that breaks its invariants
+// panics, on that call and on every later one (sync.OnceValue): TestTables builds them.
+var loadTables = sync.OnceValue(buildTables)
+
+// Init builds the scanner's tables now, so that the first Scan does not wait for them. Calling it is
+// optional and it is safe for concurrent use; Scan builds the tables when it needs them.
+func Init() { loadTables() }
+
+func buildTables() *tables {
+	t := &tables{
+		textRules:        buildTextRules(),
+		dataRequestRule:  -1,
+		dataRequestRules: buildDataRequestRules(),
+		exactIndex:       map[string][]int{},
+		prefixIndex:      map[string][]prefixNeedle{},
+		reURL:            regexp.MustCompile(exprURL),
+		reURLTemplate:    regexp.MustCompile(exprURLTemplate),
+		reSendVerbURL:    regexp.MustCompile(exprSendVerbURL),
+		reEmail:          regexp.MustCompile(exprEmail),
+		reEmailVerb:      regexp.MustCompile(exprEmailVerb),
+		rePhone:          regexp.MustCompile(exprPhone),
+		rePhoneVerb:      regexp.MustCompile(exprPhoneVerb),
+		reDataTarget:     regexp.MustCompile(exprDataTarget),
+		reRedefine:       regexp.MustCompile(exprRedefine),
+	}
+	for i, r := range t.textRules {
+		if r.id == RuleDataRequest {
+			t.dataRequestRule = i
+			break
+		}
+	}
+	if t.dataRequestRule < 0 {
+		panic("poison: no data-request text rule")
+	}
+	for i := range t.textRules {
+		if t.textRules[i].form != onWords {
+			continue
+		}
+		for j := range t.textRules[i].pats {
+			pt := &t.textRules[i].pats[j]
+			pt.word = t.wordPatCount
+			t.wordPatCount++
+			for _, n := range pt.need {
+				t.indexNeedle(n, pt.word)
+			}
+			pt.need = wordNeeds(pt.need)
+		}
+	}
+	return t
+}
+
+func (t *tables) indexNeedle(n string, id int) {
 	word, _, _ := strings.Cut(strings.TrimSuffix(n, "*"), " ")
 	if strings.HasSuffix(n, "*") && !strings.Contains(n, " ") {
 		if len(word) < 3 {
 			panic("poison: prefix needle shorter than 3 bytes: " + n)
 		}
-		prefixIndex[word[:3]] = append(prefixIndex[word[:3]], prefixNeedle{prefix: word, id: id})
+		t.prefixIndex[word[:3]] = append(t.prefixIndex[word[:3]], prefixNeedle{prefix: word, id: id})
 		return
 	}
-	exactIndex[word] = append(exactIndex[word], id)
+	t.exactIndex[word] = append(t.exactIndex[word], id)
 }
 
-func init() {
-	for i := range textRules {
-		if textRules[i].form != onWords {
-			continue
-		}
-		for j := range textRules[i].pats {
-			pt := &textRules[i].pats[j]
-			id := len(wordPats)
-			wordPats = append(wordPats, pt)
-			wordPatIDs[pt] = id
-			for _, n := range pt.need {
-				indexNeedle(n, id)
-			}
-			pt.need = wordNeeds(pt.need)
-		}
-	}
-	wordPatCount = len(wordPats)
-}
-
-// wordTriggers reports, for each words-form pattern, whether the text holds one of its prefilter words.
-func wordTriggers(words string) []bool {
-	hit := make([]bool, wordPatCount)
+// wordTriggers reports, for each words-form pattern (by its word), whether the text holds one of its
+// prefilter words.
+func (t *tables) wordTriggers(words string) []bool {
+	hit := make([]bool, t.wordPatCount)
 	for i := 0; i < len(words); {
 		if words[i] == ' ' {
 			i++
@@ -166,11 +211,11 @@ func wordTriggers(words string) []bool {
 		}
 		tok := words[i : i+j]
 		i += j
-		for _, id := range exactIndex[tok] {
+		for _, id := range t.exactIndex[tok] {
 			hit[id] = true
 		}
 		if len(tok) >= 3 {
-			for _, pn := range prefixIndex[tok[:3]] {
+			for _, pn := range t.prefixIndex[tok[:3]] {
 				if strings.HasPrefix(tok, pn.prefix) {
 					hit[pn.id] = true
 				}
@@ -260,126 +305,131 @@ const (
 	userWords = `(?:user|users|human|humans|anyone|person|people|customer|operator|requester|them|utilisateur|utilisateurs|utilisatrice|usager|benutzer|benutzerin|nutzer|nutzerin|anwender|usuario|usuaria|usuarios|utente|utenti)`
 )
 
-var textRules = []textRule{
-	{
-		id: RuleHiddenTag, cat: catTag, sev: Medium, form: onFlat,
-		msg: "instruction block in a tag or comment meant for the model rather than the user",
-		pats: []pattern{
-			p(`<\s*/?\s*(?:important|system|sys|instructions?|secret|hidden|admin|critical|mandatory|override|priority|urgent|note[_ -]?to[_ -]?(?:ai|assistant|model)|ai[_ -]?instructions?|assistant[_ -]?instructions?|developer[_ -]?instructions?|system[_ -]?prompt|prompt[_ -]?injection|internal|confidential|directive|rules?)\b[^<>\n]{0,40}>`, "<"),
-			p(`<!--[\s\S]*?[a-z]{3}[\s\S]*?(?:-->|$)`, "<!--"),
-			p(`<\s*/?\s*[a-z]+(?:[_ -][a-z]+)*[_ -](?:only|instructions?|prompt|note|notes|rules?|directive|override|secret|hidden)\s*>|<\s*/?\s*(?:assistant|ai|llm|agent|model|system|hidden|secret)(?:[_ -][a-z]+)+\s*>`, "<"),
-			p(`\[\s*(?:important|system|hidden|secret|admin|instructions?)\s*\]`, "["),
-			p(`\{\{\s*(?:system|important|instructions?)\b`, "{{"),
+// buildTextRules returns the keyword rules, their expressions compiled (buildTables calls it once, on
+// first use).
+func buildTextRules() []textRule {
+	multilingualTransferVerb := regexp.MustCompile(exprMultilingualTransferVerb)
+	return []textRule{
+		{
+			id: RuleHiddenTag, cat: catTag, sev: Medium, form: onFlat,
+			msg: "instruction block in a tag or comment meant for the model rather than the user",
+			pats: []pattern{
+				p(`<\s*/?\s*(?:important|system|sys|instructions?|secret|hidden|admin|critical|mandatory|override|priority|urgent|note[_ -]?to[_ -]?(?:ai|assistant|model)|ai[_ -]?instructions?|assistant[_ -]?instructions?|developer[_ -]?instructions?|system[_ -]?prompt|prompt[_ -]?injection|internal|confidential|directive|rules?)\b[^<>\n]{0,40}>`, "<"),
+				p(`<!--[\s\S]*?[a-z]{3}[\s\S]*?(?:-->|$)`, "<!--"),
+				p(`<\s*/?\s*[a-z]+(?:[_ -][a-z]+)*[_ -](?:only|instructions?|prompt|note|notes|rules?|directive|override|secret|hidden)\s*>|<\s*/?\s*(?:assistant|ai|llm|agent|model|system|hidden|secret)(?:[_ -][a-z]+)+\s*>`, "<"),
+				p(`\[\s*(?:important|system|hidden|secret|admin|instructions?)\s*\]`, "["),
+				p(`\{\{\s*(?:system|important|instructions?)\b`, "{{"),
+			},
 		},
-	},
-	{
-		id: RuleConcealment, cat: catConceal, sev: High, form: onWords,
-		msg: "tells the model to hide something from the user",
-		pats: []pattern{
-			p(` (?:do not|don t|dont|never|must not|mustn t|should not|shouldn t|without|not to)(?: ever)?`+w0to3+` (?:tell|telling|mention|mentioning|inform|informing|notify|notifying|reveal|revealing|disclose|disclosing|alert|alerting|show|showing|explain|explaining|warn|warning|bring up|say|saying|report|reporting|acknowledge|acknowledging|share|sharing)(?: \S+){0,12} `+userWords+` `, "not", "never", "without", "dont", "don"),
-			p(` never (?:mention|reveal|disclose|acknowledge)\b`, "never"),
-			p(` (?:sag|sage|sagt|erzahl|erzahle|erzahlt|verrate|teile|zeige|dis|dites|raconte|racontez|di|dile|digale|cuentale|cuente)(?: \S+){0,3} `+userWords+`(?: \S+){0,2} (?:nichts|nicht|rien|nada|niente|nulla)\b`, "nichts", "nicht", "rien", "nada", "niente", "nulla"),
-			p(` (?:the )?users? (?:must|should|need|needs to|will|may|can|is to|are to) (?:not|never)`+w0to3+` (?:know|see|notice|find out|be told|be aware|be informed|learn|suspect)`, "user", "users"),
-			p(` (?:keep|keeping|hide|hiding|conceal|concealing)(?: this| these| it| that| them)?`+w0to3+` (?:secret|hidden|confidential|private)? ?from (?:the )?`+userWords+` `, "keep", "keeping", "hide", "hiding", "conceal", "concealing"),
-			p(` (?:do not|don t|dont|never) (?:mention|reveal|disclose|acknowledge|discuss|explain|repeat|show)(?: to the user)? (?:this|these|that|the|those|any)(?: \S+)? (?:instruction|instructions|note|notes|step|steps|message|part|section|requirement|requirements|rule|rules)`, "not", "never", "dont", "don"),
-			p(` (?:invisible|unseen|unknown) to (?:the )?`+userWords+` `, "invisible", "unseen", "unknown"),
-			// French, German, Spanish, Italian, Portuguese: negation + tell verb + user within a short window.
-			p(` (?:ne|n|pas|jamais|nicht|nie|niemals|kein|keine|no|nunca|jamas|non|mai|nao)`+w0to3+` (?:dis|dites|dire|mentionne|mentionnez|mentionner|informe|informez|informer|revele|revelez|reveler|signale|signalez|previens|prevenez|parle|parlez|sag|sage|sagen|sagt|erwahne|erwahnen|erwahnt|informiere|informieren|mitteilen|teile|teilen|verrate|verraten|zeige|zeigen|digas|diga|decir|digais|menciones|mencione|mencionar|informes|informar|reveles|revele|revelar|avises|avise|avisar|cuentes|cuente|contar|dica|dici|dire|menzionare|menzionarlo|informare|rivelare|conte|contes|mencionar|fale)`+w0to6+` `+userWords+` `, "utilisat*", "benutzer*", "nutzer*", "anwender*", "usuari*", "utent*", "usager*"),
-			p(` `+userWords+w0to3+` (?:ne|nicht|no|non|nao) (?:doit|doivent|darf|durfen|soll|sollte|debe|deve)`+w0to3+` (?:savoir|rien savoir|voir|wissen|erfahren|sehen|saber|ver|sapere|vedere)`, "utilisat*", "benutzer*", "nutzer*", "usuari*", "utent*"),
+		{
+			id: RuleConcealment, cat: catConceal, sev: High, form: onWords,
+			msg: "tells the model to hide something from the user",
+			pats: []pattern{
+				p(` (?:do not|don t|dont|never|must not|mustn t|should not|shouldn t|without|not to)(?: ever)?`+w0to3+` (?:tell|telling|mention|mentioning|inform|informing|notify|notifying|reveal|revealing|disclose|disclosing|alert|alerting|show|showing|explain|explaining|warn|warning|bring up|say|saying|report|reporting|acknowledge|acknowledging|share|sharing)(?: \S+){0,12} `+userWords+` `, "not", "never", "without", "dont", "don"),
+				p(` never (?:mention|reveal|disclose|acknowledge)\b`, "never"),
+				p(` (?:sag|sage|sagt|erzahl|erzahle|erzahlt|verrate|teile|zeige|dis|dites|raconte|racontez|di|dile|digale|cuentale|cuente)(?: \S+){0,3} `+userWords+`(?: \S+){0,2} (?:nichts|nicht|rien|nada|niente|nulla)\b`, "nichts", "nicht", "rien", "nada", "niente", "nulla"),
+				p(` (?:the )?users? (?:must|should|need|needs to|will|may|can|is to|are to) (?:not|never)`+w0to3+` (?:know|see|notice|find out|be told|be aware|be informed|learn|suspect)`, "user", "users"),
+				p(` (?:keep|keeping|hide|hiding|conceal|concealing)(?: this| these| it| that| them)?`+w0to3+` (?:secret|hidden|confidential|private)? ?from (?:the )?`+userWords+` `, "keep", "keeping", "hide", "hiding", "conceal", "concealing"),
+				p(` (?:do not|don t|dont|never) (?:mention|reveal|disclose|acknowledge|discuss|explain|repeat|show)(?: to the user)? (?:this|these|that|the|those|any)(?: \S+)? (?:instruction|instructions|note|notes|step|steps|message|part|section|requirement|requirements|rule|rules)`, "not", "never", "dont", "don"),
+				p(` (?:invisible|unseen|unknown) to (?:the )?`+userWords+` `, "invisible", "unseen", "unknown"),
+				// French, German, Spanish, Italian, Portuguese: negation + tell verb + user within a short window.
+				p(` (?:ne|n|pas|jamais|nicht|nie|niemals|kein|keine|no|nunca|jamas|non|mai|nao)`+w0to3+` (?:dis|dites|dire|mentionne|mentionnez|mentionner|informe|informez|informer|revele|revelez|reveler|signale|signalez|previens|prevenez|parle|parlez|sag|sage|sagen|sagt|erwahne|erwahnen|erwahnt|informiere|informieren|mitteilen|teile|teilen|verrate|verraten|zeige|zeigen|digas|diga|decir|digais|menciones|mencione|mencionar|informes|informar|reveles|revele|revelar|avises|avise|avisar|cuentes|cuente|contar|dica|dici|dire|menzionare|menzionarlo|informare|rivelare|conte|contes|mencionar|fale)`+w0to6+` `+userWords+` `, "utilisat*", "benutzer*", "nutzer*", "anwender*", "usuari*", "utent*", "usager*"),
+				p(` `+userWords+w0to3+` (?:ne|nicht|no|non|nao) (?:doit|doivent|darf|durfen|soll|sollte|debe|deve)`+w0to3+` (?:savoir|rien savoir|voir|wissen|erfahren|sehen|saber|ver|sapere|vedere)`, "utilisat*", "benutzer*", "nutzer*", "usuari*", "utent*"),
+			},
 		},
-	},
-	{
-		id: RuleOverride, cat: catOverride, sev: High, form: onWords,
-		msg: "tells the model to override its instructions or skip the user's approval",
-		pats: []pattern{
-			p(` (?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|bypassing|discard|discarding|abandon|overrule|overrides?)`+w0to3+` (?:previous|prior|above|earlier|preceding|former|all|any|other|existing|original|initial|system|safety|your) (?:\S+ ){0,2}(?:instruction|instructions|rule|rules|directive|directives|prompt|prompts|guideline|guidelines|constraint|constraints|policy|policies|message|messages|guardrail|guardrails|restriction|restrictions|programming|commands|orders)\b`, "ignor*", "disregard*", "forget*", "bypass*", "discard*", "abandon*", "overr*"),
-			p(` (?:do not|don t|dont|never|without) (?:ask|asking|wait|waiting|request|requesting|seek|seeking|prompt|prompting|get|getting)`+w0to3+` (?:confirmation|permission|approval|consent|authori[sz]ation)`, "confirm*", "permission*", "approv*", "consent*", "authori*"),
-			p(` (?:new|updated|real|actual|true|revised) (?:system )?(?:instructions|directives|rules) (?:follow|are|supersede|override|take)`, "instructions", "directives", "rules"),
-			p(` (?:these|the following|this|my) (?:instruction|instructions|note|rule|rules) (?:take|takes|have|has) (?:precedence|priority) over`, "precedence", "priority"),
-			p(` you are now (?:a |an |in )?(?:\S+ )?(?:mode|assistant|agent|dan|unrestricted|jailbroken|developer)`, "now"),
-			// French, German, Spanish, Italian, Portuguese.
-			p(` (?:ignore|ignorez|ignorer|oublie|oubliez|ignoriere|ignorieren|ignoriert|vergiss|vergessen|missachte|ignora|ignoren|ignorar|olvida|olvide|olviden|olvidar|dimentica|dimenticare|esqueca|esquece)`+w0to3+` (?:instructions|consignes|regles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|instrucciones|reglas|directrices|istruzioni|regole|instrucoes|regras)`, "ignor*", "oubli*", "vergiss", "vergessen", "missacht*", "olvid*", "dimentic*", "esque*"),
-			p(` (?:sans|ohne|sin|senza|sem) (?:demander|attendre|nachzufragen|fragen|zu fragen|preguntar|pedir|esperar|chiedere) (?:\S+ ){0,3}(?:confirmation|permission|autorisation|bestatigung|erlaubnis|zustimmung|confirmacion|permiso|conferma|permesso|confirmacao|permissao)`, "sans", "ohne", "sin", "senza", "sem"),
+		{
+			id: RuleOverride, cat: catOverride, sev: High, form: onWords,
+			msg: "tells the model to override its instructions or skip the user's approval",
+			pats: []pattern{
+				p(` (?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|bypassing|discard|discarding|abandon|overrule|overrides?)`+w0to3+` (?:previous|prior|above|earlier|preceding|former|all|any|other|existing|original|initial|system|safety|your) (?:\S+ ){0,2}(?:instruction|instructions|rule|rules|directive|directives|prompt|prompts|guideline|guidelines|constraint|constraints|policy|policies|message|messages|guardrail|guardrails|restriction|restrictions|programming|commands|orders)\b`, "ignor*", "disregard*", "forget*", "bypass*", "discard*", "abandon*", "overr*"),
+				p(` (?:do not|don t|dont|never|without) (?:ask|asking|wait|waiting|request|requesting|seek|seeking|prompt|prompting|get|getting)`+w0to3+` (?:confirmation|permission|approval|consent|authori[sz]ation)`, "confirm*", "permission*", "approv*", "consent*", "authori*"),
+				p(` (?:new|updated|real|actual|true|revised) (?:system )?(?:instructions|directives|rules) (?:follow|are|supersede|override|take)`, "instructions", "directives", "rules"),
+				p(` (?:these|the following|this|my) (?:instruction|instructions|note|rule|rules) (?:take|takes|have|has) (?:precedence|priority) over`, "precedence", "priority"),
+				p(` you are now (?:a |an |in )?(?:\S+ )?(?:mode|assistant|agent|dan|unrestricted|jailbroken|developer)`, "now"),
+				// French, German, Spanish, Italian, Portuguese.
+				p(` (?:ignore|ignorez|ignorer|oublie|oubliez|ignoriere|ignorieren|ignoriert|vergiss|vergessen|missachte|ignora|ignoren|ignorar|olvida|olvide|olviden|olvidar|dimentica|dimenticare|esqueca|esquece)`+w0to3+` (?:instructions|consignes|regles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|instrucciones|reglas|directrices|istruzioni|regole|instrucoes|regras)`, "ignor*", "oubli*", "vergiss", "vergessen", "missacht*", "olvid*", "dimentic*", "esque*"),
+				p(` (?:sans|ohne|sin|senza|sem) (?:demander|attendre|nachzufragen|fragen|zu fragen|preguntar|pedir|esperar|chiedere) (?:\S+ ){0,3}(?:confirmation|permission|autorisation|bestatigung|erlaubnis|zustimmung|confirmacion|permiso|conferma|permesso|confirmacao|permissao)`, "sans", "ohne", "sin", "senza", "sem"),
+			},
 		},
-	},
-	{
-		id: RulePrecondition, cat: catPrecond, sev: Low, form: onWords,
-		msg: "makes the tool's use conditional on reading, calling or sending something first",
-		pats: []pattern{
-			p(` (?:before|prior to|in order to)(?: \S+){0,2} (?:using|calling|invoking|running|executing|use|call|invoke|run|execute|utili[sz]ing|utili[sz]e)(?: \S+){0,3} (?:tool|tools|function|functions|command|this)(?: \S+){0,20} (?:read|reading|cat|open|opening|load|fetch|retrieve|call|invoke|send|sending|upload|post|pass|passing|include|including|provide|attach|append|copy|collect|gather|dump|print|forward)\b`, "before", "prior", "order"),
-			p(` (?:this|the) (?:tool|function|server) (?:will|would|does|can) (?:not|never) work (?:unless|until|without|if)\b`, "work"),
-			p(` (?:avant|bevor|vor|antes)(?: \S+){0,3} (?:utiliser|d utiliser|appeler|verwendest|verwenden|benutzt|benutzen|nutzt|nutzen|aufrufst|aufrufen|usar|utilizar|llamar|uses|utilizzare|usare)(?: \S+){0,4} (?:outil|fonction|tool|werkzeug|funktion|herramienta|funcion|strumento|ferramenta)(?: \S+){0,20} (?:lis|lisez|lire|envoie|envoyez|envoyer|lies|lese|lesen|sende|senden|schicke|schicken|lee|leer|lea|envia|enviar|envie|leggi|leggere|invia|inviare|ler|leia)\b`, "avant", "bevor", "vor", "antes"),
+		{
+			id: RulePrecondition, cat: catPrecond, sev: Low, form: onWords,
+			msg: "makes the tool's use conditional on reading, calling or sending something first",
+			pats: []pattern{
+				p(` (?:before|prior to|in order to)(?: \S+){0,2} (?:using|calling|invoking|running|executing|use|call|invoke|run|execute|utili[sz]ing|utili[sz]e)(?: \S+){0,3} (?:tool|tools|function|functions|command|this)(?: \S+){0,20} (?:read|reading|cat|open|opening|load|fetch|retrieve|call|invoke|send|sending|upload|post|pass|passing|include|including|provide|attach|append|copy|collect|gather|dump|print|forward)\b`, "before", "prior", "order"),
+				p(` (?:this|the) (?:tool|function|server) (?:will|would|does|can) (?:not|never) work (?:unless|until|without|if)\b`, "work"),
+				p(` (?:avant|bevor|vor|antes)(?: \S+){0,3} (?:utiliser|d utiliser|appeler|verwendest|verwenden|benutzt|benutzen|nutzt|nutzen|aufrufst|aufrufen|usar|utilizar|llamar|uses|utilizzare|usare)(?: \S+){0,4} (?:outil|fonction|tool|werkzeug|funktion|herramienta|funcion|strumento|ferramenta)(?: \S+){0,20} (?:lis|lisez|lire|envoie|envoyez|envoyer|lies|lese|lesen|sende|senden|schicke|schicken|lee|leer|lea|envia|enviar|envie|leggi|leggere|invia|inviare|ler|leia)\b`, "avant", "bevor", "vor", "antes"),
+			},
 		},
-	},
-	{
-		id: RuleImperative, cat: catImperative, sev: Low, form: onWords,
-		msg: "coercive wording addressed to the model",
-		pats: []pattern{
-			p(` you (?:must|should|need to|have to|are required to|will) (?:always|never|first|also|immediately|absolutely|strictly)\b`, "you"),
-			p(` (?:always|must|must also|must always) (?:call|send|include|read|pass|cc|bcc|forward|copy|attach|invoke|redirect|replace|append|prepend|route|add the|put|embed|insert|fetch|post|upload)\b`, "always", "must"),
-			p(` (?:very|extremely|critically|vitally|super|really|most) important\b| this is (?:critical|crucial|mandatory|essential|required|vital)\b| mandatory\b| under no circumstances\b| at all times\b| no matter what\b| without exception\b`, "important", "critical", "crucial", "mandatory", "essential", "required", "vital", "circumstances", "times", "matter", "exception"),
-			p(` (?:otherwise|or else|if you don t|if you do not|if not)(?: \S+){0,4} (?:tool|system|application|it|this|the user|data|server|function)(?: \S+){0,3} (?:will|would|may) (?:not work|fail|crash|break|be lost|be deleted|stop working|throw|error)\b`, "otherwise", "else", "not"),
-			p(` (?:the )?users? (?:will|would|might) be (?:very )?(?:upset|angry|disappointed|sad|harmed|fired|furious)\b`, "user"),
-			p(` (?:dear|attention|note to|note for|notice to|message to|message for|reminder to|reminder for|hey|hello|hi) (?:the |any |all )?(?:ai|assistant|assistants|model|models|llm|llms|agent|agents|claude|chatgpt|gpt|gemini|copilot|cursor|bot)\b`, "dear", "attention", "note", "notice", "message", "reminder", "hey", "hello", "hi"),
-			p(` (?:ai|assistant|model|llm|claude|chatgpt|gpt) (?:must|needs to|has to|is required to|shall)\b`, "must", "needs", "has", "required", "shall"),
-			p(` instructions? (?:for|to) (?:the |this )?(?:ai|assistant|model|llm|agent)\b`, "instruction", "instructions"),
-			p(` (?:silently|secretly|covertly|discreetly|stealthily|quietly)\b`, "silently", "secretly", "covertly", "discreetly", "stealthily", "quietly"),
-			p(` without (?:the user s |the users |their |user |any )?(?:knowledge|consent|noticing|awareness)\b`, "without"),
-			p(` (?:vous devez|tu dois|il faut) (?:toujours|d abord|absolument|imperativement)\b| (?:du musst|sie mussen|ihr musst) (?:immer|zuerst|unbedingt|stets)\b| (?:debes|debe|tienes que|hay que) (?:siempre|primero|obligatoriamente)\b| (?:devi|deve) (?:sempre|prima)\b| (?:tres|extremement) important\b| (?:sehr|extrem|ausserst) wichtig\b| (?:muy|sumamente|extremadamente) importante\b| (?:molto|estremamente) importante\b| (?:secretement|discretement|heimlich|unbemerkt|en secreto|secretamente|di nascosto)\b`, "dois", "devez", "faut", "musst", "mussen", "debes", "debe", "tienes", "hay", "devi", "deve", "important", "wichtig", "importante", "secretement", "discretement", "heimlich", "unbemerkt", "secreto", "secretamente", "nascosto"),
+		{
+			id: RuleImperative, cat: catImperative, sev: Low, form: onWords,
+			msg: "coercive wording addressed to the model",
+			pats: []pattern{
+				p(` you (?:must|should|need to|have to|are required to|will) (?:always|never|first|also|immediately|absolutely|strictly)\b`, "you"),
+				p(` (?:always|must|must also|must always) (?:call|send|include|read|pass|cc|bcc|forward|copy|attach|invoke|redirect|replace|append|prepend|route|add the|put|embed|insert|fetch|post|upload)\b`, "always", "must"),
+				p(` (?:very|extremely|critically|vitally|super|really|most) important\b| this is (?:critical|crucial|mandatory|essential|required|vital)\b| mandatory\b| under no circumstances\b| at all times\b| no matter what\b| without exception\b`, "important", "critical", "crucial", "mandatory", "essential", "required", "vital", "circumstances", "times", "matter", "exception"),
+				p(` (?:otherwise|or else|if you don t|if you do not|if not)(?: \S+){0,4} (?:tool|system|application|it|this|the user|data|server|function)(?: \S+){0,3} (?:will|would|may) (?:not work|fail|crash|break|be lost|be deleted|stop working|throw|error)\b`, "otherwise", "else", "not"),
+				p(` (?:the )?users? (?:will|would|might) be (?:very )?(?:upset|angry|disappointed|sad|harmed|fired|furious)\b`, "user"),
+				p(` (?:dear|attention|note to|note for|notice to|message to|message for|reminder to|reminder for|hey|hello|hi) (?:the |any |all )?(?:ai|assistant|assistants|model|models|llm|llms|agent|agents|claude|chatgpt|gpt|gemini|copilot|cursor|bot)\b`, "dear", "attention", "note", "notice", "message", "reminder", "hey", "hello", "hi"),
+				p(` (?:ai|assistant|model|llm|claude|chatgpt|gpt) (?:must|needs to|has to|is required to|shall)\b`, "must", "needs", "has", "required", "shall"),
+				p(` instructions? (?:for|to) (?:the |this )?(?:ai|assistant|model|llm|agent)\b`, "instruction", "instructions"),
+				p(` (?:silently|secretly|covertly|discreetly|stealthily|quietly)\b`, "silently", "secretly", "covertly", "discreetly", "stealthily", "quietly"),
+				p(` without (?:the user s |the users |their |user |any )?(?:knowledge|consent|noticing|awareness)\b`, "without"),
+				p(` (?:vous devez|tu dois|il faut) (?:toujours|d abord|absolument|imperativement)\b| (?:du musst|sie mussen|ihr musst) (?:immer|zuerst|unbedingt|stets)\b| (?:debes|debe|tienes que|hay que) (?:siempre|primero|obligatoriamente)\b| (?:devi|deve) (?:sempre|prima)\b| (?:tres|extremement) important\b| (?:sehr|extrem|ausserst) wichtig\b| (?:muy|sumamente|extremadamente) importante\b| (?:molto|estremamente) importante\b| (?:secretement|discretement|heimlich|unbemerkt|en secreto|secretamente|di nascosto)\b`, "dois", "devez", "faut", "musst", "mussen", "debes", "debe", "tienes", "hay", "devi", "deve", "important", "wichtig", "importante", "secretement", "discretement", "heimlich", "unbemerkt", "secreto", "secretamente", "nascosto"),
+			},
 		},
-	},
-	{
-		id: RuleSideChannelParam, cat: catFreeText, sev: Low, form: onWords,
-		msg: "tells the model to put something into a named argument",
-		pats: []pattern{
-			p(` (?:pass|passing|put|putting|place|placing|include|including|insert|inserting|send|sending|copy|copying|paste|pasting|fill|filling|add|adding|store|storing|embed|embedding|append|appending)(?: \S+){1,16} (?:in|into|as|inside|to) (?:the |its |this )?(?:\S+ ){1,3}(?:argument|parameter|param|field|property|arg)\b`, "argument", "parameter", "param", "field", "property", "arg"),
-			p(` (?:pass|passing|put|putting|send|sending) (?:it|them|its content|their content|the content|the contents|its contents) as \S+ `, "pass", "passing", "put", "putting", "send", "sending"),
+		{
+			id: RuleSideChannelParam, cat: catFreeText, sev: Low, form: onWords,
+			msg: "tells the model to put something into a named argument",
+			pats: []pattern{
+				p(` (?:pass|passing|put|putting|place|placing|include|including|insert|inserting|send|sending|copy|copying|paste|pasting|fill|filling|add|adding|store|storing|embed|embedding|append|appending)(?: \S+){1,16} (?:in|into|as|inside|to) (?:the |its |this )?(?:\S+ ){1,3}(?:argument|parameter|param|field|property|arg)\b`, "argument", "parameter", "param", "field", "property", "arg"),
+				p(` (?:pass|passing|put|putting|send|sending) (?:it|them|its content|their content|the content|the contents|its contents) as \S+ `, "pass", "passing", "put", "putting", "send", "sending"),
+			},
 		},
-	},
-	{
-		id: RoleMarker, cat: catRole, sev: Medium, form: onFlat,
-		msg: "chat-template or role marker that tries to start a new system/assistant turn",
-		pats: []pattern{
-			p(`(?m)^[ \t>#*\-]*(?:system|assistant|developer)[ \t]*:[ \t]*\S`, "system:", "system :", "assistant:", "assistant :", "developer:", "developer :"),
-			p(`\[/?inst\]|<\|im_(?:start|end|sep)\|>|<\|(?:system|user|assistant|endoftext|begin_of_text|end_of_text|eot_id|start_header_id|end_header_id|im_start|im_end)\|>|<</?sys>>|###\s*(?:system|instruction|instructions)\b|\bbegin (?:system|hidden) (?:prompt|instructions?)\b|\bend of (?:system )?prompt\b`, "inst", "<|", "<<", "###", "begin", "end of"),
+		{
+			id: RoleMarker, cat: catRole, sev: Medium, form: onFlat,
+			msg: "chat-template or role marker that tries to start a new system/assistant turn",
+			pats: []pattern{
+				p(`(?m)^[ \t>#*\-]*(?:system|assistant|developer)[ \t]*:[ \t]*\S`, "system:", "system :", "assistant:", "assistant :", "developer:", "developer :"),
+				p(`\[/?inst\]|<\|im_(?:start|end|sep)\|>|<\|(?:system|user|assistant|endoftext|begin_of_text|end_of_text|eot_id|start_header_id|end_header_id|im_start|im_end)\|>|<</?sys>>|###\s*(?:system|instruction|instructions)\b|\bbegin (?:system|hidden) (?:prompt|instructions?)\b|\bend of (?:system )?prompt\b`, "inst", "<|", "<<", "###", "begin", "end of"),
+			},
 		},
-	},
-	{
-		id: RuleCredentialPath, cat: catCred, sev: Medium, form: onFlat,
-		msg: "names a credential or client-configuration file",
-		pats: []pattern{
-			p(`~/\.ssh|\.ssh/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|authorized_keys|\.aws/(?:credentials|config)|aws_secret_access_key|\bmcp\.json\b|claude_desktop_config\.json|~/\.cursor|\.cursor/|\.netrc\b|\.pgpass\b|\.kube/config|/etc/(?:passwd|shadow|sudoers)|\.docker/config\.json|\.git-credentials|\.npmrc\b|\.pypirc\b|\.gnupg|\.bash_history|\.zsh_history|\blogin data\b|cookies\.sqlite|\bkey4\.db\b|logins\.json|\.mozilla/firefox|google/chrome/|library/keychains|\.config/gcloud|application_default_credentials|\.azure/|\bcredentials\.json\b|wallet\.dat|/proc/self/environ|\.codeium|\.windsurf|\.continue/config|\.vscode/(?:settings|mcp)\.json|\.claude\.json|\.claude/|\.gemini/|\bsecrets?\.(?:ya?ml|json|toml)\b`,
-				".ssh", "id_", "authorized_keys", ".aws", "aws_secret", "mcp.json", "claude_desktop", ".cursor", ".netrc", ".pgpass", ".kube/", "/etc/", ".docker/", ".git-credentials", ".npmrc", ".pypirc", ".gnupg", "_history", "login data", "cookies.sqlite", "key4.db", "logins.json", ".mozilla", "chrome/", "keychains", "gcloud", "application_default", ".azure/", "credentials.json", "wallet.dat", "/environ", ".codeium", ".windsurf", ".continue/", ".vscode/", ".claude", ".gemini/", "secret.", "secrets."),
+		{
+			id: RuleCredentialPath, cat: catCred, sev: Medium, form: onFlat,
+			msg: "names a credential or client-configuration file",
+			pats: []pattern{
+				p(`~/\.ssh|\.ssh/|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|authorized_keys|\.aws/(?:credentials|config)|aws_secret_access_key|\bmcp\.json\b|claude_desktop_config\.json|~/\.cursor|\.cursor/|\.netrc\b|\.pgpass\b|\.kube/config|/etc/(?:passwd|shadow|sudoers)|\.docker/config\.json|\.git-credentials|\.npmrc\b|\.pypirc\b|\.gnupg|\.bash_history|\.zsh_history|\blogin data\b|cookies\.sqlite|\bkey4\.db\b|logins\.json|\.mozilla/firefox|google/chrome/|library/keychains|\.config/gcloud|application_default_credentials|\.azure/|\bcredentials\.json\b|wallet\.dat|/proc/self/environ|\.codeium|\.windsurf|\.continue/config|\.vscode/(?:settings|mcp)\.json|\.claude\.json|\.claude/|\.gemini/|\bsecrets?\.(?:ya?ml|json|toml)\b`,
+					".ssh", "id_", "authorized_keys", ".aws", "aws_secret", "mcp.json", "claude_desktop", ".cursor", ".netrc", ".pgpass", ".kube/", "/etc/", ".docker/", ".git-credentials", ".npmrc", ".pypirc", ".gnupg", "_history", "login data", "cookies.sqlite", "key4.db", "logins.json", ".mozilla", "chrome/", "keychains", "gcloud", "application_default", ".azure/", "credentials.json", "wallet.dat", "/environ", ".codeium", ".windsurf", ".continue/", ".vscode/", ".claude", ".gemini/", "secret.", "secrets."),
+			},
 		},
-	},
-	{
-		// Weak credential hints: common in benign developer tools, so low on their own; they still count as a
-		// data target when combined with instructions.
-		id: RuleCredentialPath, cat: catCred, sev: Low, form: onFlat,
-		msg: "names a file that often holds secrets",
-		pats: []pattern{
-			p(`(?:^|[\s/"'`+"`"+`(])\.env(?:\.local|\.production|\.development)?\b|\bkeychains?\b|\.p12\b|\.pem\b|\.keystore\b|\bkubeconfig file\b|\bprivate[ _-]keys?\b`, ".env", "keychain", ".p12", ".pem", ".keystore", "kubeconfig", "private"),
+		{
+			// Weak credential hints: common in benign developer tools, so low on their own; they still count as a
+			// data target when combined with instructions.
+			id: RuleCredentialPath, cat: catCred, sev: Low, form: onFlat,
+			msg: "names a file that often holds secrets",
+			pats: []pattern{
+				p(`(?:^|[\s/"'`+"`"+`(])\.env(?:\.local|\.production|\.development)?\b|\bkeychains?\b|\.p12\b|\.pem\b|\.keystore\b|\bkubeconfig file\b|\bprivate[ _-]keys?\b`, ".env", "keychain", ".p12", ".pem", ".keystore", "kubeconfig", "private"),
+			},
 		},
-	},
-	{
-		id: RuleCredentialPath, cat: catCred, sev: Medium, form: onWords,
-		msg: "names a credential or client-configuration file",
-		pats: []pattern{
-			p(` (?:id (?:rsa|dsa|ecdsa|ed25519)|mcp json|aws credentials|etc passwd|etc shadow|ssh private keys?|private ssh keys?|cursor mcp|claude desktop config|git credentials|netrc|pgpass|kube config|browser (?:passwords|cookies|profile)|saved passwords|seed phrase|mnemonic phrase|recovery phrase)\b`, "rsa", "dsa", "ecdsa", "ed25519", "json", "aws", "etc", "ssh", "private", "cursor", "claude", "git", "netrc", "pgpass", "kube", "browser", "saved", "seed", "mnemonic", "recovery"),
+		{
+			id: RuleCredentialPath, cat: catCred, sev: Medium, form: onWords,
+			msg: "names a credential or client-configuration file",
+			pats: []pattern{
+				p(` (?:id (?:rsa|dsa|ecdsa|ed25519)|mcp json|aws credentials|etc passwd|etc shadow|ssh private keys?|private ssh keys?|cursor mcp|claude desktop config|git credentials|netrc|pgpass|kube config|browser (?:passwords|cookies|profile)|saved passwords|seed phrase|mnemonic phrase|recovery phrase)\b`, "rsa", "dsa", "ecdsa", "ed25519", "json", "aws", "etc", "ssh", "private", "cursor", "claude", "git", "netrc", "pgpass", "kube", "browser", "saved", "seed", "mnemonic", "recovery"),
+			},
 		},
-	},
-	{
-		id: RuleDataRequest, cat: catDataReq, sev: Medium, form: onWords,
-		msg: "asks the model to hand over conversation, instructions or secrets",
-		pats: []pattern{
-			pAlso(multilingualTransferVerb, ` (?:historique|conversation|conversations|gesprach|gesprachsverlauf|chatverlauf|verlauf|unterhaltung|historial|conversacion|cronologia|conversazione|historico|conversa|mot de passe|mots de passe|passwort|passworter|kennwort|contrasena|contrasenas|password|senha|senhas|cle api|cles api|api schlussel|clave api|claves api|chiave api|chiave api|invite systeme|systemprompt|prompt del sistema|prompt de sistema)\b`, "histor*", "conversa*", "gesprach*", "verlauf", "unterhaltung", "cronolog*", "passe", "passw*", "kennwort", "contrasen*", "senha*", "cle", "cles", "schlussel", "clave", "claves", "chiave", "invite", "systemprompt", "prompt"),
+		{
+			id: RuleDataRequest, cat: catDataReq, sev: Medium, form: onWords,
+			msg: "asks the model to hand over conversation, instructions or secrets",
+			pats: []pattern{
+				pAlso(multilingualTransferVerb, ` (?:historique|conversation|conversations|gesprach|gesprachsverlauf|chatverlauf|verlauf|unterhaltung|historial|conversacion|cronologia|conversazione|historico|conversa|mot de passe|mots de passe|passwort|passworter|kennwort|contrasena|contrasenas|password|senha|senhas|cle api|cles api|api schlussel|clave api|claves api|chiave api|chiave api|invite systeme|systemprompt|prompt del sistema|prompt de sistema)\b`, "histor*", "conversa*", "gesprach*", "verlauf", "unterhaltung", "cronolog*", "passe", "passw*", "kennwort", "contrasen*", "senha*", "cle", "cles", "schlussel", "clave", "claves", "chiave", "invite", "systemprompt", "prompt"),
+			},
 		},
-	},
+	}
 }
 
-// multilingualTransferVerb must accompany the multilingual data-request pattern, so that a French tool
+// exprMultilingualTransferVerb must accompany the multilingual data-request pattern, so that a French tool
 // merely mentioning "historique" is not flagged.
-var multilingualTransferVerb = regexp.MustCompile(` (?:envoie|envoyez|envoyer|inclus|incluez|inclure|ajoute|ajoutez|ajouter|copie|copiez|copier|transmets|transmettez|transmettre|mets|mettez|lis|lisez|lire|sende|senden|schicke|schicken|fuge|fugen|kopiere|kopieren|ubermittle|ubermitteln|lies|lesen|gib|envia|enviar|incluye|incluir|anade|anadir|agrega|agregar|copia|copiar|pon|poner|lee|leer|invia|inviare|includi|includere|aggiungi|aggiungere|metti|leggi|leggere|inclua|incluir|adicione|coloque|leia|ler)\b`)
+const exprMultilingualTransferVerb = ` (?:envoie|envoyez|envoyer|inclus|incluez|inclure|ajoute|ajoutez|ajouter|copie|copiez|copier|transmets|transmettez|transmettre|mets|mettez|lis|lisez|lire|sende|senden|schicke|schicken|fuge|fugen|kopiere|kopieren|ubermittle|ubermitteln|lies|lesen|gib|envia|enviar|incluye|incluir|anade|anadir|agrega|agregar|copia|copiar|pon|poner|lee|leer|invia|inviare|includi|includere|aggiungi|aggiungere|metti|leggi|leggere|inclua|incluir|adicione|coloque|leia|ler)\b`
 
 // squashed keywords catch phrases spelled with separators between letters ("i.g.n.o.r.e", "d o  n o t").
 var squashRules = []struct {
@@ -404,14 +454,14 @@ var squashRules = []struct {
 }
 
 // Exfiltration building blocks, on the flat form.
-var (
-	reURL         = regexp.MustCompile(`\b(?:https?|ftp|wss?)://[^\s"'<>` + "`" + `)\]]+`)
-	reURLTemplate = regexp.MustCompile(`\{[^}]{0,40}\}|\$\{|<[a-z_ ]{1,30}>|%s|\[[a-z_ ]{2,30}\]|[?&](?:data|payload|content|contents|secret|secrets|token|key|keys|conv|conversation|chat|history|d|q|info|leak|exfil|c|msg|messages|text|ctx|context|file|creds|env)=(?:$|&|\{|<|\$|%|\[)`)
-	reSendVerbURL = regexp.MustCompile(`\b(?:send|sends|sending|post|posting|forward|forwarding|upload|uploading|transmit|transmitting|exfiltrate|submit|submitting|deliver|report|beacon|curl|wget|leak|ping|notify|webhook|sync|mirror|log|logs|copy)\b[^.\n]{0,100}?(?:https?|ftp|wss?)://`)
-	reEmail       = regexp.MustCompile(`[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}`)
-	reEmailVerb   = regexp.MustCompile(`\b(?:send|sent|forward|forwarded|cc|bcc|copy|copied|redirect|redirected|route|routed|deliver|delivered|recipient|recipients|mail|mailed|email|emailed|e-mail|e-mailed|envoie|envoyez|sende|senden|envia|enviar|invia)\b`)
-	rePhone       = regexp.MustCompile(`(?:\+|\b00)\d[\d \-().]{7,18}\d`)
-	rePhoneVerb   = regexp.MustCompile(`\b(?:send|sent|forward|message|messages|whatsapp|sms|text|recipient|redirect|route|number|phone|signal|telegram)\b`)
+const (
+	exprURL         = `\b(?:https?|ftp|wss?)://[^\s"'<>` + "`" + `)\]]+`
+	exprURLTemplate = `\{[^}]{0,40}\}|\$\{|<[a-z_ ]{1,30}>|%s|\[[a-z_ ]{2,30}\]|[?&](?:data|payload|content|contents|secret|secrets|token|key|keys|conv|conversation|chat|history|d|q|info|leak|exfil|c|msg|messages|text|ctx|context|file|creds|env)=(?:$|&|\{|<|\$|%|\[)`
+	exprSendVerbURL = `\b(?:send|sends|sending|post|posting|forward|forwarding|upload|uploading|transmit|transmitting|exfiltrate|submit|submitting|deliver|report|beacon|curl|wget|leak|ping|notify|webhook|sync|mirror|log|logs|copy)\b[^.\n]{0,100}?(?:https?|ftp|wss?)://`
+	exprEmail       = `[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}`
+	exprEmailVerb   = `\b(?:send|sent|forward|forwarded|cc|bcc|copy|copied|redirect|redirected|route|routed|deliver|delivered|recipient|recipients|mail|mailed|email|emailed|e-mail|e-mailed|envoie|envoyez|sende|senden|envia|enviar|invia)\b`
+	exprPhone       = `(?:\+|\b00)\d[\d \-().]{7,18}\d`
+	exprPhoneVerb   = `\b(?:send|sent|forward|message|messages|whatsapp|sms|text|recipient|redirect|route|number|phone|signal|telegram)\b`
 )
 
 // exampleDomain reports whether an e-mail address or URL host is a documentation placeholder.
@@ -436,7 +486,7 @@ var sideChannelNames = map[string]bool{
 }
 
 // dataTargets: words that, in a side-channel parameter's description, mean "put data here".
-var reDataTarget = regexp.MustCompile(` (?:conversation|conversations|chat|history|previous|prior|earlier|messages|transcript|file|files|content|contents|key|keys|token|tokens|credential|credentials|secret|secrets|password|passwords|config|configuration|everything|environment|prompt|instructions|read|output|outputs|results|json|ssh|rsa)\b`)
+const exprDataTarget = ` (?:conversation|conversations|chat|history|previous|prior|earlier|messages|transcript|file|files|content|contents|key|keys|token|tokens|credential|credentials|secret|secrets|password|passwords|config|configuration|everything|environment|prompt|instructions|read|output|outputs|results|json|ssh|rsa)\b`
 
 // Shadowing: wording that redefines what another tool does.
-var reRedefine = regexp.MustCompile(` (?:when|whenever|if|every time|each time|any time|anytime)(?: \S+){0,4} (?:is|are|gets|get|was|were) (?:used|called|invoked|run|executed|present|available|requested|triggered)\b| instead of\b| (?:redirect|reroute|route|change|replace|override|modify|alter|swap)(?: \S+){0,4} (?:recipient|recipients|destination|address|target|number|to field|receiver)\b| (?:all|any|every) (?:emails?|messages?|calls?|requests?|payments?|transfers?|commands?|queries) (?:must|should|need to|have to|will|are to) (?:also )?(?:be )?(?:sent|go|cc|bcc|ccd|forwarded|routed|redirected|copied|prefixed|prepended)\b| side effect\b| (?:other|another|all other) (?:tool|tools|server|servers|function|functions)\b| (?:same|this) (?:applies|rule applies) to\b`)
+const exprRedefine = ` (?:when|whenever|if|every time|each time|any time|anytime)(?: \S+){0,4} (?:is|are|gets|get|was|were) (?:used|called|invoked|run|executed|present|available|requested|triggered)\b| instead of\b| (?:redirect|reroute|route|change|replace|override|modify|alter|swap)(?: \S+){0,4} (?:recipient|recipients|destination|address|target|number|to field|receiver)\b| (?:all|any|every) (?:emails?|messages?|calls?|requests?|payments?|transfers?|commands?|queries) (?:must|should|need to|have to|will|are to) (?:also )?(?:be )?(?:sent|go|cc|bcc|ccd|forwarded|routed|redirected|copied|prefixed|prepended)\b| side effect\b| (?:other|another|all other) (?:tool|tools|server|servers|function|functions)\b| (?:same|this) (?:applies|rule applies) to\b`

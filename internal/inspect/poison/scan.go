@@ -118,6 +118,7 @@ type item struct {
 }
 
 type scanner struct {
+	tb         *tables
 	otherTools []otherTool
 	otherByKey map[string]string // lower-case tool name -> server
 	ownNames   map[string]bool   // lower-case names of this surface's tools
@@ -131,7 +132,7 @@ type otherTool struct {
 }
 
 func newScanner(s Surface, c Context) *scanner {
-	sc := &scanner{otherByKey: map[string]string{}, ownNames: map[string]bool{}, memo: map[string]*keywordResult{}}
+	sc := &scanner{tb: loadTables(), otherByKey: map[string]string{}, ownNames: map[string]bool{}, memo: map[string]*keywordResult{}}
 	for _, t := range s.Tools {
 		sc.ownNames[strings.ToLower(t.Name)] = true
 	}
@@ -307,7 +308,7 @@ func (sc *scanner) analyze(it *item, t text, hidden bool) {
 	f := kw.forms
 	before := it.cats
 	for _, h := range kw.hits {
-		r := textRules[h.rule]
+		r := sc.tb.textRules[h.rule]
 		sev, msg := r.sev, r.msg
 		if hidden {
 			msg += " (in hidden text)"
@@ -360,9 +361,10 @@ func (sc *scanner) keywords(s string) *keywordResult {
 	}
 	f := makeForms(s)
 	res := &keywordResult{forms: f}
-	hit := wordTriggers(f.words)
-	for ri := range textRules {
-		r := &textRules[ri]
+	tb := sc.tb
+	hit := tb.wordTriggers(f.words)
+	for ri := range tb.textRules {
+		r := &tb.textRules[ri]
 		in := f.flat
 		if r.form == onWords {
 			in = f.words
@@ -370,7 +372,7 @@ func (sc *scanner) keywords(s string) *keywordResult {
 		for pi := range r.pats {
 			pt := &r.pats[pi]
 			if r.form == onWords {
-				if len(pt.need) > 0 && !hit[wordPatIDs[pt]] {
+				if len(pt.need) > 0 && !hit[pt.word] {
 					continue
 				}
 			} else if !pt.triggered(in) {
@@ -382,11 +384,11 @@ func (sc *scanner) keywords(s string) *keywordResult {
 			}
 		}
 	}
-	if !hasHit(res.hits, dataRequestRule) {
+	if !hasHit(res.hits, tb.dataRequestRule) {
 		toks, spans := tokens(f.words)
-		for i := range dataRequestRules {
-			if a, b := dataRequestRules[i].find(toks, spans); a >= 0 {
-				res.hits = append(res.hits, keywordHit{rule: dataRequestRule, evidence: excerpt(f.words, a, b, 120)})
+		for i := range tb.dataRequestRules {
+			if a, b := tb.dataRequestRules[i].find(toks, spans); a >= 0 {
+				res.hits = append(res.hits, keywordHit{rule: tb.dataRequestRule, evidence: excerpt(f.words, a, b, 120)})
 				break
 			}
 		}
@@ -400,16 +402,6 @@ func (sc *scanner) keywords(s string) *keywordResult {
 	return res
 }
 
-// dataRequestRule is the index in textRules of the data-request rule, which dataRequestRules extend.
-var dataRequestRule = func() int {
-	for i, r := range textRules {
-		if r.id == RuleDataRequest {
-			return i
-		}
-	}
-	panic("poison: no data-request text rule")
-}()
-
 func hasHit(hits []keywordHit, rule int) bool {
 	for _, h := range hits {
 		if h.rule == rule {
@@ -420,41 +412,41 @@ func hasHit(hits []keywordHit, rule int) bool {
 }
 
 func (sc *scanner) exfil(it *item, t text, f forms) {
-	flat := f.flat
+	flat, tb := f.flat, sc.tb
 	if strings.Contains(flat, "://") {
-		for _, loc := range reURL.FindAllStringIndex(flat, 8) {
+		for _, loc := range tb.reURL.FindAllStringIndex(flat, 8) {
 			u := flat[loc[0]:loc[1]]
 			if host := urlHost(u); exampleDomain(host) {
 				continue
 			}
-			if reURLTemplate.MatchString(u) && t.kind != kindURI {
+			if tb.reURLTemplate.MatchString(u) && t.kind != kindURI {
 				it.emit(RuleExfiltration, Medium, catExfil, t.loc, u, "URL with a placeholder for data to fill in: a ready-made exfiltration endpoint")
 				break
 			}
 		}
-		if m := reSendVerbURL.FindStringIndex(flat); m != nil && t.kind == kindText {
-			u := reURL.FindString(flat[m[0]:])
+		if m := tb.reSendVerbURL.FindStringIndex(flat); m != nil && t.kind == kindText {
+			u := tb.reURL.FindString(flat[m[0]:])
 			if !exampleDomain(urlHost(u)) && !benignSendURL(flat[m[0]:m[1]]) {
 				it.emit(RuleExfiltration, Medium, catExfil, t.loc, excerpt(flat, m[0], m[1]+len(u), 140), "tells the model to send data to a URL")
 			}
 		}
 	}
 	if strings.IndexByte(flat, '@') >= 0 {
-		for _, loc := range reEmail.FindAllStringIndex(flat, 8) {
+		for _, loc := range tb.reEmail.FindAllStringIndex(flat, 8) {
 			addr := flat[loc[0]:loc[1]]
 			host := addr[strings.IndexByte(addr, '@')+1:]
 			if exampleDomain(host) || strings.HasSuffix(host, ".png") || strings.HasSuffix(host, ".js") {
 				continue
 			}
 			from := max(0, loc[0]-120)
-			if reEmailVerb.MatchString(flat[from:loc[0]]) || reEmailVerb.MatchString(flat[loc[1]:min(len(flat), loc[1]+60)]) {
+			if tb.reEmailVerb.MatchString(flat[from:loc[0]]) || tb.reEmailVerb.MatchString(flat[loc[1]:min(len(flat), loc[1]+60)]) {
 				it.emit(RuleExfiltration, Medium, catExfil, t.loc, excerpt(flat, loc[0], loc[1], 120), "names an e-mail address to send or copy data to")
 				break
 			}
 		}
 	}
 	if strings.ContainsAny(flat, "+0") {
-		for _, loc := range rePhone.FindAllStringIndex(flat, 8) {
+		for _, loc := range tb.rePhone.FindAllStringIndex(flat, 8) {
 			digits := 0
 			for _, c := range flat[loc[0]:loc[1]] {
 				if c >= '0' && c <= '9' {
@@ -465,7 +457,7 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 				continue
 			}
 			from := max(0, loc[0]-120)
-			if rePhoneVerb.MatchString(flat[from:loc[0]]) {
+			if tb.rePhoneVerb.MatchString(flat[from:loc[0]]) {
 				it.emit(RuleExfiltration, Medium, catExfil, t.loc, excerpt(flat, loc[0], loc[1], 120), "names a phone number to send messages or data to")
 				break
 			}
@@ -517,7 +509,7 @@ func (sc *scanner) shadowMentions(it *item, t text, f forms) {
 		// Redefinition wording counts only near the mention: "Use this instead of execute_command"
 		// elsewhere in a long description says nothing about another server's tool.
 		near := wordsOf(flat[max(0, i-shadowWindow):min(len(flat), i+len(o.lower)+shadowWindow)])
-		if reRedefine.MatchString(near) || it.cats&(catExfil|catConceal|catOverride|catTag) != 0 {
+		if sc.tb.reRedefine.MatchString(near) || it.cats&(catExfil|catConceal|catOverride|catTag) != 0 {
 			it.emit(RuleShadowMention, High, catShadow|catShadowRedef, t.loc, excerpt(flat, i, i+len(o.lower), 140),
 				fmt.Sprintf("names tool %q of server %q and tells the model how to use it: cross-server shadowing", o.name, o.server))
 		} else {
@@ -610,7 +602,7 @@ func (sc *scanner) checkParams(it *item) {
 			continue
 		}
 		desc := makeForms(pr.desc).words
-		if reDataTarget.MatchString(desc) {
+		if sc.tb.reDataTarget.MatchString(desc) {
 			it.emit(RuleSideChannelParam, Medium, catFreeText, pr.loc, clip(strings.TrimSpace(desc), 120),
 				fmt.Sprintf("free-text parameter %q asks for data unrelated to the tool's purpose (files, conversation, secrets)", pr.name))
 			continue
