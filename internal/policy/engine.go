@@ -33,7 +33,6 @@ type Policy struct {
 	rules  []*rule
 	always []int            // rules not indexed by name
 	byName map[string][]int // canonical literal name → rules naming it
-	specs  []*ruleSpec
 	opts   Options
 }
 
@@ -74,7 +73,7 @@ type rule struct {
 }
 
 func compile(d *document, opts Options) (*Policy, Errors) {
-	p := &Policy{Mode: d.Mode, Default: d.Default, External: d.External, byName: map[string][]int{}, specs: d.Rules, opts: opts}
+	p := &Policy{Mode: d.Mode, Default: d.Default, External: d.External, byName: map[string][]int{}, opts: opts}
 	var errs Errors
 	for i, s := range d.Rules {
 		r := &rule{

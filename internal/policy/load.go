@@ -225,11 +225,12 @@ func compileSource(src *Source, opts Options) (*Policy, error) {
 		return nil, p.errs
 	}
 	if doc.Extends == "default" {
-		def, err := Compile("default policy", defaultYAML, opts)
+		// The default's rules are compiled once, with this policy's: parsed here, not compiled twice.
+		def, err := defaultRules()
 		if err != nil {
 			return nil, fmt.Errorf("shipped default policy: %w", err)
 		}
-		doc.Rules = append(doc.Rules, def.specs...)
+		doc.Rules = append(doc.Rules, def...)
 	}
 	pol, errs := compile(doc, opts)
 	if len(errs) > 0 {
@@ -238,6 +239,21 @@ func compileSource(src *Source, opts Options) (*Policy, error) {
 	pol.Version = hex.EncodeToString(sum.Sum(nil))[:12]
 	pol.Source = src.Name
 	return pol, nil
+}
+
+// defaultRules parses the shipped default policy's rules; the policy that extends it compiles them with
+// its own (errors in them name the "default policy").
+func defaultRules() ([]*ruleSpec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(defaultYAML, &doc); err != nil {
+		return nil, Errors{yamlErr("default policy", err)}
+	}
+	p := &parser{file: "default policy"}
+	d := p.document(doc.Content[0])
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	return d.Rules, nil
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
