@@ -28,7 +28,8 @@ type Options struct {
 	Stages Stages
 	// Logger is the operational log. Default slog.Default().
 	Logger *slog.Logger
-	// HTTPClient is used for HTTP and SSE upstreams. Default: a client with sane transport timeouts.
+	// HTTPClient is used for HTTP and SSE upstreams. Default: a client with sane transport timeouts, and a
+	// second one with small connection buffers for the event-stream GETs, which are held open per session.
 	HTTPClient *http.Client
 	// HTTPMiddleware, when set, wraps every MCP endpoint (e.g. authentication that puts the principal in
 	// the request context with identity.WithPrincipal). Nil: endpoints are served as they are.
@@ -74,16 +75,42 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		log = slog.Default()
 	}
 	hc := opts.HTTPClient
+	var streamHC *http.Client // nil: event-stream GETs use hc
 	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 0, // SSE responses may start late; per-request timeouts bound the wait
-		}}
+		newTransport := func() *http.Transport {
+			return &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConns:          256,
+				MaxIdleConnsPerHost:   64,
+				IdleConnTimeout:       90 * time.Second,
+				TLSHandshakeTimeout:   10 * time.Second,
+				ResponseHeaderTimeout: 0, // SSE responses may start late; per-request timeouts bound the wait
+			}
+		}
+		hc = &http.Client{Transport: newTransport()}
+		// Event-stream GETs live as long as their session and are mostly idle: their connections get
+		// small buffers (the default is 4 KiB each way) — the request is written once, and an event or
+		// header line longer than the buffer is still read whole.
+		st := newTransport()
+		st.ReadBufferSize, st.WriteBufferSize = streamReadBuffer, streamWriteBuffer
+		streamHC = &http.Client{Transport: st}
+	}
+	// wrap gives a server's requests the UpstreamTransport wrapper, if any.
+	wrap := func(c *http.Client, server string) *http.Client {
+		if c == nil || opts.UpstreamTransport == nil {
+			return c
+		}
+		base := c.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		if wrapped := opts.UpstreamTransport(server, base); wrapped != nil {
+			cp := *c
+			cp.Transport = wrapped
+			return &cp
+		}
+		return c
 	}
 	g := &Gateway{cfg: cfg, stages: opts.Stages, log: log, servers: make(map[string]*serverRuntime), wrapHTTP: opts.HTTPMiddleware}
 	maxMsg := cfg.HTTP.MaxMessageBytes
@@ -95,23 +122,12 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		if tp := sc.TokenPassthrough; tp != nil {
 			reqHeaders = TokenPassthroughHeaders(sc.Name, tp.Audience) // the explicit, warned-about opt-in
 		}
-		shc := hc
-		if opts.UpstreamTransport != nil {
-			base := hc.Transport
-			if base == nil {
-				base = http.DefaultTransport
-			}
-			if wrapped := opts.UpstreamTransport(sc.Name, base); wrapped != nil {
-				cp := *hc
-				cp.Transport = wrapped
-				shc = &cp
-			}
-		}
+		clients := upstreamClients{requests: wrap(hc, sc.Name), streams: wrap(streamHC, sc.Name)}
 		var userEnv func(context.Context) (map[string]string, error)
 		if opts.UpstreamEnv != nil {
 			userEnv = opts.UpstreamEnv(sc.Name)
 		}
-		rt, err := newServerRuntime(sc, shc, maxMsg, log, reqHeaders, userEnv)
+		rt, err := newServerRuntime(sc, clients, maxMsg, log, reqHeaders, userEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +276,17 @@ func sandboxProfile(c *config.Sandbox) *sandbox.Profile {
 	}
 }
 
-func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog.Logger, reqHeaders func(context.Context) (http.Header, error),
+// Buffer sizes of the connections that carry upstream event-stream GETs.
+const (
+	streamReadBuffer  = 1 << 10
+	streamWriteBuffer = 512
+)
+
+// upstreamClients are the HTTP clients of one server's upstream: requests, and event-stream GETs (nil:
+// requests' client).
+type upstreamClients struct{ requests, streams *http.Client }
+
+func newServerRuntime(sc config.Server, hc upstreamClients, maxMsg int64, log *slog.Logger, reqHeaders func(context.Context) (http.Header, error),
 	userEnv func(context.Context) (map[string]string, error)) (*serverRuntime, error) {
 	rt := &serverRuntime{
 		name: sc.Name, kind: sc.Transport, timeout: sc.Timeout.D(),
@@ -293,11 +319,11 @@ func newServerRuntime(sc config.Server, hc *http.Client, maxMsg int64, log *slog
 		})
 		rt.open = rt.limitProcesses(st.Open, maxProcessesPerServer)
 	case "http":
-		h := upstream.NewHTTP(upstream.HTTPOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log,
+		h := upstream.NewHTTP(upstream.HTTPOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc.requests, StreamClient: hc.streams, MaxMessageBytes: maxMsg, Logger: log,
 			RequestHeaders: reqHeaders})
 		rt.open = h.Open
 	case "sse":
-		s := upstream.NewSSE(upstream.SSEOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc, MaxMessageBytes: maxMsg, Logger: log,
+		s := upstream.NewSSE(upstream.SSEOptions{Name: sc.Name, URL: sc.URL, Headers: sc.Headers, Client: hc.requests, StreamClient: hc.streams, MaxMessageBytes: maxMsg, Logger: log,
 			RequestHeaders: reqHeaders})
 		rt.open = s.Open
 	default:

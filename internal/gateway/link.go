@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,15 @@ type link struct {
 	initResult []byte // the upstream's latest initialize result (aggregate: capabilities, instructions)
 	nextID     atomic.Int64
 	readers    sync.WaitGroup
+}
+
+// kept returns msg for keeping as long as the session lives: decoded from a copy of its bytes, so the
+// request body it was read from (sized for reading, not for keeping) can be freed.
+func kept(msg *jsonrpc.Message) *jsonrpc.Message {
+	if cp, err := jsonrpc.Decode(bytes.Clone(msg.Raw)); err == nil {
+		return cp
+	}
+	return msg
 }
 
 // handshake is the client's initialize exchange, replayed when the upstream restarts.
@@ -133,12 +143,20 @@ func (l *link) ensure(ctx context.Context) (upstream.Conn, int, error) {
 		_ = conn.Close()
 		return nil, 0, errLinkClosed
 	}
-	l.conn = conn
 	l.gen++
 	gen := l.gen
+	// A connection that can dispatch its frames itself needs no reader goroutine (one goroutine less per
+	// upstream session); it gets its dispatch function before anyone can send on it.
+	d, dispatches := conn.(upstream.Dispatcher)
+	if dispatches {
+		d.Dispatch(func(f upstream.Frame) { l.dispatchFrom(conn, gen, f) })
+	}
+	l.conn = conn
 	l.mu.Unlock()
-	l.readers.Add(1)
-	go l.read(conn, gen)
+	if !dispatches {
+		l.readers.Add(1)
+		go l.read(conn, gen)
+	}
 	if hs != nil && hs.init != nil {
 		if err := l.replay(ctx, conn, hs); err != nil {
 			l.drop(conn, gen, err)
@@ -208,7 +226,7 @@ func (l *link) forget(id jsonrpc.ID) {
 	l.mu.Unlock()
 }
 
-// read pumps one connection until it ends, then fails its in-flight calls.
+// read pumps one connection that is not a Dispatcher until it ends, then fails its in-flight calls.
 func (l *link) read(conn upstream.Conn, gen int) {
 	defer l.readers.Done()
 	ctx := context.Background()
@@ -219,6 +237,17 @@ func (l *link) read(conn upstream.Conn, gen int) {
 			return
 		}
 		l.dispatch(ctx, f)
+	}
+}
+
+// dispatchFrom handles a frame a Dispatcher connection hands over, unless the link has dropped that
+// connection meanwhile (nobody waits for what it still sends).
+func (l *link) dispatchFrom(conn upstream.Conn, gen int, f upstream.Frame) {
+	l.mu.Lock()
+	current := l.conn == conn && l.gen == gen
+	l.mu.Unlock()
+	if current {
+		l.dispatch(context.Background(), f)
 	}
 }
 
@@ -341,6 +370,10 @@ func (l *link) Call(ctx context.Context, msg *jsonrpc.Message, hdr http.Header, 
 		wireID = l.gatewayID()
 		out = jsonrpc.MustDecode(msg.WithID(wireID))
 	}
+	var hs *handshake
+	if msg.Method == "initialize" && !l.remap {
+		hs = &handshake{init: kept(msg)}
+	}
 	l.mu.Lock()
 	if l.conn != conn || l.gen != gen {
 		l.mu.Unlock()
@@ -351,8 +384,8 @@ func (l *link) Call(ctx context.Context, msg *jsonrpc.Message, hdr http.Header, 
 		return errorReply(msg, jsonrpc.CodeInvalidRequest, "request id "+msg.ID.String()+" is already in use by an unanswered request"), nil
 	}
 	l.pending[wireID.Key()] = p
-	if msg.Method == "initialize" && !l.remap {
-		l.handshake = &handshake{init: msg}
+	if hs != nil {
+		l.handshake = hs
 	}
 	l.mu.Unlock()
 
@@ -415,9 +448,10 @@ func (l *link) Notify(ctx context.Context, msg *jsonrpc.Message, hdr http.Header
 		if l.adopted {
 			return nil // the replayed handshake sent it
 		}
+		initialized := kept(msg)
 		l.mu.Lock()
 		if l.handshake != nil {
-			l.handshake.initialized = msg
+			l.handshake.initialized = initialized
 		}
 		l.mu.Unlock()
 	}

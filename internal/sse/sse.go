@@ -65,11 +65,28 @@ type Reader struct {
 // NewReader returns a Reader over r. maxEventBytes bounds both one line and the data of one event; a value
 // <= 0 means DefaultMaxEventBytes.
 func NewReader(r io.Reader, maxEventBytes int) *Reader {
+	return NewReaderSize(r, maxEventBytes, DefaultBufferSize)
+}
+
+// DefaultBufferSize is the read buffer NewReader uses.
+const DefaultBufferSize = 4 << 10
+
+// NewReaderSize is NewReader with a read buffer of bufSize bytes (at least 16; <= 0 means DefaultBufferSize).
+// Lines longer than the buffer are read whole all the same, so a small buffer suits a stream that is mostly
+// idle and held open for long, such as an MCP session's standalone GET stream.
+func NewReaderSize(r io.Reader, maxEventBytes, bufSize int) *Reader {
 	if maxEventBytes <= 0 {
 		maxEventBytes = DefaultMaxEventBytes
 	}
-	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: maxEventBytes} // lines longer than the buffer are accumulated
+	if bufSize <= 0 {
+		bufSize = DefaultBufferSize
+	}
+	return &Reader{br: bufio.NewReaderSize(r, bufSize), max: maxEventBytes} // lines longer than the buffer are accumulated
 }
+
+// keepLineBytes bounds the line buffer a Reader keeps between lines: after a longer line it is let go, so
+// one large event does not stay allocated for the life of a long-lived stream.
+const keepLineBytes = 4 << 10
 
 // LastEventID returns the stream's last event id buffer: what a client sends as Last-Event-ID to resume.
 // It is updated by events that carry no data too (such as the priming event a 2025-11-25 MCP server sends
@@ -156,6 +173,9 @@ func (r *Reader) dispatch() (Event, bool) {
 
 // readLine returns the next line without its line end. The returned slice is valid until the next call.
 func (r *Reader) readLine() ([]byte, error) {
+	if cap(r.line) > keepLineBytes {
+		r.line = nil
+	}
 	r.line = r.line[:0]
 	if !r.started {
 		r.started = true

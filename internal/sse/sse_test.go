@@ -66,9 +66,13 @@ func TestReader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// One byte at a time exercises the line-end handling across buffer refills.
-			for _, src := range []io.Reader{strings.NewReader(tt.in), iotest.OneByteReader(strings.NewReader(tt.in))} {
-				r := NewReader(src, 1024)
+			// One byte at a time, and the smallest buffer, exercise the line-end handling across refills.
+			readers := []*Reader{
+				NewReader(strings.NewReader(tt.in), 1024),
+				NewReader(iotest.OneByteReader(strings.NewReader(tt.in)), 1024),
+				NewReaderSize(strings.NewReader(tt.in), 1024, 16),
+			}
+			for _, r := range readers {
 				got, err := readAll(t, r)
 				if err != io.EOF {
 					t.Fatalf("Next() error = %v, want io.EOF", err)
@@ -81,6 +85,25 @@ func TestReader(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReaderSmallBuffer: lines far longer than a small buffer are read whole, and the line buffer such a
+// line needed is not kept for the rest of the stream.
+func TestReaderSmallBuffer(t *testing.T) {
+	long := strings.Repeat("x", 3*keepLineBytes)
+	in := "id: 1\ndata: " + long + "\n\ndata: short\n\n"
+	r := NewReaderSize(strings.NewReader(in), 1<<20, 64)
+	got, err := r.Next()
+	if err != nil || string(got.Data) != long {
+		t.Fatalf("first event: %d bytes of data, err %v; want %d bytes", len(got.Data), err, len(long))
+	}
+	got, err = r.Next()
+	if err != nil || string(got.Data) != "short" || got.ID != "1" {
+		t.Fatalf("second event: %+v, err %v", got, err)
+	}
+	if c := cap(r.line); c > keepLineBytes {
+		t.Errorf("line buffer of %d bytes kept after the long line, want at most %d", c, keepLineBytes)
 	}
 }
 

@@ -339,8 +339,8 @@ func TestStandaloneStreamAndResumption(t *testing.T) {
 	if lastID == "" || !strings.Contains(lastID, "_") {
 		t.Fatalf("no event id on the POST stream: %q", idLine)
 	}
-	// The response arrives while nobody is listening.
-	close(b.release)
+	// The response arrives while nobody is listening. The held handler is released only afterwards: its own
+	// response would otherwise race this one (and is dropped as already answered).
 	out, _ := jsonrpc.NewResult(jsonrpc.ID(`"r"`), map[string]any{"late": true})
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		sess.mu.Lock()
@@ -351,6 +351,7 @@ func TestStandaloneStreamAndResumption(t *testing.T) {
 		}
 	}
 	_ = sess.Send(context.Background(), jsonrpc.MustDecode(out), nil)
+	close(b.release)
 	r := do(t, "GET", url, "", map[string]string{HeaderSessionID: sid, "Last-Event-ID": lastID, "Accept": "text/event-stream"})
 	events := parseSSE(r.body)
 	if r.status != 200 || len(events) != 1 || events[0].data != string(out) {

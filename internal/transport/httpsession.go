@@ -272,6 +272,9 @@ func (s *httpSession) standaloneLocked() *stream {
 	if s.standalone == nil {
 		s.standalone = &stream{idx: 0, allowSSE: true, sse: true, done: make(chan struct{}), max: s.front.opts.MaxBufferedEvents}
 		s.streams[0] = s.standalone
+		if s.closed { // close has finished the streams it found; this one ends at once too
+			s.standalone.finishLocked(jsonrpc.KindInvalid)
+		}
 	}
 	return s.standalone
 }
@@ -281,8 +284,24 @@ func (s *httpSession) serveStandalone(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.standaloneLocked()
 	s.mu.Unlock()
-	if !st.tryAttachSSE(w, -1) {
-		writePlainError(w, http.StatusConflict, "this session already has an open GET stream")
+	s.serveEvents(st, w, r, -1, "this session already has an open GET stream")
+}
+
+// serveEvents attaches a GET to st, replays the events after seq after (-1: those not yet sent) and keeps
+// the stream open until it finishes, the client goes away or the session ends. busy is the 409 answer when
+// st already has a reader.
+func (s *httpSession) serveEvents(st *stream, w http.ResponseWriter, r *http.Request, after int, busy string) {
+	if st.idx == 0 {
+		switch s.serveRaw(st, w, r, after) {
+		case rawServed:
+			return
+		case rawBusy:
+			writePlainError(w, http.StatusConflict, busy)
+			return
+		}
+	}
+	if !st.tryAttachSSE(w, after) {
+		writePlainError(w, http.StatusConflict, busy)
 		return
 	}
 	s.pump(st, r)
@@ -301,11 +320,7 @@ func (s *httpSession) resume(w http.ResponseWriter, r *http.Request, last string
 		writePlainError(w, http.StatusNotFound, "Last-Event-ID "+strconv.Quote(last)+" names no stream this session can resume")
 		return
 	}
-	if !st.tryAttachSSE(w, seq) {
-		writePlainError(w, http.StatusConflict, "that stream is already being read by another connection")
-		return
-	}
-	s.pump(st, r)
+	s.serveEvents(st, w, r, seq, "that stream is already being read by another connection")
 }
 
 func (s *httpSession) pump(st *stream, r *http.Request) {
@@ -395,6 +410,8 @@ type stream struct {
 	finished  bool
 	finalKind jsonrpc.Kind
 	done      chan struct{}
+	// onFinish, when set, runs (with mu held) when the stream finishes: a raw GET stream's reader lets go.
+	onFinish func()
 }
 
 type event struct {
@@ -438,6 +455,11 @@ func (st *stream) tryAttachSSE(w http.ResponseWriter, after int) bool {
 	if st.w != nil {
 		return false
 	}
+	st.attachSSELocked(w, after)
+	return true
+}
+
+func (st *stream) attachSSELocked(w http.ResponseWriter, after int) {
 	st.w = w
 	st.sse = true
 	h := w.Header()
@@ -455,7 +477,6 @@ func (st *stream) tryAttachSSE(w http.ResponseWriter, after int) bool {
 		}
 	}
 	flush(w)
-	return true
 }
 
 func (st *stream) ping() {
@@ -530,6 +551,9 @@ func (st *stream) finishLocked(k jsonrpc.Kind) {
 		st.finished = true
 		st.finalKind = k
 		close(st.done)
+		if f := st.onFinish; f != nil {
+			f()
+		}
 	}
 }
 

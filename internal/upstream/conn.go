@@ -42,6 +42,20 @@ type Conn interface {
 	Close() error
 }
 
+// Dispatcher is implemented by Conns that can hand every server→client frame straight to the receiver, on
+// the Conn's own goroutine that read it, instead of through Recv: the receiver then needs no goroutine of its
+// own waiting in Recv. Only Conns that end only when closed implement it (Recv would never report anything but
+// ErrClosed).
+//
+// Frames of one stream (a request's response stream, the standalone stream) reach f in order, one at a time;
+// frames of different streams may reach it concurrently. f may block (the stream it came from waits), but
+// must not call the Conn's Close, which waits for f to return. After Close, f is not called any more.
+type Dispatcher interface {
+	// Dispatch makes the Conn call f with every server→client frame. Call it once, before the first Send,
+	// and then do not call Recv.
+	Dispatch(f func(Frame))
+}
+
 // ErrClosed is returned by Recv and Send after Close.
 var ErrClosed = errors.New("upstream connection closed")
 

@@ -35,6 +35,10 @@ const (
 	headerLastEventID     = "Last-Event-ID"
 )
 
+// streamBufferSize is the read buffer of the event streams a session holds open over GET (mostly idle; an
+// event longer than the buffer is still read whole). Request streams keep the sse package's default.
+const streamBufferSize = 512
+
 // Reconnection bounds for SSE streams. Variables so tests in this package can shorten them.
 var (
 	reconnectInitial = 250 * time.Millisecond
@@ -71,6 +75,11 @@ type HTTPOptions struct {
 	// Client sends the requests. Nil means a client without an overall timeout (streams are long-lived).
 	// Redirects to another origin are refused unless the given client sets its own CheckRedirect.
 	Client *http.Client
+	// StreamClient, when set, sends the GET requests of event streams (the standalone stream, a resumed
+	// response stream, the legacy transport's stream) instead of Client: such a connection lives as long
+	// as its session, mostly idle, so a transport with small buffers (http.Transport's ReadBufferSize and
+	// WriteBufferSize) saves memory per session. Redirects are guarded as for Client.
+	StreamClient *http.Client
 	// MaxMessageBytes bounds one message (a JSON body or one SSE event). 0 means DefaultMaxMessageBytes.
 	MaxMessageBytes int64
 	// Logger receives diagnostics. Nil discards them.
@@ -88,10 +97,30 @@ type HTTPOptions struct {
 // the stateless 2026-07-28 era, chosen per message).
 type HTTP struct {
 	opts HTTPOptions
+	sh   shared
 }
 
 // NewHTTP returns an upstream for opts. It does no I/O; Open checks the options.
-func NewHTTP(opts HTTPOptions) *HTTP { return &HTTP{opts: opts} }
+func NewHTTP(opts HTTPOptions) *HTTP { return &HTTP{opts: opts, sh: newShared(opts)} }
+
+// shared is what every Conn of one upstream uses, prepared once rather than per session.
+type shared struct {
+	client, stream *http.Client
+	log            *slog.Logger
+}
+
+func newShared(o HTTPOptions) shared {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sh := shared{client: guardRedirects(o.Client), log: log.With("upstream", o.Name)}
+	sh.stream = sh.client
+	if o.StreamClient != nil {
+		sh.stream = guardRedirects(o.StreamClient)
+	}
+	return sh
+}
 
 // Open returns a Conn for one client session. It does no network I/O: the first Send does.
 //
@@ -116,7 +145,7 @@ func (u *HTTP) Open(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, &Error{Server: u.opts.Name, Op: "open", Err: err}
 	}
-	c := &httpConn{base: newBase(u.opts.Name, u.opts.Headers, u.opts.Client, u.opts.MaxMessageBytes, u.opts.Logger)}
+	c := &httpConn{base: newBase(u.opts, u.sh)}
 	c.setRequestHeaders(ctx, u.opts.RequestHeaders)
 	c.url = ep.String()
 	c.host = ep.Host
@@ -141,6 +170,7 @@ type base struct {
 	name    string
 	headers map[string]string
 	client  *http.Client
+	stream  *http.Client // for event-stream GETs (HTTPOptions.StreamClient, or client)
 	max     int64
 	log     *slog.Logger
 
@@ -151,6 +181,9 @@ type base struct {
 	wg sync.WaitGroup
 	// recv is the single channel Recv reads from.
 	recv chan Frame
+	// dispatch, when set (Dispatcher), receives every frame instead of recv. Set before the first Send, so
+	// before any goroutine that delivers starts.
+	dispatch func(Frame)
 
 	mu     sync.Mutex
 	closed bool
@@ -174,20 +207,19 @@ func (b *base) setRequestHeaders(openCtx context.Context, f func(context.Context
 // maxDynSecrets bounds the remembered per-request header values.
 const maxDynSecrets = 64
 
-func newBase(name string, headers map[string]string, client *http.Client, max int64, log *slog.Logger) base {
+func newBase(o HTTPOptions, sh shared) base {
+	max := o.MaxMessageBytes
 	if max <= 0 {
 		max = DefaultMaxMessageBytes
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return base{
-		name:    name,
-		headers: headers,
-		client:  guardRedirects(client),
+		name:    o.Name,
+		headers: o.Headers,
+		client:  sh.client,
+		stream:  sh.stream,
 		max:     max,
-		log:     log.With("upstream", name),
+		log:     sh.log,
 		ctx:     ctx,
 		cancel:  cancel,
 		recv:    make(chan Frame),
@@ -277,8 +309,15 @@ func (b *base) goOwned(f func()) bool {
 	return true
 }
 
-// deliver hands f to Recv. It reports false when the Conn closed first.
+// deliver hands f to Recv, or to the Dispatch function. It reports false when the Conn closed first.
 func (b *base) deliver(f Frame) bool {
+	if b.dispatch != nil {
+		if b.ctx.Err() != nil {
+			return false
+		}
+		b.dispatch(f)
+		return true
+	}
 	select {
 	case b.recv <- f:
 		return true
@@ -563,6 +602,10 @@ func (c *httpConn) Send(ctx context.Context, f Frame) error {
 }
 
 func (c *httpConn) Recv(ctx context.Context) (Frame, error) { return c.recvFrame(ctx) }
+
+// Dispatch implements Dispatcher: an HTTP upstream session ends only when closed (a failed request becomes
+// its error response), and each of its streams is read by a goroutine of its own anyway.
+func (c *httpConn) Dispatch(f func(Frame)) { c.dispatch = f }
 
 // Close stops every request and stream, then ends the upstream session with DELETE (a 405 answer means
 // the server does not support that, which is fine).
@@ -931,7 +974,7 @@ func (c *httpConn) resume(ctx context.Context, lastID string) (*sse.Reader, int,
 	}
 	// The body is closed when ctx ends (the request's context) or the stream is read to its end.
 	context.AfterFunc(ctx, func() { _ = resp.Body.Close() })
-	return sse.NewReader(&closeOnEOF{rc: resp.Body}, int(c.max)), resp.StatusCode, nil
+	return sse.NewReaderSize(&closeOnEOF{rc: resp.Body}, int(c.max), streamBufferSize), resp.StatusCode, nil
 }
 
 // closeOnEOF closes the body once it has been read to its end or failed.
@@ -960,7 +1003,7 @@ func (c *httpConn) get(ctx context.Context, sid, ver, lastID string) (*http.Resp
 	if lastID != "" {
 		req.Header.Set(headerLastEventID, lastID)
 	}
-	resp, err := c.client.Do(req)
+	resp, err := c.stream.Do(req)
 	if err != nil {
 		return nil, stripURL(err)
 	}
@@ -1077,7 +1120,7 @@ func (c *httpConn) standalone(ctx context.Context, sid, ver string) {
 		status := resp.StatusCode
 		switch {
 		case status == http.StatusOK && mediaType(resp.Header) == "text/event-stream":
-			r := sse.NewReader(resp.Body, int(c.max))
+			r := sse.NewReaderSize(resp.Body, int(c.max), streamBufferSize)
 			n := 0
 			_, err := c.readStream(r, nil, func(*jsonrpc.Message) bool { n++; return false })
 			_ = resp.Body.Close()
@@ -1127,5 +1170,8 @@ func (c *httpConn) standalone(ctx context.Context, sid, ver string) {
 	}
 }
 
-// Interface guard.
-var _ Conn = (*httpConn)(nil)
+// Interface guards.
+var (
+	_ Conn       = (*httpConn)(nil)
+	_ Dispatcher = (*httpConn)(nil)
+)

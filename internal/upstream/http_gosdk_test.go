@@ -2,10 +2,14 @@ package upstream
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -239,5 +243,124 @@ func TestHTTPStatelessLegacyGoSDK(t *testing.T) {
 	res, _ := wireRecvResponse(t, conn, "2")
 	if got := wireResultText(t, res); got != "echo: s" {
 		t.Errorf("echo result = %q", got)
+	}
+}
+
+// methodCounter is a RoundTripper that counts the requests of each method it carries.
+type methodCounter struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (m *methodCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	m.mu.Lock()
+	if m.n == nil {
+		m.n = map[string]int{}
+	}
+	m.n[r.Method]++
+	m.mu.Unlock()
+	return m.base.RoundTrip(r)
+}
+
+func (m *methodCounter) counts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.n)
+}
+
+// TestHTTPDispatchAndStreamClient runs a 2025-11-25 session against a real stateful go-sdk server with the
+// frames handed to a Dispatch function instead of Recv, and the event-stream GETs on their own client whose
+// transport has tiny buffers: server→client requests on a call's stream, an out-of-band notification longer
+// than every buffer on the standalone stream, a call stream resumed with GET + Last-Event-ID; nothing is
+// dispatched once Close has returned.
+func TestHTTPDispatchAndStreamClient(t *testing.T) {
+	srv := goSDKFixture()
+	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{EventStore: mcp.NewMemoryEventStore(nil)}))
+	defer ts.Close()
+	requests := &methodCounter{base: http.DefaultTransport}
+	streamTransport := &http.Transport{ReadBufferSize: 64, WriteBufferSize: 64}
+	defer streamTransport.CloseIdleConnections()
+	streams := &methodCounter{base: streamTransport}
+
+	conn := openHTTP(t, HTTPOptions{Name: "fixture", URL: ts.URL,
+		Client: &http.Client{Transport: requests}, StreamClient: &http.Client{Transport: streams}})
+	frames := make(chan Frame, 16)
+	var closed atomic.Bool
+	conn.(Dispatcher).Dispatch(func(f Frame) {
+		if closed.Load() {
+			t.Errorf("frame %s dispatched after Close returned", f.Msg.Raw)
+		}
+		frames <- f
+	})
+	next := func() Frame {
+		t.Helper()
+		select {
+		case f := <-frames:
+			return f
+		case <-time.After(httpHangGuard):
+			t.Fatal("no frame dispatched")
+			return Frame{}
+		}
+	}
+	response := func(id string) Frame {
+		t.Helper()
+		for {
+			if f := next(); f.Msg.Kind.IsResponse() && string(f.Msg.ID) == id {
+				return f
+			}
+		}
+	}
+
+	wireSend(t, conn, legacyInit)
+	if f := response("1"); string(f.Related) != "1" {
+		t.Errorf("initialize response Related = %q, want 1", f.Related)
+	}
+	wireSend(t, conn, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+
+	wireSend(t, conn, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"sample","arguments":{"text":"hi"}}}`)
+	sreq := next()
+	if sreq.Msg.Method != "sampling/createMessage" || string(sreq.Related) != "7" {
+		t.Fatalf("got %s related to %q, want a sampling/createMessage request related to 7", sreq.Msg.Raw, sreq.Related)
+	}
+	wireSend(t, conn, `{"jsonrpc":"2.0","id":`+string(sreq.Msg.ID)+`,"result":{"role":"assistant",`+
+		`"content":{"type":"text","text":"from the model"},"model":"test-model"}}`)
+	if got := wireResultText(t, response("7")); got != "sampled: from the model" {
+		t.Errorf("sample result = %q", got)
+	}
+
+	long := strings.Repeat("out of band ", 200) // 2,400 bytes: longer than the stream buffers
+	wireSend(t, conn, `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"notify","arguments":{"text":"`+long+`"}}}`)
+	var gotResp, gotNote bool
+	for !gotResp || !gotNote {
+		f := next()
+		switch {
+		case f.Msg.Kind.IsResponse() && string(f.Msg.ID) == "8":
+			gotResp = true
+		case f.Msg.Method == "notifications/progress":
+			gotNote = true
+			if !strings.Contains(string(f.Msg.Raw), long) || f.Related != nil {
+				t.Errorf("standalone notification (related %q) lacks its %d-byte message: %.100s…", f.Related, len(long), f.Msg.Raw)
+			}
+		default:
+			t.Fatalf("unexpected frame %s", f.Msg.Raw)
+		}
+	}
+
+	wireSend(t, conn, `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"disconnect","arguments":{"text":"x"}}}`)
+	if got := wireResultText(t, response("9")); got != "after disconnect: x" {
+		t.Errorf("disconnect result = %q", got)
+	}
+
+	wireClose(t, conn)
+	closed.Store(true)
+
+	// POSTs and the DELETE went through Client; the standalone GET and the resumption through StreamClient.
+	if got := requests.counts(); got[http.MethodGet] != 0 || got[http.MethodPost] < 5 || got[http.MethodDelete] != 1 {
+		t.Errorf("requests through Client: %v, want POSTs and one DELETE, no GET", got)
+	}
+	if got := streams.counts(); got[http.MethodGet] < 2 || got[http.MethodPost]+got[http.MethodDelete] != 0 {
+		t.Errorf("requests through StreamClient: %v, want the standalone GET and the resumption only", got)
 	}
 }

@@ -24,10 +24,11 @@ type SSEOptions = HTTPOptions
 // message arrives as a "message" event on the stream.
 type SSE struct {
 	opts SSEOptions
+	sh   shared
 }
 
 // NewSSE returns an upstream for opts. It does no I/O.
-func NewSSE(opts SSEOptions) *SSE { return &SSE{opts: opts} }
+func NewSSE(opts SSEOptions) *SSE { return &SSE{opts: opts, sh: newShared(opts)} }
 
 // Open connects the event stream and waits (bounded by ctx) for the endpoint event. An endpoint on another
 // origin (scheme, host and port) than the SSE URL is refused: a server must not be able to send the
@@ -47,7 +48,7 @@ func (u *SSE) Open(ctx context.Context) (Conn, error) {
 		return nil, fail(err)
 	}
 	c := &sseConn{
-		base:  newBase(u.opts.Name, u.opts.Headers, u.opts.Client, u.opts.MaxMessageBytes, u.opts.Logger),
+		base:  newBase(u.opts, u.sh),
 		ended: make(chan struct{}),
 	}
 	c.setRequestHeaders(ctx, u.opts.RequestHeaders)
@@ -65,7 +66,7 @@ func (u *SSE) Open(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return abort(err)
 	}
-	resp, err := c.client.Do(req)
+	resp, err := c.stream.Do(req)
 	if err != nil {
 		return abort(fmt.Errorf("could not reach the server at %s: %w; check that it is running and that its url in the config is right", streamURL.Host, stripURL(err)))
 	}
@@ -78,7 +79,7 @@ func (u *SSE) Open(ctx context.Context) (Conn, error) {
 		_ = resp.Body.Close()
 		return abort(fmt.Errorf("answered the SSE GET with Content-Type %q instead of text/event-stream; check that url points at the server's SSE endpoint (for Streamable HTTP servers, leave transport unset)", resp.Header.Get("Content-Type")))
 	}
-	r := sse.NewReader(resp.Body, int(c.max))
+	r := sse.NewReaderSize(resp.Body, int(c.max), streamBufferSize)
 	var endpoint *url.URL
 	for endpoint == nil {
 		ev, err := r.Next()

@@ -19,13 +19,15 @@ import (
 )
 
 // TestSSEGoSDK drives a 2024-11-05 session against a real go-sdk HTTP+SSE server, including a
-// server→client sampling request answered through Send.
+// server→client sampling request answered through Send. The event stream is opened with StreamClient.
 func TestSSEGoSDK(t *testing.T) {
 	srv := goSDKFixture()
 	ts := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 	defer ts.Close()
+	requests, streams := &methodCounter{base: http.DefaultTransport}, &methodCounter{base: http.DefaultTransport}
 
-	conn, err := NewSSE(SSEOptions{Name: "legacy", URL: ts.URL}).Open(t.Context())
+	conn, err := NewSSE(SSEOptions{Name: "legacy", URL: ts.URL,
+		Client: &http.Client{Transport: requests}, StreamClient: &http.Client{Transport: streams}}).Open(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +55,12 @@ func TestSSEGoSDK(t *testing.T) {
 	wireClose(t, conn)
 	if _, err := conn.Recv(t.Context()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Recv after Close = %v, want ErrClosed", err)
+	}
+	if got := streams.counts(); !cmp.Equal(got, map[string]int{http.MethodGet: 1}) {
+		t.Errorf("requests through StreamClient: %v, want the event stream's GET only", got)
+	}
+	if got := requests.counts(); got[http.MethodGet] != 0 || got[http.MethodPost] != 5 {
+		t.Errorf("requests through Client: %v, want the 5 POSTs only", got)
 	}
 }
 
