@@ -391,6 +391,9 @@ type HTTP struct {
 	// MaxMessageBytes caps one JSON-RPC message from a client or an upstream. Default 4 MiB (4194304).
 	// In YAML either a number of bytes or a size with a unit: 512KiB, 4MiB, 1GiB (at most 1 GiB).
 	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// MaxSessions caps live 2025-era client sessions; an initialize beyond it gets 503 with an error that
+	// says so. Default 10000.
+	MaxSessions int `yaml:"max_sessions"`
 	// ReadHeaderTimeout bounds reading request headers. Default 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	// ShutdownTimeout is how long graceful shutdown lets in-flight calls finish. Default 30s.

@@ -196,6 +196,7 @@ func TestCheckAndSetDefaults(t *testing.T) {
 			ReadHeaderTimeout:  Duration(10 * time.Second),
 			ShutdownTimeout:    Duration(30 * time.Second),
 			SessionIdleTimeout: Duration(30 * time.Minute),
+			MaxSessions:        10_000,
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Audit: Audit{

@@ -925,6 +925,18 @@ func (d *decoder) http(n *yaml.Node, path string, h *HTTP) {
 		{"allowed_hosts", d.strings(&h.AllowedHosts)},
 		{"allowed_origins", d.strings(&h.AllowedOrigins)},
 		{"max_message_bytes", d.size(&h.MaxMessageBytes)},
+		{"max_sessions", func(v *yaml.Node, p string) {
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			x, err := strconv.Atoi(s)
+			if err != nil || resolve(v).ShortTag() != "!!int" || x < 1 {
+				d.errorf(v, p, "%q is not a number of sessions: write a whole number of at least 1, such as 20000", s)
+				return
+			}
+			h.MaxSessions = x
+		}},
 		{"read_header_timeout", d.duration(&h.ReadHeaderTimeout)},
 		{"session_idle_timeout", d.duration(&h.SessionIdleTimeout)},
 		{"shutdown_timeout", d.duration(&h.ShutdownTimeout)},

@@ -21,6 +21,8 @@ const (
 	DefaultReadHeaderTimeout  = 10 * time.Second
 	DefaultShutdownTimeout    = 30 * time.Second
 	DefaultSessionIdleTimeout = 30 * time.Minute
+	// DefaultMaxSessions caps live 2025-era client sessions (http.max_sessions).
+	DefaultMaxSessions        = 10_000
 	DefaultServerTimeout      = 60 * time.Second
 	DefaultInitialBackoff     = 100 * time.Millisecond
 	DefaultMaxBackoff         = 30 * time.Second
@@ -798,6 +800,9 @@ func (k *checker) http(h *HTTP) {
 		k.errorf("http.max_message_bytes", "must be greater than 0 (write e.g. 4MiB), or leave it out for the default")
 	case h.MaxMessageBytes > maxMessageLimit:
 		k.errorf("http.max_message_bytes", "%d is more than the 1GiB limit", h.MaxMessageBytes)
+	}
+	if h.MaxSessions == 0 {
+		h.MaxSessions = DefaultMaxSessions
 	}
 	k.positive("http.read_header_timeout", &h.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	k.positive("http.shutdown_timeout", &h.ShutdownTimeout, DefaultShutdownTimeout)

@@ -141,6 +141,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		AllowedOrigins:     cfg.HTTP.AllowedOrigins,
 		MaxMessageBytes:    maxMsg,
 		SessionIdleTimeout: cfg.HTTP.SessionIdleTimeout.D(),
+		MaxSessions:        cfg.HTTP.MaxSessions,
 		Logger:             log,
 		SessionOwner:       opts.SessionOwner,
 		Cluster:            opts.Cluster,

@@ -2,8 +2,14 @@ package gateway
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpwarden/mcpwarden/internal/upstream"
 )
@@ -32,5 +38,42 @@ func TestProcessLimit(t *testing.T) {
 	}
 	if _, err := open(context.Background()); err == nil {
 		t.Fatalf("a double close freed two slots")
+	}
+}
+
+// TestMaxSessions: http.max_sessions caps the 2025-era sessions held at once; the next initialize is
+// refused with a message that names the cap, and a session that ends makes room again.
+func TestMaxSessions(t *testing.T) {
+	cfg, _ := loadTestConfig(t, "http:\n  max_sessions: 2\nservers:\n"+stdioServerYAML("cap"))
+	g, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(g.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Close(ctx)
+		ts.Close()
+	})
+	url := ts.URL + "/mcp/cap"
+	first := connect(t, url, legacy, &recorder{})
+	connect(t, url, legacy, &recorder{})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err = newClient(&recorder{}).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, &mcp.ClientSessionOptions{ProtocolVersion: legacy})
+	if err == nil || !strings.Contains(err.Error(), "Service Unavailable") {
+		t.Fatalf("third session under max_sessions 2: %v; want 503", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for g.front.SessionCount() >= 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cs := connect(t, url, legacy, &recorder{})
+	if text, isErr := callText(t, cs, "echo", map[string]any{"text": "room"}); isErr || text != "cap:room" {
+		t.Fatalf("echo on the session that took the freed place: %q %v", text, isErr)
 	}
 }
