@@ -120,7 +120,10 @@ func (rw *rawWriter) WriteHeader(code int) {
 	buf.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n")
 	_ = h.Write(&buf)
 	buf.WriteString("\r\n")
-	_, _ = rw.conn.Write(buf.Bytes())
+	_ = rw.conn.SetWriteDeadline(time.Now().Add(rawWriteTimeout))
+	if _, err := rw.conn.Write(buf.Bytes()); err != nil {
+		rw.close()
+	}
 	rw.header = nil // sent: not kept for the life of the stream
 }
 
@@ -137,11 +140,18 @@ func (rw *rawWriter) Write(p []byte) (int, error) {
 	b = append(b, "\r\n"...)
 	b = append(b, p...)
 	b = append(b, "\r\n"...)
+	_ = rw.conn.SetWriteDeadline(time.Now().Add(rawWriteTimeout))
 	if _, err := rw.conn.Write(b); err != nil {
+		// A client that stopped reading (or a dead connection) must not hold the stream's lock: the
+		// connection is dropped, its watcher detaches it, and the client resumes with Last-Event-ID.
+		rw.close()
 		return 0, err
 	}
 	return len(p), nil
 }
+
+// rawWriteTimeout bounds one write to a client that does not read its stream.
+var rawWriteTimeout = 30 * time.Second // a variable for tests
 
 // Flush implements http.Flusher: writes are not buffered.
 func (rw *rawWriter) Flush() {}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
@@ -251,5 +252,36 @@ func TestStandaloneStreamHTTP2(t *testing.T) {
 	res.Body.Close()
 	if err := s.end(); err != nil {
 		t.Errorf("GET stream after DELETE ended with %v, want a clean end", err)
+	}
+}
+
+// TestRawWriterClientNotReading: a write to a client that does not read its stream gives up after
+// rawWriteTimeout and drops the connection, so the stream's lock is not held for ever (the client
+// resumes with Last-Event-ID); later writes fail at once.
+func TestRawWriterClientNotReading(t *testing.T) {
+	old := rawWriteTimeout
+	rawWriteTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { rawWriteTimeout = old })
+	server, client := net.Pipe() // unbuffered: nobody reads the client end
+	defer client.Close()
+	rw := &rawWriter{conn: server, header: http.Header{}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := rw.Write([]byte("data: x\n\n"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a write nobody read succeeded")
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the write to a client that does not read never gave up")
+	}
+	if _, err := rw.Write([]byte("data: y\n\n")); err == nil {
+		t.Error("a write after the connection was dropped succeeded")
+	}
+	if _, err := client.Read(make([]byte, 1)); err == nil {
+		t.Error("the client's end is still open after the connection was dropped")
 	}
 }
