@@ -547,6 +547,23 @@ var sizeUnits = []struct {
 }
 
 // size decodes a byte count: a whole number, or a number with a unit (4MiB).
+// whole decodes a whole number of at least least into dst; anything else is reported as the value
+// followed by problem.
+func (d *decoder) whole(dst *int, least int, problem string) func(*yaml.Node, string) {
+	return func(v *yaml.Node, p string) {
+		s, ok := d.str(v, p)
+		if !ok {
+			return
+		}
+		x, err := strconv.Atoi(s)
+		if err != nil || resolve(v).ShortTag() != "!!int" || x < least {
+			d.errorf(v, p, "%q "+problem, s)
+			return
+		}
+		*dst = x
+	}
+}
+
 func (d *decoder) size(dst *int64) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
 		v, ok := d.str(n, path)
@@ -852,18 +869,7 @@ func (d *decoder) audit(n *yaml.Node, path string, a *Audit) {
 			})
 		}},
 		{"postgres_dsn", d.setExpanded(&a.PostgresDSN)},
-		{"retention_days", func(v *yaml.Node, p string) {
-			s, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			x, err := strconv.Atoi(s)
-			if err != nil || resolve(v).ShortTag() != "!!int" || x < 0 {
-				d.errorf(v, p, "%q is not a number of days: write a whole number such as 90, or 0 to keep everything", s)
-				return
-			}
-			a.RetentionDays = x
-		}},
+		{"retention_days", d.whole(&a.RetentionDays, 0, "is not a number of days: write a whole number such as 90, or 0 to keep everything")},
 		{"signing_key", d.setStr(&a.SigningKey)},
 		{"store", d.setStr(&a.Store)},
 		{"sync", d.setStr(&a.Sync)},
@@ -925,18 +931,7 @@ func (d *decoder) http(n *yaml.Node, path string, h *HTTP) {
 		{"allowed_hosts", d.strings(&h.AllowedHosts)},
 		{"allowed_origins", d.strings(&h.AllowedOrigins)},
 		{"max_message_bytes", d.size(&h.MaxMessageBytes)},
-		{"max_sessions", func(v *yaml.Node, p string) {
-			s, ok := d.str(v, p)
-			if !ok {
-				return
-			}
-			x, err := strconv.Atoi(s)
-			if err != nil || resolve(v).ShortTag() != "!!int" || x < 1 {
-				d.errorf(v, p, "%q is not a number of sessions: write a whole number of at least 1, such as 20000", s)
-				return
-			}
-			h.MaxSessions = x
-		}},
+		{"max_sessions", d.whole(&h.MaxSessions, 1, "is not a number of sessions: write a whole number of at least 1, such as 20000")},
 		{"read_header_timeout", d.duration(&h.ReadHeaderTimeout)},
 		{"session_idle_timeout", d.duration(&h.SessionIdleTimeout)},
 		{"shutdown_timeout", d.duration(&h.ShutdownTimeout)},

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/transport"
 )
@@ -25,19 +23,9 @@ func startReplicas(t *testing.T, servers ...string) (front string) {
 	}
 	var targets []*url.URL
 	for range 2 {
-		cfg, _ := loadTestConfig(t, "servers:\n"+strings.Join(servers, ""))
-		g, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), Cluster: &transport.ClusterOptions{Seal: seal}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(g.Handler())
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			g.Close(ctx)
-			ts.Close()
-		})
-		u, _ := url.Parse(ts.URL)
+		_, base := startConfigGateway(t, "servers:\n"+strings.Join(servers, ""),
+			Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), Cluster: &transport.ClusterOptions{Seal: seal}})
+		u, _ := url.Parse(base)
 		targets = append(targets, u)
 	}
 	var posts, gets atomic.Int64

@@ -58,25 +58,25 @@ func loadTestConfig(t testing.TB, body string) (*config.Config, string) {
 
 func startGatewayTB(t testing.TB, servers ...string) (*Gateway, string) {
 	t.Helper()
-	cfg, _ := loadTestConfig(t, "servers:\n"+strings.Join(servers, ""))
 	var log *slog.Logger
 	if tt, ok := t.(*testing.T); ok {
 		log = slog.New(slog.NewTextHandler(testWriter{tt}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	} else {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	g, err := New(cfg, Options{Logger: log})
+	return startConfigGateway(t, "servers:\n"+strings.Join(servers, ""), Options{Logger: log})
+}
+
+// startConfigGateway builds a gateway from a whole config (YAML) and opts, and serves it on a loopback
+// httptest server until the test ends.
+func startConfigGateway(t testing.TB, yml string, opts Options) (*Gateway, string) {
+	t.Helper()
+	cfg, _ := loadTestConfig(t, yml)
+	g, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(g.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx) // ends sessions and their streams, so the server has no open requests left
-		ts.Close()
-	})
-	return g, ts.URL
+	return g, serveGateway(t, g, func() error { return nil })
 }
 
 type testWriter struct{ t *testing.T }

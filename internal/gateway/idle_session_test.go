@@ -4,45 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime/pprof"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
-
-// goroutinesIn counts the goroutines whose stack contains fn.
-func goroutinesIn(t *testing.T, fn string) int {
-	t.Helper()
-	var sb strings.Builder
-	if err := pprof.Lookup("goroutine").WriteTo(&sb, 2); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, g := range strings.Split(sb.String(), "\n\n") {
-		if strings.Contains(g, fn) {
-			n++
-		}
-	}
-	return n
-}
-
-// waitGoroutines waits until exactly want goroutines have fn in their stack (those of an earlier test may
-// still be on their way out, a stream may still be opening), failing the test if that does not happen
-// within a bound far above what a healthy run needs.
-func waitGoroutines(t *testing.T, fn string, want int, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		n := goroutinesIn(t, fn)
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines in %s, want %d: %s", n, fn, want, what)
-		}
-	}
-}
 
 // TestIdleSessionStreams: a 2025-11-25 session between a go-sdk client and a stateful go-sdk server holds
 // two event streams open through the gateway (the client's GET, the gateway's GET upstream). A notification
@@ -59,8 +27,8 @@ func TestIdleSessionStreams(t *testing.T) {
 		clientStream   = "internal/transport.(*httpSession).serveRaw"
 		upstreamStream = "internal/upstream.(*httpConn).standalone("
 	)
-	waitGoroutines(t, clientStream, 0, "client streams of earlier tests still open")
-	waitGoroutines(t, upstreamStream, 0, "upstream streams of earlier tests still open")
+	testenv.WaitGoroutines(t, clientStream, 0, "client streams of earlier tests still open")
+	testenv.WaitGoroutines(t, upstreamStream, 0, "upstream streams of earlier tests still open")
 
 	changed := make(chan struct{}, 4)
 	client := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, &mcp.ClientOptions{
@@ -76,12 +44,12 @@ func TestIdleSessionStreams(t *testing.T) {
 	if got, _ := callText(t, cs, "echo", map[string]any{"text": "hi"}); got != "up:hi" {
 		t.Errorf("echo = %q", got)
 	}
-	waitGoroutines(t, clientStream, 1, "the client's GET stream, taken over from net/http")
-	waitGoroutines(t, upstreamStream, 1, "the gateway's GET stream to the upstream")
-	if n := goroutinesIn(t, "gateway.(*link).read("); n != 0 {
+	testenv.WaitGoroutines(t, clientStream, 1, "the client's GET stream, taken over from net/http")
+	testenv.WaitGoroutines(t, upstreamStream, 1, "the gateway's GET stream to the upstream")
+	if n := testenv.GoroutinesIn(t, "gateway.(*link).read("); n != 0 {
 		t.Errorf("%d goroutines read the upstream for a link; want none", n)
 	}
-	if n := goroutinesIn(t, "transport.(*httpSession).pump("); n != 0 {
+	if n := testenv.GoroutinesIn(t, "transport.(*httpSession).pump("); n != 0 {
 		t.Errorf("%d handlers serve a GET stream; want none", n)
 	}
 
@@ -98,6 +66,6 @@ func TestIdleSessionStreams(t *testing.T) {
 	if err := cs.Close(); err != nil {
 		t.Errorf("closing the session: %v", err)
 	}
-	waitGoroutines(t, clientStream, 0, "the client's GET stream after the session ended")
-	waitGoroutines(t, upstreamStream, 0, "the upstream GET stream after the session ended")
+	testenv.WaitGoroutines(t, clientStream, 0, "the client's GET stream after the session ended")
+	testenv.WaitGoroutines(t, upstreamStream, 0, "the upstream GET stream after the session ended")
 }

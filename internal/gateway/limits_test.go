@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -44,24 +43,13 @@ func TestProcessLimit(t *testing.T) {
 // TestMaxSessions: http.max_sessions caps the 2025-era sessions held at once; the next initialize is
 // refused with a message that names the cap, and a session that ends makes room again.
 func TestMaxSessions(t *testing.T) {
-	cfg, _ := loadTestConfig(t, "http:\n  max_sessions: 2\nservers:\n"+stdioServerYAML("cap"))
-	g, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(g.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Close(ctx)
-		ts.Close()
-	})
-	url := ts.URL + "/mcp/cap"
+	g, base := startConfigGateway(t, "http:\n  max_sessions: 2\nservers:\n"+stdioServerYAML("cap"), Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	url := base + "/mcp/cap"
 	first := connect(t, url, legacy, &recorder{})
 	connect(t, url, legacy, &recorder{})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	_, err = newClient(&recorder{}).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, &mcp.ClientSessionOptions{ProtocolVersion: legacy})
+	_, err := newClient(&recorder{}).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, &mcp.ClientSessionOptions{ProtocolVersion: legacy})
 	if err == nil || !strings.Contains(err.Error(), "Service Unavailable") {
 		t.Fatalf("third session under max_sessions 2: %v; want 503", err)
 	}

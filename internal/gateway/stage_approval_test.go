@@ -37,7 +37,7 @@ func startApprovalGateway(t *testing.T, approvalYAML string) (string, *approval.
 	return g.URL, st
 }
 
-func serveGateway(t *testing.T, g *Gateway, closeStages func() error) string {
+func serveGateway(t testing.TB, g *Gateway, closeStages func() error) string {
 	t.Helper()
 	ts := httptest.NewServer(g.Handler())
 	t.Cleanup(func() {

@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
 
 // hangGuard bounds every wait in these tests so a bug fails the test instead of hanging it. It is not a
@@ -87,43 +88,12 @@ func (s *eventStream) close() {
 	s.res.Body.Close()
 }
 
-// goroutinesIn counts the goroutines whose stack contains fn.
-func goroutinesIn(t *testing.T, fn string) int {
-	t.Helper()
-	var sb strings.Builder
-	if err := pprof.Lookup("goroutine").WriteTo(&sb, 2); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, g := range strings.Split(sb.String(), "\n\n") {
-		if strings.Contains(g, fn) {
-			n++
-		}
-	}
-	return n
-}
-
-// waitGoroutines waits until exactly want goroutines have fn in their stack (goroutines of an earlier test
-// may still be on their way out), failing the test if that does not happen.
-func waitGoroutines(t *testing.T, fn string, want int, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(hangGuard); ; time.Sleep(time.Millisecond) {
-		n := goroutinesIn(t, fn)
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines in %s, want %d: %s", n, fn, want, what)
-		}
-	}
-}
-
 // TestStandaloneStreamTakenOver: over HTTP/1.1 the GET stream's connection is taken over from net/http, so
 // no handler goroutine waits in it; it behaves as before: events arrive, a second GET is refused, a client
 // that goes away is noticed at once (its next GET is served), Last-Event-ID replays what was missed, and
 // DELETE ends the stream cleanly.
 func TestStandaloneStreamTakenOver(t *testing.T) {
-	waitGoroutines(t, "(*httpSession).serveRaw", 0, "streams of earlier tests still open")
+	testenv.WaitGoroutines(t, "(*httpSession).serveRaw", 0, "streams of earlier tests still open")
 	b := newFakeBackend()
 	_, ts := newTestFront(t, b)
 	url := ts.URL + "/mcp/x"
@@ -149,17 +119,17 @@ func TestStandaloneStreamTakenOver(t *testing.T) {
 	if first.id != "0_1" || !strings.Contains(first.data, "notifications/tools/list_changed") {
 		t.Errorf("first event %+v, want 0_1 with the notification", first)
 	}
-	if n := goroutinesIn(t, "(*httpSession).pump"); n != 0 {
+	if n := testenv.GoroutinesIn(t, "(*httpSession).pump"); n != 0 {
 		t.Errorf("%d goroutines wait in a handler for the stream; want none (connection taken over)", n)
 	}
-	waitGoroutines(t, "(*httpSession).serveRaw", 1, "one watcher of the taken-over connection")
+	testenv.WaitGoroutines(t, "(*httpSession).serveRaw", 1, "one watcher of the taken-over connection")
 	if _, status := openStream(t, http.DefaultClient, url, sid, ""); status != http.StatusConflict {
 		t.Errorf("second GET: %d, want 409", status)
 	}
 
 	// The client goes away; what is sent meanwhile waits for its next GET, which is served at once.
 	s.close()
-	waitGoroutines(t, "(*httpSession).serveRaw", 0, "the watcher did not notice the client going away")
+	testenv.WaitGoroutines(t, "(*httpSession).serveRaw", 0, "the watcher did not notice the client going away")
 	broadcast()
 	broadcast()
 	s, status = openStream(t, http.DefaultClient, url, sid, first.id)
@@ -242,7 +212,7 @@ func TestStandaloneStreamHTTP2(t *testing.T) {
 	if ev := s.next(t); ev.id != "0_1" || !strings.Contains(ev.data, "notifications/tools/list_changed") {
 		t.Errorf("event %+v, want 0_1 with the notification", ev)
 	}
-	waitGoroutines(t, "(*httpSession).pump", 1, "the HTTP/2 stream is served by its handler")
+	testenv.WaitGoroutines(t, "(*httpSession).pump", 1, "the HTTP/2 stream is served by its handler")
 	req, _ := http.NewRequest("DELETE", ts.URL, nil)
 	req.Header.Set(HeaderSessionID, sid)
 	res, err := client.Do(req)
