@@ -86,7 +86,7 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 			// The metrics listener is up before the gateway's: whoever waits for the gateway's port can scrape.
 			metricsNote := ""
 			if stages.Metrics != nil {
-				ms, err := metrics.Listen(cfg.Metrics.Listen, cfg.Metrics.Path, stages.Metrics, log)
+				ms, err := metrics.Listen(cfg.Metrics.Listen, cfg.Metrics.Path, cfg.Metrics.Pprof, stages.Metrics, log)
 				if err != nil {
 					return usageErr(err)
 				}

@@ -515,6 +515,10 @@ type Metrics struct {
 	Listen string `yaml:"listen"`
 	// Path is where the metrics are served. Default /metrics.
 	Path string `yaml:"path"`
+	// Pprof also serves Go's runtime profiles (net/http/pprof) at /debug/pprof/ on the metrics listener, for
+	// profiling the gateway in place (`go tool pprof http://ADDR/debug/pprof/profile`). Default false; only
+	// with a loopback listen address.
+	Pprof bool `yaml:"pprof"`
 }
 
 // DashboardOIDC is the dashboard's OpenID Connect client registration at auth.issuer.

@@ -465,6 +465,7 @@ func TestMetricsSection(t *testing.T) {
 	t.Setenv("HOME", "/home/alice")
 	tests := []struct {
 		name, listen, path string
+		pprof              bool
 		wantPath           string // after defaults, when accepted
 		wantWarn, wantErr  string // substrings; "" for none
 	}{
@@ -488,10 +489,14 @@ func TestMetricsSection(t *testing.T) {
 		{name: "query", listen: "127.0.0.1:9741", path: "/metrics?x=1", wantErr: "metrics.path"},
 		{name: "mux pattern syntax", listen: "127.0.0.1:9741", path: "/{name}", wantErr: "metrics.path"},
 		{name: "method in pattern", listen: "127.0.0.1:9741", path: "GET /metrics", wantErr: "metrics.path"},
+		{name: "pprof on loopback", listen: "127.0.0.1:9741", pprof: true, wantPath: "/metrics"},
+		{name: "pprof on a lan address", listen: "192.0.2.10:9741", pprof: true, wantErr: "metrics.pprof: profiles are served only on a loopback"},
+		{name: "pprof on every interface", listen: ":9741", pprof: true, wantErr: "metrics.pprof"},
+		{name: "path under pprof's", listen: "127.0.0.1:9741", path: "/debug/pprof/metrics", pprof: true, wantErr: "is where pprof serves"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Servers: []Server{{Name: "a", Command: []string{"srv"}}}, Metrics: &Metrics{Listen: tt.listen, Path: tt.path}}
+			c := Config{Servers: []Server{{Name: "a", Command: []string{"srv"}}}, Metrics: &Metrics{Listen: tt.listen, Path: tt.path, Pprof: tt.pprof}}
 			before := *c.Metrics
 			err := c.CheckAndSetDefaults()
 			if tt.wantErr != "" {

@@ -724,6 +724,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			d.object(v, p, []field{
 				{"listen", d.setStr(&c.Metrics.Listen)},
 				{"path", d.setStr(&c.Metrics.Path)},
+				{"pprof", d.setBool(&c.Metrics.Pprof)},
 			})
 		}},
 		{"pinning", func(v *yaml.Node, p string) {

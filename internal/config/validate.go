@@ -659,9 +659,17 @@ func (k *checker) metrics(m *Metrics, listen string) {
 	switch ip, err := netip.ParseAddr(host); {
 	case err == nil && ip.Zone() == "" && ip.IsLoopback(), strings.EqualFold(host, "localhost"):
 	case host == "", err == nil, validHostname(host):
+		if m.Pprof {
+			k.errorf("metrics.pprof", "profiles are served only on a loopback metrics.listen (they show the gateway's "+
+				"internals and cost CPU on demand), and %s is not one: use 127.0.0.1:%s, or set pprof: false", m.Listen, port)
+			return
+		}
 		warn()
 	default:
 		k.errorf("metrics.listen", "%q is not a valid host: use an IP address or a host name, e.g. 127.0.0.1:9741", host)
+	}
+	if m.Pprof && strings.HasPrefix(m.Path+"/", "/debug/pprof/") {
+		k.errorf("metrics.path", "%q is where pprof serves its profiles (metrics.pprof): choose another path, e.g. %s", m.Path, DefaultMetricsPath)
 	}
 }
 

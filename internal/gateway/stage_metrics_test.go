@@ -40,7 +40,7 @@ func startMetricsGateway(t *testing.T, body string) (string, string, *config.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := metrics.Listen(cfg.Metrics.Listen, cfg.Metrics.Path, stages.Metrics, log)
+	ms, err := metrics.Listen(cfg.Metrics.Listen, cfg.Metrics.Path, cfg.Metrics.Pprof, stages.Metrics, log)
 	if err != nil {
 		t.Fatal(err)
 	}

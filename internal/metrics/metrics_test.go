@@ -110,7 +110,7 @@ func TestNilMetrics(t *testing.T) {
 // elsewhere with the right path.
 func TestServer(t *testing.T) {
 	m := New([]string{"db"}, "test")
-	s, err := Listen("127.0.0.1:0", "/metrics", m, nil)
+	s, err := Listen("127.0.0.1:0", "/metrics", false, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,25 @@ func TestServer(t *testing.T) {
 	if code, body := get("GET", "http://"+s.Addr()+"/"); code != 404 || !strings.Contains(body, "/metrics") {
 		t.Errorf("GET /: %d %q, want 404 naming /metrics", code, body)
 	}
-	if _, err := Listen(s.Addr(), "/metrics", m, nil); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
+	if _, err := Listen(s.Addr(), "/metrics", false, m, nil); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
 		t.Errorf("second listener on %s: %v, want an error naming metrics.listen", s.Addr(), err)
+	}
+	if code, _ := get("GET", "http://"+s.Addr()+"/debug/pprof/"); code != 404 {
+		t.Errorf("GET /debug/pprof/ without pprof: %d, want 404", code)
+	}
+
+	p, err := Listen("127.0.0.1:0", "/metrics", true, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close(context.Background()) }()
+	if code, body := get("GET", "http://"+p.Addr()+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("GET /debug/pprof/ with pprof: %d %.200q", code, body)
+	}
+	if code, body := get("GET", "http://"+p.Addr()+"/debug/pprof/heap?debug=1"); code != 200 || !strings.Contains(body, "heap profile") {
+		t.Errorf("GET /debug/pprof/heap with pprof: %d %.200q", code, body)
+	}
+	if code, body := get("GET", p.URL()); code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("metrics beside pprof: %d %.200q", code, body)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"time"
 )
 
@@ -18,9 +19,9 @@ type Server struct {
 	done chan struct{}
 }
 
-// Listen binds addr and serves m at path (GET and HEAD) until Close. Any other path is a 404 naming the
-// right one.
-func Listen(addr, path string, m *Metrics, log *slog.Logger) (*Server, error) {
+// Listen binds addr and serves m at path (GET and HEAD) until Close, and with pprof Go's runtime profiles
+// at /debug/pprof/. Any other path is a 404 naming the right one.
+func Listen(addr, path string, pprof bool, m *Metrics, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -38,6 +39,13 @@ func Listen(addr, path string, m *Metrics, log *slog.Logger) (*Server, error) {
 		}
 		h.ServeHTTP(w, r)
 	})
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
 	if path != "/" {
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "mcpwarden serves its metrics at "+path, http.StatusNotFound)
