@@ -166,13 +166,13 @@ func (s *inspectStage) storeDown(x *Exchange, err error) *jsonrpc.Message {
 		"has the cause; an operator should check data_dir (or audit.postgres_dsn). The gateway retries on the next request")
 }
 
-// pin reads a pin from the store, once per exchange (Exchange.readPin): policy's findings and the call
+// pin reads a pin's state (State: no stored definitions) once per exchange (Exchange.readPin): policy's findings and the call
 // guards ask for the same pins a few microseconds apart. Errors are not kept.
 func (s *inspectStage) pin(ctx context.Context, x *Exchange, server, kind, name string) (*pin.Pin, error) {
 	if p, ok := x.readPin(server, kind, name); ok {
 		return p, nil
 	}
-	p, err := s.cfg.Pins.Get(ctx, server, kind, name)
+	p, err := s.cfg.Pins.State(ctx, server, kind, name)
 	if err == nil {
 		x.keepPin(server, kind, name, p)
 	}
@@ -694,7 +694,14 @@ func (s *inspectStage) Findings(x *Exchange) []string {
 	p, err := s.pin(ctx, x, x.Server, pin.KindTool, x.Msg.Name)
 	if err == nil && p != nil && !scanned {
 		// Not listed through this process yet (a restart, another replica listed it): scan the definition
-		// the store holds, the one awaiting approval when there is one.
+		// the store holds, the one awaiting approval when there is one (read whole: s.pin leaves it out).
+		if full, ferr := s.cfg.Pins.Get(ctx, x.Server, pin.KindTool, x.Msg.Name); ferr != nil {
+			p, err = nil, ferr
+		} else if full != nil {
+			p = full
+		}
+	}
+	if err == nil && p != nil && !scanned {
 		def, hash := p.ApprovedDef, p.ApprovedHash
 		if p.PendingHash != "" {
 			def, hash = p.PendingDef, p.PendingHash

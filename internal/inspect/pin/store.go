@@ -66,6 +66,8 @@ type Pin struct {
 	PendingDef    string `json:"pending_definition,omitempty"`
 	PendingReason string `json:"pending_reason,omitempty"`
 	PendingAt     string `json:"pending_at,omitempty"`
+	// NoDefinitions marks a pin read by State: ApprovedDef and PendingDef were not read.
+	NoDefinitions bool `json:"-"`
 }
 
 // Quarantined reports whether the item is withheld from clients: a definition awaits approval.
@@ -91,6 +93,9 @@ type Store struct {
 	// failed, and Get then runs the query unprepared.
 	getOnce sync.Once
 	get     *sql.Stmt
+	// state is State's query, prepared once likewise.
+	stateOnce sync.Once
+	state     *sql.Stmt
 }
 
 // Open opens the pin store of cfg: data_dir/pins.db, or audit.postgres_dsn when audit.store is postgres.
@@ -112,8 +117,12 @@ func New(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.getOnce.Do(func() {}) // no statement is prepared after this
+	s.stateOnce.Do(func() {})
 	if s.get != nil {
 		_ = s.get.Close()
+	}
+	if s.state != nil {
+		_ = s.state.Close()
 	}
 	return s.db.Close()
 }
@@ -296,6 +305,36 @@ func (s *Store) Get(ctx context.Context, server, kind, name string) (*Pin, error
 	if err != nil {
 		return nil, fmt.Errorf("pin store: read %s %q of %q: %w", kind, name, server, err)
 	}
+	return p, nil
+}
+
+// stateCols are the columns State reads: all but the stored definitions.
+const stateCols = "server, kind, name, approved_hash, '', approved_by, approved_at, pending_hash, '', pending_reason, pending_at"
+
+// State returns the pin of one item without its stored definitions (NoDefinitions is set), or nil when the
+// item was never seen: what a call's checks need (state, hashes, reason), without copying definitions of
+// kilobytes on every call.
+func (s *Store) State(ctx context.Context, server, kind, name string) (*Pin, error) {
+	s.stateOnce.Do(func() {
+		if st, err := s.db.PrepareContext(context.WithoutCancel(ctx), s.db.Rebind("SELECT "+stateCols+" FROM inspect_pins WHERE server = ? AND kind = ? AND name = ?")); err == nil {
+			s.state = st
+		}
+	})
+	if s.state == nil {
+		p, err := s.Get(ctx, server, kind, name)
+		if p != nil {
+			p.ApprovedDef, p.PendingDef, p.NoDefinitions = "", "", true
+		}
+		return p, err
+	}
+	p, err := scanPin(s.state.QueryRowContext(ctx, server, kind, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pin store: read %s %q of %q: %w", kind, name, server, err)
+	}
+	p.NoDefinitions = true
 	return p, nil
 }
 
