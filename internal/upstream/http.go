@@ -893,11 +893,31 @@ func (c *httpConn) isAnswer(ex exchange, m *jsonrpc.Message) bool {
 // readRequestStream delivers the messages of a request's SSE stream until its response. When the stream
 // ends early, a session-era stream is resumed with GET + Last-Event-ID (bounded); otherwise, or when
 // resuming fails, an error response is delivered.
+// drainAfterAnswer reads what is left of a request's response stream once its answer was delivered, so
+// that the connection goes back to the pool: an HTTP/1.1 body closed before its end takes its connection
+// with it, and the next call pays for a new one. A server ends the stream right after the response (the
+// answer is already on its way to the client meanwhile); one that keeps it open is cut off after
+// drainWait, or after drainLimit bytes.
+func drainAfterAnswer(body io.ReadCloser) {
+	t := time.AfterFunc(drainWait, func() { _ = body.Close() })
+	defer t.Stop()
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+}
+
+const (
+	drainWait  = time.Second
+	drainLimit = 64 << 10
+)
+
 func (c *httpConn) readRequestStream(ctx context.Context, ex exchange, resp *http.Response) {
 	id := ex.f.Msg.ID
 	r := sse.NewReader(resp.Body, int(c.max))
 	answered, err := c.readStream(r, id, func(m *jsonrpc.Message) bool { return c.isAnswer(ex, m) })
-	if answered || ctx.Err() != nil {
+	if answered {
+		drainAfterAnswer(resp.Body)
+		return
+	}
+	if ctx.Err() != nil {
 		return
 	}
 	if errors.Is(err, sse.ErrEventTooLarge) {

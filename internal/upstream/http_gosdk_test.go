@@ -3,8 +3,10 @@ package upstream
 import (
 	"encoding/json"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -362,5 +364,40 @@ func TestHTTPDispatchAndStreamClient(t *testing.T) {
 	}
 	if got := streams.counts(); got[http.MethodGet] < 2 || got[http.MethodPost]+got[http.MethodDelete] != 0 {
 		t.Errorf("requests through StreamClient: %v, want the standalone GET and the resumption only", got)
+	}
+}
+
+// TestHTTPConnectionReuseGoSDK: calls answered on an event stream leave their connection in the pool (the
+// stream is read to its end after the answer), so a run of calls does not open a connection each.
+func TestHTTPConnectionReuseGoSDK(t *testing.T) {
+	srv := goSDKFixture()
+	ts := httptest.NewUnstartedServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+		&mcp.StreamableHTTPOptions{Stateless: true}))
+	var opened atomic.Int64
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	ts.Start()
+	defer ts.Close()
+	conn, err := NewHTTP(HTTPOptions{Name: "reuse", URL: ts.URL}).Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wireClose(t, conn)
+	wireSend(t, conn, legacyInit)
+	wireRecvResponse(t, conn, "1")
+	wireSend(t, conn, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	const calls = 100
+	for i := range calls {
+		id := strconv.Itoa(10 + i)
+		wireSend(t, conn, `{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"r"}}}`)
+		if res, _ := wireRecvResponse(t, conn, id); wireResultText(t, res) != "echo: r" {
+			t.Fatalf("call %d: %s", i, res.Msg.Raw)
+		}
+	}
+	if n := opened.Load(); n > 5 {
+		t.Errorf("%d connections opened for %d sequential calls; want them reused", n, calls)
 	}
 }
