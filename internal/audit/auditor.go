@@ -35,20 +35,24 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*SQLSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	s := NewSQLSink(db)
-	if opts.Dialect == store.SQLite && !opts.RelaxedSync {
-		// Durable group commit in two steps: the writer's own handle commits a batch into the write-ahead
-		// log without an fsync (the record has reached the store and survives a crash of the gateway), and
-		// Sync forces the log to disk while the calls run, one fsync for every batch before it. The other
-		// tables in this file (approvals) keep committing with synchronous=FULL on db.
-		wo := opts
-		wo.RelaxedSync, wo.MaxOpenConns = true, 2
-		if s.w, err = store.Open(ctx, wo, nil); err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("audit: open the writer's handle: %w", err)
-		}
+	return NewSQLSink(db), nil
+}
+
+// splitCommits gives a SQLite sink that commits durably (audit.sync full) its durable group commit in two
+// steps: the writer's own handle commits a batch into the write-ahead log without an fsync (the record has
+// reached the store and survives a crash of the gateway), and Sync forces the log to disk while the calls
+// run, one fsync for every batch before it. The other tables in the file (approvals) keep committing with
+// synchronous=FULL. Only a sink that writes needs it: readers (the CLI, the dashboard) do not open it.
+func (s *SQLSink) splitCommits(ctx context.Context, cfg *config.Config) error {
+	if s.db.Dialect != store.SQLite || cfg.Audit.Sync == "normal" || s.w != nil {
+		return nil
 	}
-	return s, nil
+	w, err := store.Open(ctx, store.Options{Dialect: store.SQLite, Path: s.db.Path(), RelaxedSync: true, MaxOpenConns: 2}, nil)
+	if err != nil {
+		return fmt.Errorf("audit: open the writer's handle: %w", err)
+	}
+	s.w = w
+	return nil
 }
 
 // Auditor is the audit stage's engine: it turns messages into records (capture, redaction, principal,
@@ -78,6 +82,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Auditor, 
 	}
 	sink, err := OpenStore(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := sink.splitCommits(ctx, cfg); err != nil {
+		_ = sink.Close()
 		return nil, err
 	}
 	a, err := New(ctx, sink, cfg, log)

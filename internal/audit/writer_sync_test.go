@@ -171,7 +171,7 @@ func TestWriterLingersForAWaitedRecord(t *testing.T) {
 	}
 }
 
-// TestOpenStoreDurability: the SQLite store the gateway opens appends audit batches on a handle that
+// TestOpenStoreDurability: the SQLite store the gateway writes with (Open) appends audit batches on a handle that
 // commits without an fsync and syncs them in groups, while its other tables keep synchronous=FULL;
 // audit.sync "normal" and PostgreSQL commit durably (or as asked) with no sync step.
 func TestOpenStoreDurability(t *testing.T) {
@@ -187,6 +187,12 @@ func TestOpenStoreDurability(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			if s.NeedsSync() {
+				t.Fatal("a sink opened for reading has a writer's handle")
+			}
+			if err := s.splitCommits(t.Context(), cfg); err != nil {
+				t.Fatal(err)
+			}
 			if s.NeedsSync() != tc.needsSync {
 				t.Fatalf("NeedsSync = %v", s.NeedsSync())
 			}
