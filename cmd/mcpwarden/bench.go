@@ -69,7 +69,9 @@ Modes:
   load (default)   --sessions N sessions × --calls M calls each of one tool; p50/p90/p99/p99.9, calls/s,
                    errors. --compare URL (or --compare-stdio "CMD ARGS") measures a second endpoint, usually
                    the server without the gateway, in alternating rounds, and prints added latency and
-                   throughput as a percentage of it.
+                   throughput as a percentage of it. With --pid or --serve-config, also the gateway
+                   process's CPU time per call (user and system), which other load on the machine disturbs
+                   far less than latency.
   soak             --duration D: constant load for D, one line per --interval with calls, errors, latency,
                    and the gateway's RSS (--pid or --serve-config) and goroutines (--metrics-url, or
                    automatic with --serve-config: the gateway is started with a metrics listener).
@@ -116,7 +118,7 @@ Examples:
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", loadgen.DefaultConnectTimeout, "bound on each session connect")
 	fl.DurationVar(&f.callTimeout, "call-timeout", loadgen.DefaultCallTimeout, "bound on each call")
 	fl.IntVar(&f.hold, "hold", 0, "hold mode: number of idle sessions to open against the gateway")
-	fl.IntVar(&f.pid, "pid", 0, "process id of the gateway whose RSS is sampled (hold and soak modes)")
+	fl.IntVar(&f.pid, "pid", 0, "process id of the gateway to sample (hold and soak modes: RSS; load mode: CPU per call)")
 	fl.IntVar(&f.probeCalls, "probe-calls", 500, "hold mode: calls per probe session before and while holding")
 	fl.DurationVar(&f.settle, "settle", 2*time.Second, "hold mode: wait before each RSS sample")
 	fl.StringVar(&f.serveConfig, "serve-config", "", `config file: start "mcpwarden serve" with it on a free loopback port for the run`)
@@ -303,7 +305,7 @@ func runBench(cmd *cobra.Command, f benchFlags, args []string) error {
 		}
 		o := loadgen.Options{Sessions: f.sessions, Calls: f.calls, Warmup: f.warmup, Rounds: f.rounds, Tool: f.tool,
 			Args: callArgs, BaselineTool: f.compareTool, ProtocolVersion: f.protocolVersion,
-			ConnectTimeout: f.connectTimeout, CallTimeout: f.callTimeout}
+			ConnectTimeout: f.connectTimeout, CallTimeout: f.callTimeout, PID: f.pid}
 		if err := o.CheckAndSetDefaults(); err != nil {
 			return usageErr(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os/exec"
 	"strings"
 	"testing"
@@ -96,6 +97,27 @@ func TestBenchColdStart(t *testing.T) {
 	}
 	if c.Runs != 3 || len(c.AllMS) != 3 || !(c.MinMS > 0 && c.MinMS <= c.MedianMS && c.MedianMS <= c.MaxMS) {
 		t.Errorf("cold-start report %+v: want 3 runs with 0 < min ≤ median ≤ max", c)
+	}
+}
+
+// TestBenchLoadGatewayCPU: in load mode against a gateway bench started (--serve-config), the report gives
+// that process's CPU time per measured call.
+func TestBenchLoadGatewayCPU(t *testing.T) {
+	cfg := benchConfig(t, "127.0.0.1:0")
+	out := runBenchBinary(t, "--serve-config", cfg, "--url", "/mcp/everything", "--sessions", "2", "--calls", "150", "--warmup", "5")
+	if out.Mode != "load" || out.Load == nil {
+		t.Fatalf("mode %q, load report %v", out.Mode, out.Load)
+	}
+	c := out.Load.GatewayCPU
+	if c == nil {
+		t.Fatalf("no gateway CPU in the report: %+v", out.Load)
+	}
+	if c.PID != out.Machine.GatewayPID || c.PID == 0 || c.CallsSeen != 300 || out.Load.Target.Errors != 0 {
+		t.Errorf("gateway CPU %+v (gateway pid %d, %d errors): want the started gateway's pid and 300 calls", c, out.Machine.GatewayPID, out.Load.Target.Errors)
+	}
+	// 300 calls through a fully protected gateway take far more than one 10 ms clock tick of CPU.
+	if c.TotalUS <= 0 || math.Abs(c.UserUS+c.SystemUS-c.TotalUS) > 1 {
+		t.Errorf("gateway CPU %+v: want a positive total, the sum of user and system", c)
 	}
 }
 

@@ -135,10 +135,21 @@ func New(ctx context.Context, sink *SQLSink, cfg *config.Config, log *slog.Logge
 		a.otlp = NewOTLPExporter(oc)
 		wc.OnCommit = a.otlp.Offer
 	}
+	// The journal lets a request's record be kept before the call is forwarded without waiting for its
+	// SQLite commit (see journal); it first commits what a gateway that stopped abruptly left in it.
+	if wc.journal, err = journalFor(ctx, a.instance, sink, ac.Sync != "normal", log); err != nil {
+		if a.otlp != nil {
+			a.otlp.Close()
+		}
+		return nil, err
+	}
 	a.writer, err = NewWriter(ctx, wc)
 	if err != nil {
 		if a.otlp != nil {
 			a.otlp.Close()
+		}
+		if wc.journal != nil {
+			_ = wc.journal.close()
 		}
 		return nil, err
 	}
@@ -251,8 +262,9 @@ func (a *Auditor) Commit(ctx context.Context, r *Record) error {
 	return a.writer.Append(wctx, r)
 }
 
-// Write writes r and waits until it is in the store, not until it is durable: Ticket.Durable waits for
-// that (see Writer.Write). Both waits are bounded by the configured write timeout, as in Commit.
+// Write writes r and waits until a crash of the gateway cannot lose it (in the journal, or committed),
+// not until it is committed and durable: Ticket.Committed and Ticket.Durable wait for that (see
+// Writer.Write). The waits are bounded by the configured write timeout, as in Commit.
 func (a *Auditor) Write(ctx context.Context, r *Record) (Ticket, error) {
 	a.Fill(r)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
@@ -266,6 +278,14 @@ func (a *Auditor) Durable(ctx context.Context, t Ticket) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
 	defer cancel()
 	return t.Durable(wctx)
+}
+
+// Committed waits until t's record is committed to the store (its chain position set), bounded by the
+// configured write timeout even when ctx is cancelled.
+func (a *Auditor) Committed(ctx context.Context, t Ticket) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	defer cancel()
+	return t.Committed(wctx)
 }
 
 // Queue writes r without waiting for the commit; it blocks (backpressure) while the writer's queue is full.

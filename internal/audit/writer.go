@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type WriterConfig struct {
 	// such as the OTLP exporter). It must not block and must not modify the records.
 	OnCommit func(recs []*Record)
 
+	// journal, when set, receives every record before it is queued (see journal): Write returns once the
+	// record is in the journal, and its Ticket waits for the commit and the journal's sync.
+	journal *journal
+
 	linger time.Duration // tests: replaces lingerDelay
 }
 
@@ -55,6 +60,8 @@ type Writer struct {
 	mu     sync.RWMutex // guards closed against Submit racing Close
 	closed bool
 
+	failing atomic.Bool // the last commit failed
+
 	// Owned by the run goroutine.
 	sinceCP int64     // records written since the last checkpoint
 	cpTime  time.Time // when the last checkpoint was written
@@ -70,21 +77,36 @@ type WriterStats struct {
 }
 
 type entry struct {
-	rec  *Record
-	enc  Encoded    // rec encoded and digested by the submitter
-	done chan error // nil: nobody waits (the record is retried until written)
-	n    uint64     // the number of the commit that wrote rec (set before done is signalled)
+	rec *Record
+	enc Encoded // rec encoded and digested by the submitter
+	// fin is closed when the record's commit succeeded or failed (err), the first time; nil: nobody waits
+	// (the record is retried until written).
+	fin      chan struct{}
+	err      error
+	finished bool   // owned by the writer's goroutine
+	n        uint64 // the number of the commit that wrote rec (set before fin is closed)
+	jpos     uint64 // with a journal: its logical position after the record (the durability mark)
+}
+
+// finish reports the outcome of e's first commit attempt to whoever waits for it.
+func (e *entry) finish(err error) {
+	if e.fin == nil || e.finished {
+		return
+	}
+	e.err, e.finished = err, true
+	close(e.fin)
 }
 
 // syncDelay bounds how long a committed batch that nobody waits for stays without a sync: such batches
 // (response and notification records) are usually covered by the sync a waiting call asks for next.
 const syncDelay = 10 * time.Millisecond
 
-// durability counts commits and syncs. Commit n is durable once synced >= n.
+// durability counts what was written and what is durable: batches committed to a sink that needs syncs,
+// or, with a journal, bytes appended to the journal. Position n is durable once synced >= n.
 type durability struct {
 	mu      sync.Mutex
-	written uint64 // batches committed
-	synced  uint64 // batches known durable
+	written uint64 // batches committed (or journal bytes appended)
+	synced  uint64 // known durable
 	waiters []durableWaiter
 	kick    chan struct{} // capacity 1: somebody waits for a sync
 	more    chan struct{} // capacity 1: a batch was committed
@@ -95,15 +117,35 @@ type durableWaiter struct {
 	ch chan error
 }
 
-// Ticket is a record committed by Writer.Write. Durable waits until the record is durable.
+// Ticket is a record written by Writer.Write. Committed waits until it is in the store, Durable until
+// it is also durable.
 type Ticket struct {
 	w *Writer
+	e *entry // with a journal: the record, whose commit may still be running
 	n uint64
 }
 
-// Durable waits until the ticket's record is durable (forced to disk), or ctx ends, or the sync failed.
-// A zero Ticket is durable.
+// Committed waits until the ticket's record is committed to the store (its chain position is set), or ctx
+// ends, or the commit failed. Without a journal, Write returned after the commit. A zero Ticket is
+// committed.
+func (t Ticket) Committed(ctx context.Context) error {
+	if t.e == nil {
+		return nil
+	}
+	select {
+	case <-t.e.fin:
+		return t.e.err
+	case <-ctx.Done():
+		return fmt.Errorf("audit record not committed in time: %w", ctx.Err())
+	}
+}
+
+// Durable waits until the ticket's record is committed and durable (forced to disk), or ctx ends, or the
+// commit or the sync failed. A zero Ticket is durable.
 func (t Ticket) Durable(ctx context.Context) error {
+	if err := t.Committed(ctx); err != nil {
+		return err
+	}
 	if t.w == nil || t.w.syncer == nil {
 		return nil
 	}
@@ -168,7 +210,14 @@ func NewWriter(_ context.Context, cfg WriterConfig) (*Writer, error) {
 	w := &Writer{cfg: cfg, queue: make(chan *entry, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
 		cpTime: time.Now(), syncDone: make(chan struct{})}
 	w.dur.kick, w.dur.more = make(chan struct{}, 1), make(chan struct{}, 1)
-	if sy, ok := cfg.Sink.(Syncer); ok && sy.NeedsSync() {
+	if j := cfg.journal; j != nil {
+		if j.NeedsSync() {
+			w.syncer = j
+			go w.syncLoop()
+		} else {
+			close(w.syncDone)
+		}
+	} else if sy, ok := cfg.Sink.(Syncer); ok && sy.NeedsSync() {
 		w.syncer = sy
 		go w.syncLoop()
 	} else {
@@ -189,18 +238,31 @@ func (w *Writer) Append(ctx context.Context, rec *Record) error {
 	return t.Durable(ctx)
 }
 
-// Write submits rec and waits until it is committed to the sink, which may be before it is durable:
-// the record is in the store (a crash of the gateway does not lose it) and its Ticket says when a power
-// loss would not either. Like Append, a record whose commit failed is not retried.
+// Write submits rec and returns once a crash of the gateway cannot lose it: with a journal, when it is
+// appended there (the commit runs on: Ticket.Committed); without, when it is committed to the sink. That
+// may be before it is durable: its Ticket says when a power loss would not lose it either. Without a
+// journal, like Append, a record whose commit failed is not retried; a journaled record is retried until
+// committed (it may describe a call that ran), and its Ticket reports the first failure.
 func (w *Writer) Write(ctx context.Context, rec *Record) (Ticket, error) {
-	e := &entry{rec: rec, done: make(chan error, 1)}
+	e := &entry{rec: rec, fin: make(chan struct{})}
 	if err := w.submit(ctx, e); err != nil {
 		return Ticket{}, err
 	}
+	if w.cfg.journal != nil {
+		t := Ticket{w: w, e: e, n: e.jpos}
+		if w.failing.Load() {
+			// The store refused the last commit: wait for this one, so that while the store is down a call
+			// is refused before it is forwarded (the record stays in the journal and is committed later).
+			if err := t.Committed(ctx); err != nil {
+				return Ticket{}, err
+			}
+		}
+		return t, nil
+	}
 	select {
-	case err := <-e.done:
-		if err != nil {
-			return Ticket{}, err
+	case <-e.fin:
+		if e.err != nil {
+			return Ticket{}, e.err
 		}
 		return Ticket{w: w, n: e.n}, nil
 	case <-ctx.Done():
@@ -225,11 +287,45 @@ func (w *Writer) submit(ctx context.Context, e *entry) error {
 	if w.closed {
 		return ErrClosed
 	}
+	j := w.cfg.journal
+	if j != nil {
+		if e.jpos, err = j.append(e.enc.Body); err != nil {
+			return err
+		}
+		w.noteWritten(e.jpos, e.fin != nil)
+	}
 	select {
 	case w.queue <- e:
 		return nil
 	case <-ctx.Done():
+		if j != nil {
+			// Never queued: the caller refuses the call it describes, which is not forwarded.
+			j.done(1)
+		}
 		return fmt.Errorf("audit queue full (the store is slow or down): %w", ctx.Err())
+	}
+}
+
+// noteWritten records that the journal reached position pos and asks for a sync: at once when somebody
+// will wait for it (the sync runs while the call does), otherwise within syncDelay.
+func (w *Writer) noteWritten(pos uint64, waited bool) {
+	d := &w.dur
+	d.mu.Lock()
+	d.written = max(d.written, pos)
+	if w.syncer == nil {
+		d.synced = d.written
+	}
+	d.mu.Unlock()
+	if w.syncer == nil {
+		return
+	}
+	ch := d.more
+	if waited {
+		ch = d.kick
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -265,11 +361,47 @@ func (w *Writer) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("audit writer: %w while syncing", ctx.Err())
 	}
+	if j := w.cfg.journal; j != nil {
+		n := len(w.pending)
+		var err error
+		if n == 0 {
+			err = w.resetJournal(ctx, 0)
+		}
+		err = errors.Join(err, j.close())
+		if n > 0 {
+			return errors.Join(fmt.Errorf("audit writer: %d records could not be committed before shutdown (the store is unavailable); they stay in the journal %s and are committed when the gateway starts again", n, j.path), err)
+		}
+		return err
+	}
 	if n := len(w.pending); n > 0 {
 		return fmt.Errorf("audit writer: %d records could not be written before shutdown (the store is unavailable)", n)
 	}
 	return nil
 }
+
+// resetJournal empties the journal when all it holds (at least min bytes) is committed, and settles
+// the waiters of what the store's sync made durable.
+func (w *Writer) resetJournal(ctx context.Context, min int64) error {
+	var sy Syncer = noSync{}
+	if s, ok := w.cfg.Sink.(Syncer); ok {
+		sy = s
+	}
+	pos, err := w.cfg.journal.reset(ctx, sy, min)
+	if err != nil {
+		w.cfg.Logger.Warn("audit journal: could not be emptied; it is retried", "err", err)
+		return err
+	}
+	if pos > 0 && w.syncer != nil {
+		w.settle(pos, nil)
+	}
+	return nil
+}
+
+// noSync is the Syncer of a sink whose commits are durable when they return.
+type noSync struct{}
+
+func (noSync) NeedsSync() bool            { return false }
+func (noSync) Sync(context.Context) error { return nil }
 
 func (w *Writer) run() {
 	defer close(w.done)
@@ -279,6 +411,10 @@ func (w *Writer) run() {
 		batch := w.pending
 		w.pending = nil
 		if len(batch) == 0 {
+			if w.cfg.journal != nil {
+				// Idle: everything is committed, so the journal can be emptied.
+				_ = w.resetJournal(context.Background(), journalResetAt)
+			}
 			select {
 			case e := <-w.queue:
 				batch = append(batch, e)
@@ -318,7 +454,7 @@ const lingerDelay = 2 * time.Millisecond
 // waited reports whether somebody waits for a record of batch.
 func waited(batch []*entry) bool {
 	for _, e := range batch {
-		if e.done != nil {
+		if e.fin != nil {
 			return true
 		}
 	}
@@ -334,7 +470,7 @@ func (w *Writer) linger(batch []*entry) ([]*entry, bool) {
 		select {
 		case e := <-w.queue:
 			batch = append(batch, e)
-			if e.done != nil {
+			if e.fin != nil {
 				return w.fill(batch), false
 			}
 		case <-t.C:
@@ -377,9 +513,8 @@ func (w *Writer) drainAndFinish() {
 	for {
 		select {
 		case e := <-w.queue:
-			if e.done != nil {
-				e.done <- ErrClosed
-			} else {
+			e.finish(ErrClosed)
+			if e.fin == nil || w.cfg.journal != nil {
 				w.pending = append(w.pending, e)
 			}
 		default:
@@ -417,15 +552,20 @@ func (w *Writer) commit(batch []*entry, final bool) bool {
 		w.stats.Failures++
 		w.statsMu.Unlock()
 		w.cfg.Logger.Warn("audit write failed; calls are refused until the store accepts writes again", "err", err, "records", len(recs))
+		w.failing.Store(true)
+		if j := w.cfg.journal; j != nil {
+			j.undrain()
+		}
 		for _, e := range batch {
-			if e.done != nil {
-				e.done <- err
-			} else {
+			e.finish(err)
+			if e.fin == nil || w.cfg.journal != nil {
+				// A journaled record may describe a call that ran: it is retried like the unwaited ones.
 				w.pending = append(w.pending, e)
 			}
 		}
 		return false
 	}
+	w.failing.Store(false)
 	w.sinceCP = n
 	if sealed {
 		w.sinceCP, w.cpTime = 0, time.Now()
@@ -439,6 +579,14 @@ func (w *Writer) commit(batch []*entry, final bool) bool {
 	w.statsMu.Unlock()
 	if w.cfg.OnCommit != nil && len(recs) > 0 {
 		w.cfg.OnCommit(recs)
+	}
+	if j := w.cfg.journal; j != nil {
+		j.done(len(batch))
+		for _, e := range batch {
+			e.finish(nil)
+		}
+		_ = w.resetJournal(context.Background(), journalResetAt)
+		return true
 	}
 	d := &w.dur
 	d.mu.Lock()
@@ -461,10 +609,8 @@ func (w *Writer) commit(batch []*entry, final bool) bool {
 		}
 	}
 	for _, e := range batch {
-		if e.done != nil {
-			e.n = cn
-			e.done <- nil
-		}
+		e.n = cn
+		e.finish(nil)
 	}
 	return true
 }
@@ -515,9 +661,16 @@ func (w *Writer) syncNow() {
 		w.statsMu.Unlock()
 		w.cfg.Logger.Error("audit store: committed records could not be made durable; the calls waiting for them are refused", "err", err)
 	}
+	w.settle(target, err)
+}
+
+// settle notes that everything up to target is durable (err nil) or could not be made so, and answers
+// the waiters up to target.
+func (w *Writer) settle(target uint64, err error) {
+	d := &w.dur
 	d.mu.Lock()
 	if err == nil {
-		d.synced = target
+		d.synced = max(d.synced, target)
 	}
 	kept := d.waiters[:0]
 	for _, wt := range d.waiters {

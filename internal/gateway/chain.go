@@ -78,9 +78,9 @@ type Exchange struct {
 	// before the later stages run; audit (⑧ wraps ④) reads it when the chain returns. In monitor mode it
 	// records what would have happened (Decision.Monitor).
 	Decision *policy.Decision
-	// AuditRef is the audit reference ("chain:seq") of the request's record, set by ⑧ audit once it is
-	// committed ("" before, or without audit).
-	AuditRef string
+	// auditRef, set by ⑧ audit once the request's record is kept, returns its audit reference
+	// (AuditRef).
+	auditRef func() string
 
 	// Data-flow state, set by the flow stage before ④ policy decides: the labels and servers that entered
 	// the session, and detector findings about this message ("secret", "pii:card", …), which policy sees
@@ -273,6 +273,16 @@ func awaitAudit(next Handler) Handler {
 		x.forwarded.Store(true)
 		return next(ctx, x)
 	}
+}
+
+// AuditRef is the audit reference ("chain:seq") of the request's record: "" before ⑧ audit kept it (the
+// request was not forwarded), without audit, or when it could not be committed. It may wait for the
+// record's commit, which runs while the upstream works.
+func (x *Exchange) AuditRef() string {
+	if x.auditRef == nil {
+		return ""
+	}
+	return x.auditRef()
 }
 
 // auditCommitted waits for the request's audit commit (see auditGate); nil means it may be forwarded.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/audit"
@@ -59,9 +60,11 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 			}
 			// The request's record is written while the rest of the chain decides (policy, approval's grant
 			// lookup, inspect's pin reads overlap it); nothing is forwarded before the write ended
-			// (awaitAudit), and a request that could not be recorded is refused there (fail closed).
+			// (awaitAudit), and a request that could not be recorded is refused there (fail closed). With
+			// the SQLite store the write is an append to the audit journal: its commit runs while the
+			// upstream works, and the answer waits for it (Durable).
 			var (
-				parent  string
+				written bool
 				ticket  audit.Ticket
 				refusal *jsonrpc.Message
 				done    = make(chan struct{})
@@ -81,12 +84,19 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 					log.Warn("audit: forwarding a request that could not be recorded (audit.fail_open is set)", "server", x.Server, "method", x.Msg.Method, "err", err)
 					return
 				}
-				parent = rec.Ref()
+				written = true
 			}()
+			// ref is the request record's chain position, once committed ("" if it could not be).
+			ref := func() string {
+				if !written || a.Committed(ctx, ticket) != nil {
+					return ""
+				}
+				return rec.Ref()
+			}
 			x.auditGate = func() *jsonrpc.Message {
 				<-done
-				if refusal == nil {
-					x.AuditRef = parent
+				if refusal == nil && written {
+					x.auditRef = sync.OnceValue(ref)
 				}
 				return refusal
 			}
@@ -98,9 +108,9 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 				// store that is down, a policy refusal): nothing was forwarded, and the first cause is audit.
 				reply, err = refusal, nil
 			}
-			if refusal == nil && parent != "" && reply != nil {
-				// The record reached the store before the request went on; it is made durable (fsynced, with
-				// the records of other calls) while the upstream works, and the answer waits for that.
+			if refusal == nil && written && reply != nil {
+				// The record was kept before the request went on; it is committed and made durable (fsynced,
+				// with the records of other calls) while the upstream works, and the answer waits for that.
 				if derr := a.Durable(ctx, ticket); derr != nil {
 					if !a.FailOpen() {
 						log.Error("audit: withholding an answer whose request record could not be made durable (fail closed)", "server", x.Server, "method", x.Msg.Method, "err", derr)
@@ -112,6 +122,7 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 					}
 				}
 			}
+			parent := ref()
 			resp := auditResponse(a, x, rec, parent, reply, err, time.Since(start))
 			annotate(x, resp)
 			if qerr := a.Queue(ctx, resp); qerr != nil {

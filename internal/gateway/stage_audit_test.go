@@ -139,11 +139,11 @@ func TestAuditModernEra(t *testing.T) {
 	}
 }
 
-// TestAuditWithholdsUndurableAnswer: a request's record reaches the store before the request is forwarded
-// and is synced to disk while the upstream works; when the sync fails, the answer is withheld with
-// CodeAuditUnavailable (fail closed), and calls succeed again once the disk does. The fault is real: the
-// write-ahead log's name is pointed at a procfs file, which cannot be fsynced (SQLite keeps writing to the
-// log it has open).
+// TestAuditWithholdsUndurableAnswer: a request's record is kept in the audit journal before the request is
+// forwarded, and committed and synced to disk while the upstream works; when the sync fails, the answer is
+// withheld with CodeAuditUnavailable (fail closed), and calls succeed again once the disk does. The fault
+// is real: the journal's name is pointed at a procfs file, so the journal the writer keeps appending to
+// could not be found again after a crash.
 func TestAuditWithholdsUndurableAnswer(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the fault (an fsync that fails) is made with procfs, which only Linux has")
@@ -153,7 +153,7 @@ func TestAuditWithholdsUndurableAnswer(t *testing.T) {
 	if text, isErr := callText(t, cs, "echo", map[string]any{"text": "first"}); isErr || text != "s1:first" {
 		t.Fatalf("echo before the fault: %q %v", text, isErr)
 	}
-	wal := a.Sink().DB().Path() + "-wal"
+	wal := filepath.Join(filepath.Dir(a.Sink().DB().Path()), audit.JournalFile)
 	if err := os.Rename(wal, wal+".kept"); err != nil {
 		t.Fatal(err)
 	}

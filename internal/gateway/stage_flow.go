@@ -199,7 +199,7 @@ func (s *flowStage) middleware(next Handler) Handler {
 			labels = s.cfg.Labeler.Tool(x.Server, toolName(msg), nil)
 		}
 		for _, a := range labels {
-			events = append(events, flow.Event{Label: a.Label, Server: x.Server, Name: msg.Name, Why: a.Source + ": " + a.Why, Ref: x.AuditRef})
+			events = append(events, flow.Event{Label: a.Label, Server: x.Server, Name: msg.Name, Why: a.Source + ": " + a.Why, Ref: x.AuditRef()})
 			if a.Label == flow.Private {
 				// What the agent saw of a private source (after redaction), to recognise it in later arguments.
 				tr.AddPrivate(key, x.Server+"."+msg.Name, v.Payload)
@@ -207,7 +207,7 @@ func (s *flowStage) middleware(next Handler) Handler {
 		}
 		if v.Taint {
 			events = append(events, flow.Event{Label: flow.Tainted, Server: x.Server, Name: msg.Name,
-				Why: "prompt injection in the result: " + v.Injection.Summary(), Ref: x.AuditRef})
+				Why: "prompt injection in the result: " + v.Injection.Summary(), Ref: x.AuditRef()})
 		}
 		if err := tr.RecordContext(context.WithoutCancel(ctx), key, x.Server, events, v.Names); err != nil {
 			// The other replicas would not learn what entered the session (a taint could be shed by moving to

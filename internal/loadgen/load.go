@@ -31,6 +31,9 @@ type Options struct {
 	// ConnectTimeout and CallTimeout bound each connect and each call.
 	ConnectTimeout time.Duration
 	CallTimeout    time.Duration
+	// PID, when set, is the gateway's process: the report gives its CPU time per measured call (Linux),
+	// which machine load disturbs far less than latency does.
+	PID int
 }
 
 // CheckAndSetDefaults validates o and fills defaults.
@@ -100,6 +103,19 @@ type LoadReport struct {
 	Compare  *Comparison `json:"comparison,omitempty"`
 	Rounds   int         `json:"rounds"`
 	Warmup   int         `json:"warmup_calls_per_session"`
+	// GatewayCPU is the CPU time the gateway process (Options.PID) used per measured call of the target,
+	// everything it did during the measured rounds counted (background work such as audit syncs too).
+	GatewayCPU *CPUPerCall `json:"gateway_cpu,omitempty"`
+}
+
+// CPUPerCall is a process's CPU time divided by the calls made.
+type CPUPerCall struct {
+	PID       int     `json:"pid"`
+	UserUS    float64 `json:"user_us_per_call"`
+	SystemUS  float64 `json:"system_us_per_call"`
+	TotalUS   float64 `json:"total_us_per_call"`
+	TickHz    int     `json:"clock_ticks_per_second"`
+	CallsSeen int     `json:"calls"`
 }
 
 // recorder collects latencies and errors of one endpoint; safe for concurrent use.
@@ -211,6 +227,12 @@ func Run(ctx context.Context, o Options, target Endpoint, baseline *Endpoint) (*
 	for i := range recs {
 		recs[i].lat = make([]time.Duration, 0, o.Sessions*o.Calls)
 	}
+	var cpu0 ProcCPU
+	if o.PID > 0 {
+		if cpu0, err = ReadProcCPU(o.PID); err != nil {
+			return nil, err
+		}
+	}
 	for r := range o.Rounds {
 		n := o.Calls / o.Rounds
 		if r < o.Calls%o.Rounds {
@@ -239,6 +261,18 @@ func Run(ctx context.Context, o Options, target Endpoint, baseline *Endpoint) (*
 		return s
 	}
 	rep.Target = stats(0)
+	if o.PID > 0 {
+		cpu1, err := ReadProcCPU(o.PID)
+		if err != nil {
+			return nil, err
+		}
+		if n := rep.Target.Calls; n > 0 {
+			user, sys := cpu1.User-cpu0.User, cpu1.System-cpu0.System
+			rep.GatewayCPU = &CPUPerCall{PID: o.PID, UserUS: float64(user.Microseconds()) / float64(n),
+				SystemUS: float64(sys.Microseconds()) / float64(n), TotalUS: float64((user + sys).Microseconds()) / float64(n),
+				TickHz: clockTicks, CallsSeen: n}
+		}
+	}
 	if len(pools) > 1 {
 		b := stats(1)
 		rep.Baseline = &b

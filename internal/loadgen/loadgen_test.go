@@ -398,3 +398,43 @@ func TestSoakRSSGrowth(t *testing.T) {
 		}
 	}
 }
+
+func TestParseProcStat(t *testing.T) {
+	tick := time.Second / clockTicks
+	tests := []struct {
+		name    string
+		in      string
+		want    ProcCPU
+		wantErr bool
+	}{
+		{"linux", "4242 (mcpwarden) S 1 4242 4242 0 -1 4194560 5134 0 0 0 1234 56 0 0 20 0 9 0 12345 1000000 6000 18446744073709551615\n",
+			ProcCPU{User: 1234 * tick, System: 56 * tick}, false},
+		{"name with spaces and parentheses", "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 1 1\n", ProcCPU{User: 3 * tick, System: 4 * tick}, false},
+		{"no name", "7 R 1 2 3", ProcCPU{}, true},
+		{"too short", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 3\n", ProcCPU{}, true},
+		{"garbage", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 many 4 0\n", ProcCPU{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseProcStat([]byte(tt.in))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: error = %v, want error %v", tt.name, err, tt.wantErr)
+		}
+		if got != tt.want {
+			t.Errorf("%s: ParseProcStat = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+	// And the real thing: this test process, before and after some work.
+	before, err := ReadProcCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, err := ReadProcCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.User+after.System <= before.User+before.System {
+		t.Errorf("CPU time did not grow over 100 ms of spinning: %+v then %+v", before, after)
+	}
+}

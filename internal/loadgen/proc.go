@@ -18,6 +18,52 @@ import (
 	"time"
 )
 
+// clockTicks is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// ProcCPU is a process's CPU time so far.
+type ProcCPU struct {
+	User, System time.Duration
+}
+
+// ReadProcCPU samples /proc/PID/stat (Linux only).
+func ReadProcCPU(pid int) (ProcCPU, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ProcCPU{}, fmt.Errorf("reading the CPU time of pid %d: %w (needs Linux /proc and a running process)", pid, err)
+	}
+	c, err := ParseProcStat(data)
+	if err != nil {
+		return ProcCPU{}, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return c, nil
+}
+
+// ParseProcStat reads utime and stime (fields 14 and 15) from the text of /proc/PID/stat. The command name
+// (field 2) is in parentheses and may itself hold spaces and parentheses: fields are counted after its last
+// closing parenthesis.
+func ParseProcStat(data []byte) (ProcCPU, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return ProcCPU{}, errors.New("/proc stat: no command name")
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return ProcCPU{}, fmt.Errorf("/proc stat: %d fields after the command name, want at least 13", len(f))
+	}
+	var ticks [2]int64
+	for k, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return ProcCPU{}, fmt.Errorf("/proc stat: CPU time %q is not a number of clock ticks", s)
+		}
+		ticks[k] = n
+	}
+	tick := time.Second / clockTicks
+	return ProcCPU{User: time.Duration(ticks[0]) * tick, System: time.Duration(ticks[1]) * tick}, nil
+}
+
 // ProcStatus is what loadgen reads from /proc/PID/status.
 type ProcStatus struct {
 	RSSBytes int64 `json:"rss_bytes"` // VmRSS

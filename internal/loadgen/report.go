@@ -28,6 +28,10 @@ func WriteLoad(w io.Writer, r *LoadReport) error {
 		fmt.Fprintf(w, "added latency: p50 %+.0f µs, p99 %+.0f µs; throughput %.1f%% of %s (%d interleaved rounds)\n",
 			r.Compare.AddedP50US, r.Compare.AddedP99US, r.Compare.ThroughputPct, r.Baseline.Label, r.Rounds)
 	}
+	if c := r.GatewayCPU; c != nil {
+		fmt.Fprintf(w, "gateway CPU (pid %d): %.0f µs per call (user %.0f, system %.0f; %d calls, %d Hz ticks)\n",
+			c.PID, c.TotalUS, c.UserUS, c.SystemUS, c.CallsSeen, c.TickHz)
+	}
 	writeErrors(w, rows...)
 	return nil
 }

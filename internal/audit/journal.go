@@ -1,0 +1,369 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/mcpwarden/mcpwarden/internal/store"
+)
+
+// JournalFile is the audit journal's file name inside data_dir (SQLite audit store only).
+const JournalFile = "audit.journal"
+
+// The journal in front of a SQLite audit store.
+//
+// A request's record must be kept before the request is forwarded, so that no crash of the gateway can
+// lose the trail of a call that ran. Committing it to SQLite first put a transaction (a writer lock, the
+// chain head's lookup, the INSERT, the log writes) in front of every call. Instead the record is appended
+// to this file with one write — from then on a crash of the gateway cannot lose it — and the writer commits
+// it to SQLite in the background with the records of other calls, while the upstream works. The journal is
+// forced to disk (fsync) while the upstream works too, and a call's answer is released only when its
+// record is both committed in SQLite and durable.
+//
+// The journal only ever holds records not yet known durable in SQLite: when everything appended has been
+// committed, the database's log is forced to disk and the journal is emptied (at most journalResetAt bytes
+// are kept; and at Close). A gateway that stopped without committing leaves records in it; the next writer
+// to open the data directory commits those missing from the store (matched by their exact bytes) into the
+// chain the journal names, before serving.
+//
+// One process at a time uses a journal (an exclusive flock): another gateway process on the same data
+// directory commits before forwarding, as without a journal.
+//
+// Layout: a header line ("mcpwarden audit journal 1"), the chain's name on a line, then frames of a 4-byte
+// big-endian length, a 4-byte CRC-32C of the body, and the record's encoded body (Encoded.Body). A torn
+// last frame (a crash inside a write) ends the journal.
+type journal struct {
+	path  string
+	chain string
+	sync  bool // fsync the journal for durability (audit.sync: full)
+	log   *slog.Logger
+
+	mu          sync.Mutex
+	f           *os.File
+	fi          os.FileInfo // f's identity, to notice the journal being replaced or removed
+	hdr         int64       // header size: frames start here
+	end         int64       // file offset after the last frame
+	total       uint64      // bytes ever appended (frames): the journal's logical position, for durability
+	outstanding int         // frames appended and neither committed in the store nor abandoned
+	broken      error       // a failed write left the file's tail unknown: further appends are refused
+	// draining holds appends back once the journal reached journalResetAt, until the writer committed
+	// what it holds and emptied it (a pause of about one commit and one sync); cond signals its end.
+	draining bool
+	cond     *sync.Cond
+	buf      []byte
+}
+
+const journalMagic = "mcpwarden audit journal 1\n"
+
+// journalResetAt is how large the journal may grow before it is emptied once all it holds is committed.
+const journalResetAt = 4 << 20
+
+// journalMax bounds the journal while the store does not accept commits: beyond it, records are refused
+// (and with them the calls they describe) instead of filling the disk.
+const journalMax = 256 << 20
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errJournalLocked: another process holds the journal.
+var errJournalLocked = errors.New("the audit journal is in use by another process")
+
+// openJournal opens (creating it when needed) the journal in dir for a writer of chain on sink, after
+// committing into the store whatever a previous writer left in it. It returns nil, nil when another
+// process holds the journal or the platform has no file locks: the writer then commits before forwarding.
+func openJournal(ctx context.Context, dir, chain string, sink *SQLSink, durable bool, log *slog.Logger) (*journal, error) {
+	path := filepath.Join(dir, JournalFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit journal: open %s: %w", path, err)
+	}
+	if err := lockJournal(f); err != nil {
+		_ = f.Close()
+		if errors.Is(err, errJournalLocked) || errors.Is(err, errors.ErrUnsupported) {
+			log.Info("audit: the journal is in use by another gateway process (or file locks are unavailable); this one commits each request's record before forwarding it",
+				"journal", path)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("audit journal: lock %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("audit journal: stat %s: %w", path, err)
+	}
+	j := &journal{path: path, chain: chain, sync: durable, log: log, f: f, fi: fi}
+	j.cond = sync.NewCond(&j.mu)
+	if err := j.recover(ctx, sink); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// recover commits what the journal holds and is missing from the store, then empties the journal for chain.
+func (j *journal) recover(ctx context.Context, sink *SQLSink) error {
+	data, err := io.ReadAll(j.f)
+	if err != nil {
+		return fmt.Errorf("audit journal: read %s: %w", j.path, err)
+	}
+	if len(data) > 0 {
+		chain, bodies, torn, err := parseJournal(data)
+		if err != nil {
+			return fmt.Errorf("audit journal %s: %w; it is not a journal this version can read: move it aside to start, and keep it for investigation", j.path, err)
+		}
+		if torn > 0 {
+			j.log.Warn("audit journal: ignoring a torn last frame (the gateway stopped while writing it; the call it describes was not forwarded)",
+				"journal", j.path, "bytes", torn)
+		}
+		if len(bodies) > 0 {
+			n, err := recoverRecords(ctx, sink, chain, bodies)
+			if err != nil {
+				return fmt.Errorf("audit journal %s: committing the %d records a previous gateway left: %w", j.path, len(bodies), err)
+			}
+			if err := sink.Sync(ctx); err != nil {
+				return fmt.Errorf("audit journal %s: %w", j.path, err)
+			}
+			if n > 0 {
+				j.log.Warn("audit: committed records the previous gateway process had journaled but not stored (it stopped abruptly)",
+					"records", n, "chain", chain, "journal", j.path)
+			}
+		}
+	}
+	hdr := []byte(journalMagic + j.chain + "\n")
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("audit journal: empty %s: %w", j.path, err)
+	}
+	if _, err := j.f.WriteAt(hdr, 0); err != nil {
+		return fmt.Errorf("audit journal: write the header of %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("audit journal: sync %s: %w", j.path, err)
+	}
+	if err := syncDirOf(j.path); err != nil {
+		return err
+	}
+	j.hdr, j.end = int64(len(hdr)), int64(len(hdr))
+	return nil
+}
+
+// parseJournal splits a journal into its chain and record bodies; torn is the length of an incomplete or
+// damaged tail.
+func parseJournal(data []byte) (chain string, bodies [][]byte, torn int, err error) {
+	if !bytes.HasPrefix(data, []byte(journalMagic)) {
+		return "", nil, 0, errors.New("no journal header")
+	}
+	rest := data[len(journalMagic):]
+	nl := bytes.IndexByte(rest, '\n')
+	if nl <= 0 {
+		return "", nil, 0, errors.New("no chain name in the header")
+	}
+	chain, rest = string(rest[:nl]), rest[nl+1:]
+	for len(rest) > 0 {
+		if len(rest) < 8 {
+			return chain, bodies, len(rest), nil
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if uint64(n) > uint64(len(rest)-8) || crc32.Checksum(rest[8:8+n], crcTable) != binary.BigEndian.Uint32(rest[4:]) {
+			return chain, bodies, len(rest), nil
+		}
+		bodies, rest = append(bodies, rest[8:8+n]), rest[8+n:]
+	}
+	return chain, bodies, 0, nil
+}
+
+// recoverRecords commits into chain the bodies not already stored (compared byte for byte through their
+// digests, among the chain's records from the earliest journaled time on). It returns how many it added.
+func recoverRecords(ctx context.Context, sink *SQLSink, chain string, bodies [][]byte) (int, error) {
+	encs := make([]Encoded, 0, len(bodies))
+	var since int64
+	for i, b := range bodies {
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return 0, fmt.Errorf("frame %d is not a record: %w", i+1, err)
+		}
+		if t := r.Time.UnixNano(); i == 0 || t < since {
+			since = t
+		}
+		encs = append(encs, Encoded{Rec: &r, Body: b, Digest: sha256.Sum256(b)})
+	}
+	db := sink.DB()
+	rows, err := db.QueryContext(ctx, db.Rebind("SELECT body FROM audit_records WHERE chain = ? AND time_ns >= ?"), chain, since)
+	if err != nil {
+		return 0, fmt.Errorf("read the stored records: %w", err)
+	}
+	stored := make(map[[32]byte]bool)
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			_ = rows.Close()
+			return 0, fmt.Errorf("read the stored records: %w", err)
+		}
+		stored[sha256.Sum256([]byte(body))] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("read the stored records: %w", err)
+	}
+	missing := encs[:0]
+	for _, e := range encs {
+		if !stored[e.Digest] {
+			stored[e.Digest] = true // the same bytes twice in the journal are one record
+			missing = append(missing, e)
+		}
+	}
+	if len(missing) == 0 {
+		return 0, nil
+	}
+	if err := sink.AppendBatch(ctx, chain, missing, nil); err != nil {
+		return 0, err
+	}
+	return len(missing), nil
+}
+
+// append writes one frame for body; it returns the journal's logical position after it (the durability
+// mark of the record). Nothing is appended once a write failed.
+func (j *journal) append(body []byte) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.draining && j.f != nil {
+		j.cond.Wait()
+	}
+	if j.broken != nil {
+		return 0, j.broken
+	}
+	if j.f == nil {
+		return 0, ErrClosed
+	}
+	size := 8 + int64(len(body))
+	if j.end+size > journalMax {
+		return 0, fmt.Errorf("audit journal %s is full (%d MiB of records the store has not accepted yet): the audit store does not accept commits", j.path, journalMax>>20)
+	}
+	j.buf = binary.BigEndian.AppendUint32(j.buf[:0], uint32(len(body)))
+	j.buf = binary.BigEndian.AppendUint32(j.buf, crc32.Checksum(body, crcTable))
+	j.buf = append(j.buf, body...)
+	if _, err := j.f.WriteAt(j.buf, j.end); err != nil {
+		err = fmt.Errorf("audit journal: write %s: %w", j.path, err)
+		// A partial frame must not stay in front of the next ones.
+		if terr := j.f.Truncate(j.end); terr != nil {
+			j.broken = fmt.Errorf("%w; the journal could not be repaired (%v): restart the gateway once the disk is fixed", err, terr)
+		}
+		return 0, err
+	}
+	if cap(j.buf) > 64<<10 {
+		j.buf = nil
+	}
+	j.end += size
+	j.total += uint64(size)
+	j.outstanding++
+	if j.end-j.hdr >= journalResetAt {
+		j.draining = true
+	}
+	return j.total, nil
+}
+
+// done notes that n appended frames were committed to the store, or will never be (abandoned).
+func (j *journal) done(n int) {
+	j.mu.Lock()
+	j.outstanding -= n
+	j.mu.Unlock()
+}
+
+// undrain lets appends go on without emptying the journal first (the store does not accept commits: the
+// journal keeps the records meanwhile, up to journalMax).
+func (j *journal) undrain() {
+	j.mu.Lock()
+	j.draining = false
+	j.cond.Broadcast()
+	j.mu.Unlock()
+}
+
+// NeedsSync implements Syncer: the journal is forced to disk for durability unless audit.sync is normal.
+func (j *journal) NeedsSync() bool { return j.sync }
+
+// Sync implements Syncer: everything appended so far is durable when it returns. A journal that is no
+// longer at its path (removed, replaced) fails too: what it holds could not be recovered after a crash.
+func (j *journal) Sync(context.Context) error {
+	j.mu.Lock()
+	f := j.f
+	j.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("audit journal: sync %s: %w (the disk may be failing)", j.path, err)
+	}
+	if fi, err := os.Stat(j.path); err != nil || !os.SameFile(fi, j.fi) {
+		return fmt.Errorf("audit journal %s was removed or replaced while in use (%v): records kept in it could not be recovered after a crash; restart the gateway", j.path, err)
+	}
+	return nil
+}
+
+// reset empties the journal when everything in it is committed in the store and at least min bytes of
+// frames are there: it makes the store's commits durable first (sink.Sync). It reports the logical position
+// up to which records are now durable through the store (0: not reset).
+func (j *journal) reset(ctx context.Context, sink Syncer, min int64) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil || j.outstanding != 0 || j.end-j.hdr < max(min, 1) {
+		return 0, nil
+	}
+	defer func() {
+		j.draining = false
+		j.cond.Broadcast()
+	}()
+	if err := sink.Sync(ctx); err != nil {
+		return 0, err
+	}
+	if err := j.f.Truncate(j.hdr); err != nil {
+		// Harmless for the records (they are durable in the store, and a later recovery skips them),
+		// but the journal keeps growing: say so.
+		return 0, fmt.Errorf("audit journal: empty %s: %w", j.path, err)
+	}
+	j.end = j.hdr
+	return j.total, nil
+}
+
+// close releases the journal (and its lock).
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Close()
+	j.f = nil
+	j.cond.Broadcast()
+	return err
+}
+
+// syncDirOf fsyncs the directory holding path, so a newly created file's name survives a power loss.
+func syncDirOf(path string) error {
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("audit journal: open the directory of %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !strings.Contains(err.Error(), "invalid argument") {
+		return fmt.Errorf("audit journal: sync the directory of %s: %w", path, err)
+	}
+	return nil
+}
+
+// journalFor opens the journal of a writing Auditor on sink, when the store is SQLite.
+// The journal sits next to the database file.
+func journalFor(ctx context.Context, chain string, sink *SQLSink, durable bool, log *slog.Logger) (*journal, error) {
+	if sink.DB().Dialect != store.SQLite || sink.DB().Path() == "" {
+		return nil, nil
+	}
+	return openJournal(ctx, filepath.Dir(sink.DB().Path()), chain, sink, durable, log)
+}

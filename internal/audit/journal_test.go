@@ -1,0 +1,324 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/config"
+	"github.com/mcpwarden/mcpwarden/internal/store"
+)
+
+// The crash tests run a child process (this test binary, re-executed) that writes records through a real
+// Auditor and exits without closing it, as a killed gateway would.
+const crashChildEnv = "MCPWARDEN_AUDIT_JOURNAL_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(crashChildEnv); mode != "" {
+		os.Exit(crashChild(mode, os.Getenv("MCPWARDEN_AUDIT_JOURNAL_DIR"), os.Getenv("MCPWARDEN_AUDIT_JOURNAL_N")))
+	}
+	os.Exit(m.Run())
+}
+
+func journalConfigYAML(dir string) string {
+	return "data_dir: " + dir + "\nservers: [{name: s, url: http://127.0.0.1:9/mcp}]\n"
+}
+
+func journalTestConfig(t testing.TB, dir, extra string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(journalConfigYAML(dir)+extra), filepath.Join(dir, "mcpwarden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// crashChild writes n request records and exits without closing anything. Mode "blocked": another
+// connection holds SQLite's write lock, so no commit can happen; the records are only in the journal.
+// Mode "committed": each record is committed and durable before the next.
+func crashChild(mode, dir, count string) int {
+	n, _ := strconv.Atoi(count)
+	ctx := context.Background()
+	cfg, err := config.Parse([]byte(journalConfigYAML(dir)), filepath.Join(dir, "mcpwarden.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	a, err := Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if mode == "blocked" {
+		db, err := store.Open(ctx, store.Options{Dialect: store.SQLite, Path: filepath.Join(dir, DBFile)}, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		conn, err := db.Conn(ctx)
+		if err == nil {
+			_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hold the write lock:", err)
+			return 2
+		}
+	}
+	for i := range n {
+		r := &Record{Kind: "request", Direction: "client_to_server", Method: "tools/call", Name: "write_file", RequestID: strconv.Itoa(i)}
+		t, err := a.Write(ctx, r)
+		if err == nil && mode == "committed" {
+			err = a.Durable(ctx, t)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "write:", err)
+			return 2
+		}
+	}
+	return 0 // no Close: the process just ends
+}
+
+func runCrashChild(t *testing.T, mode, dir string, n int) {
+	t.Helper()
+	cmd := osexec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+mode, "MCPWARDEN_AUDIT_JOURNAL_DIR="+dir, "MCPWARDEN_AUDIT_JOURNAL_N="+strconv.Itoa(n))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child (%s): %v\n%s", mode, err, out)
+	}
+}
+
+// storedRequestIDs opens the store as a gateway would (recovering the journal), closes it, and returns how
+// often each request id is stored, after checking that the trail verifies.
+func storedRequestIDs(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	a, err := Open(t.Context(), journalTestConfig(t, dir, ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("open after the crash: %v", err)
+	}
+	if err := a.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := OpenStore(t.Context(), journalTestConfig(t, dir, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	signer, err := LoadOrCreateSigner(filepath.Join(dir, "audit-signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(t.Context(), sink, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		t.Errorf("the trail does not verify after recovery: %+v", rep)
+	}
+	got := map[string]int{}
+	if err := sink.Scan(t.Context(), Filter{}, func(r *StoredRecord) error {
+		if r.Kind == "request" {
+			got[r.RequestID]++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func wantEachOnce(t *testing.T, got map[string]int, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Errorf("%d distinct records stored, want %d", len(got), n)
+	}
+	for i := range n {
+		if c := got[strconv.Itoa(i)]; c != 1 {
+			t.Errorf("record %d stored %d times, want once", i, c)
+		}
+	}
+}
+
+// TestJournalRecoversAfterCrash: records a gateway kept in its journal but could not commit before it died
+// are committed by the next gateway on the data directory, in the chain, and the trail verifies; a torn
+// last frame (a crash inside a write) is ignored.
+func TestJournalRecoversAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	storedRequestIDs(t, dir) // creates the store, so the child's Open needs no write lock
+	runCrashChild(t, "blocked", dir, 25)
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bodies, _, err := parseJournal(data); err != nil || len(bodies) != 25 {
+		t.Fatalf("journal left by the child: %d records, %v; want 25", len(bodies), err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, JournalFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{0, 0, 1, 0, 9, 9}); err != nil { // a frame cut short
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	wantEachOnce(t, storedRequestIDs(t, dir), 25)
+	if data, err := os.ReadFile(filepath.Join(dir, JournalFile)); err != nil || bytes.Count(data, []byte("\n")) != 2 || len(data) != len(journalMagic)+len(DefaultInstance())+1 {
+		t.Errorf("journal after recovery: %q, %v; want only its header", data, err)
+	}
+}
+
+// TestJournalRecoveryAddsNothingTwice: records committed before the crash are still in the journal (it is
+// emptied only from time to time); recovery recognises them and adds none again.
+func TestJournalRecoveryAddsNothingTwice(t *testing.T) {
+	dir := t.TempDir()
+	runCrashChild(t, "committed", dir, 30)
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bodies, _, _ := parseJournal(data); len(bodies) != 30 {
+		t.Fatalf("journal left by the child: %d records, want 30 (committed, not yet emptied)", len(bodies))
+	}
+	wantEachOnce(t, storedRequestIDs(t, dir), 30)
+}
+
+// TestJournalRefusesAForeignFile: a file in the journal's place that is not a journal stops the audit
+// store from opening, with what to do, and is left untouched.
+func TestJournalRefusesAForeignFile(t *testing.T) {
+	dir := t.TempDir()
+	junk := []byte("not a journal\n")
+	if err := os.WriteFile(filepath.Join(dir, JournalFile), junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(t.Context(), journalTestConfig(t, dir, ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("open with a foreign journal: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, JournalFile)); !bytes.Equal(data, junk) {
+		t.Errorf("the foreign file was changed: %q", data)
+	}
+}
+
+// TestJournalOneProcessAtATime: a second writer on the same data directory does without the journal (it
+// commits before forwarding) rather than sharing it, and both writers' records are stored.
+func TestJournalOneProcessAtATime(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a1, err := Open(t.Context(), journalTestConfig(t, dir, ""), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := Open(t.Context(), journalTestConfig(t, dir, "audit: {instance: second}\n"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.writer.cfg.journal == nil || a2.writer.cfg.journal != nil {
+		t.Fatalf("journals: first %v, second %v; want only the first", a1.writer.cfg.journal != nil, a2.writer.cfg.journal != nil)
+	}
+	for i, a := range []*Auditor{a1, a2} {
+		if err := a.Commit(t.Context(), &Record{Kind: "request", RequestID: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []*Auditor{a2, a1} {
+		if err := a.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantEachOnce(t, storedRequestIDs(t, dir), 2)
+}
+
+// TestJournalStaysSmall: under a steady stream of records the journal is emptied whenever it reached
+// journalResetAt and what it held is committed, so it stays bounded; every record is stored once.
+func TestJournalStaysSmall(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(t.Context(), journalTestConfig(t, dir, ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 6000)
+	const n = 2500 // ≈ 15 MB of records: over three times journalResetAt
+	var largest int64
+	for i := range n {
+		r := &Record{Kind: "request", RequestID: strconv.Itoa(i), Name: pad}
+		if i%50 == 0 {
+			tk, err := a.Write(t.Context(), r)
+			if err == nil {
+				err = a.Durable(t.Context(), tk)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else if err := a.Queue(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			if fi, err := os.Stat(filepath.Join(dir, JournalFile)); err == nil {
+				largest = max(largest, fi.Size())
+			}
+		}
+	}
+	if err := a.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if largest > 2*journalResetAt {
+		t.Errorf("the journal grew to %d bytes; it is emptied at %d", largest, journalResetAt)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, JournalFile)); err != nil || fi.Size() > 256 {
+		t.Errorf("journal after Close: %v, %v; want only its header", fi.Size(), err)
+	}
+	wantEachOnce(t, storedRequestIDs(t, dir), n)
+}
+
+// TestJournalWriteReturnsBeforeCommit: with the journal, Write returns while the store cannot commit (its
+// write lock is held elsewhere); Committed and Durable wait for the commit, which happens once the lock is
+// released, and the record's chain position is then set.
+func TestJournalWriteReturnsBeforeCommit(t *testing.T) {
+	dir := t.TempDir()
+	a, err := Open(t.Context(), journalTestConfig(t, dir, ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	db, err := store.Open(t.Context(), store.Options{Dialect: store.SQLite, Path: filepath.Join(dir, DBFile)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	r := &Record{Kind: "request", Method: "tools/call"}
+	tk, err := a.Write(t.Context(), r)
+	if err != nil {
+		t.Fatalf("Write while the store is locked: %v", err)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	err = tk.Committed(short)
+	cancel()
+	if err == nil {
+		t.Fatal("Committed returned while the store's write lock was held elsewhere")
+	}
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close()
+	if err := a.Durable(t.Context(), tk); err != nil {
+		t.Fatalf("Durable after the lock was released: %v", err)
+	}
+	if r.Seq == 0 || r.Hash == "" {
+		t.Errorf("committed record without a chain position: seq %d hash %q", r.Seq, r.Hash)
+	}
+}
