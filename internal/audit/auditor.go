@@ -35,7 +35,14 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*SQLSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return NewSQLSink(db), nil
+	sink := NewSQLSink(db)
+	// Records a gateway journaled but did not commit before it stopped abruptly belong in the store before
+	// anybody reads it (unless that gateway runs again and holds its journal).
+	if err := recoverOrphan(ctx, sink); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return sink, nil
 }
 
 // splitCommits gives a SQLite sink that commits durably (audit.sync full) its durable group commit in two

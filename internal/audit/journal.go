@@ -111,34 +111,49 @@ func openJournal(ctx context.Context, dir, chain string, sink *SQLSink, durable 
 	return j, nil
 }
 
+// recoverOrphan commits what a journal nobody uses holds (a gateway stopped abruptly and was not started
+// again) into the store, and empties it: readers of the store (audit verify, tail, export) then see those
+// records too. A journal in use by a running gateway is left to it.
+func recoverOrphan(ctx context.Context, sink *SQLSink) error {
+	if sink.DB().Dialect != store.SQLite || sink.DB().Path() == "" {
+		return nil
+	}
+	path := filepath.Join(filepath.Dir(sink.DB().Path()), JournalFile)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit journal: open %s: %w", path, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() <= int64(len(journalMagic)) {
+		return err // no frames (or only a header): nothing to do
+	}
+	if err := lockJournal(f); err != nil {
+		if errors.Is(err, errJournalLocked) || errors.Is(err, errors.ErrUnsupported) {
+			return nil
+		}
+		return fmt.Errorf("audit journal: lock %s: %w", path, err)
+	}
+	j := &journal{path: path, log: slog.Default(), f: f}
+	n, err := j.replay(ctx, sink)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		// The next writer writes its own header.
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("audit journal: empty %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
 // recover commits what the journal holds and is missing from the store, then empties the journal for chain.
 func (j *journal) recover(ctx context.Context, sink *SQLSink) error {
-	data, err := io.ReadAll(j.f)
-	if err != nil {
-		return fmt.Errorf("audit journal: read %s: %w", j.path, err)
-	}
-	if len(data) > 0 {
-		chain, bodies, torn, err := parseJournal(data)
-		if err != nil {
-			return fmt.Errorf("audit journal %s: %w; it is not a journal this version can read: move it aside to start, and keep it for investigation", j.path, err)
-		}
-		if torn > 0 {
-			j.log.Warn("audit journal: ignoring a torn last frame (the gateway stopped while writing it; the call it describes was not forwarded)",
-				"journal", j.path, "bytes", torn)
-		}
-		if len(bodies) > 0 {
-			n, err := recoverRecords(ctx, sink, chain, bodies)
-			if err != nil {
-				return fmt.Errorf("audit journal %s: committing the %d records a previous gateway left: %w", j.path, len(bodies), err)
-			}
-			if err := sink.Sync(ctx); err != nil {
-				return fmt.Errorf("audit journal %s: %w", j.path, err)
-			}
-			if n > 0 {
-				j.log.Warn("audit: committed records the previous gateway process had journaled but not stored (it stopped abruptly)",
-					"records", n, "chain", chain, "journal", j.path)
-			}
-		}
+	if _, err := j.replay(ctx, sink); err != nil {
+		return err
 	}
 	hdr := []byte(journalMagic + j.chain + "\n")
 	if err := j.f.Truncate(0); err != nil {
@@ -155,6 +170,41 @@ func (j *journal) recover(ctx context.Context, sink *SQLSink) error {
 	}
 	j.hdr, j.end = int64(len(hdr)), int64(len(hdr))
 	return nil
+}
+
+// replay commits the records in the journal that the store is missing, and makes them durable. It returns
+// how many records the journal held.
+func (j *journal) replay(ctx context.Context, sink *SQLSink) (int, error) {
+	data, err := io.ReadAll(j.f)
+	if err != nil {
+		return 0, fmt.Errorf("audit journal: read %s: %w", j.path, err)
+	}
+	if len(data) == 0 {
+		return 0, nil
+	}
+	chain, bodies, torn, err := parseJournal(data)
+	if err != nil {
+		return 0, fmt.Errorf("audit journal %s: %w; it is not a journal this version can read: move it aside to start, and keep it for investigation", j.path, err)
+	}
+	if torn > 0 {
+		j.log.Warn("audit journal: ignoring a torn last frame (the gateway stopped while writing it; the call it describes was not forwarded)",
+			"journal", j.path, "bytes", torn)
+	}
+	if len(bodies) == 0 {
+		return 0, nil
+	}
+	n, err := recoverRecords(ctx, sink, chain, bodies)
+	if err != nil {
+		return 0, fmt.Errorf("audit journal %s: committing the %d records a previous gateway left: %w", j.path, len(bodies), err)
+	}
+	if err := sink.Sync(ctx); err != nil {
+		return 0, fmt.Errorf("audit journal %s: %w", j.path, err)
+	}
+	if n > 0 {
+		j.log.Warn("audit: committed records the previous gateway process had journaled but not stored (it stopped abruptly)",
+			"records", n, "chain", chain, "journal", j.path)
+	}
+	return len(bodies), nil
 }
 
 // parseJournal splits a journal into its chain and record bodies; torn is the length of an incomplete or

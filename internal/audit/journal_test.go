@@ -322,3 +322,58 @@ func TestJournalWriteReturnsBeforeCommit(t *testing.T) {
 		t.Errorf("committed record without a chain position: seq %d hash %q", r.Seq, r.Hash)
 	}
 }
+
+// TestJournalReadersRecover: after a crash, readers of the store (audit verify, tail, export: OpenStore)
+// commit what the journal holds when no gateway holds it, so they see every call before the gateway is
+// started again; a journal held by a running writer is left to it.
+func TestJournalReadersRecover(t *testing.T) {
+	dir := t.TempDir()
+	storedRequestIDs(t, dir)
+	runCrashChild(t, "blocked", dir, 12)
+	count := func() int {
+		sink, err := OpenStore(t.Context(), journalTestConfig(t, dir, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sink.Close()
+		n := 0
+		if err := sink.Scan(t.Context(), Filter{}, func(r *StoredRecord) error {
+			if r.Kind == "request" {
+				n++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 12 {
+		t.Fatalf("a reader after the crash sees %d records, want 12", n)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, JournalFile)); err != nil || fi.Size() != 0 {
+		t.Errorf("journal after the reader's recovery: %v, %v; want empty", fi, err)
+	}
+
+	// A running writer's journal is its own: a reader neither takes nor empties it.
+	a, err := Open(t.Context(), journalTestConfig(t, dir, ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write(t.Context(), &Record{Kind: "request", RequestID: "live"}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, JournalFile))
+	_ = count()
+	if after, _ := os.ReadFile(filepath.Join(dir, JournalFile)); !bytes.Equal(before, after) {
+		t.Error("a reader changed the journal of a running writer")
+	}
+	if err := a.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantEachOnce(t, without(storedRequestIDs(t, dir), "live"), 12)
+}
+
+func without(m map[string]int, k string) map[string]int {
+	delete(m, k)
+	return m
+}
