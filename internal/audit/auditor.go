@@ -58,6 +58,14 @@ func (s *SQLSink) splitCommits(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("audit: open the writer's handle: %w", err)
 	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	for _, st := range s.stmts {
+		// Prepared on the other handle (a recovery of the journal commits before the split): AppendBatch
+		// now commits on w, and a statement cannot cross handles.
+		_ = st.Close()
+	}
+	s.stmts = nil
 	s.w = w
 	return nil
 }

@@ -104,6 +104,10 @@ func storedRequestIDs(t *testing.T, dir string) map[string]int {
 	if err != nil {
 		t.Fatalf("open after the crash: %v", err)
 	}
+	// The recovered writer goes on writing (the recovery's commits must not leave it unable to).
+	if err := a.Commit(t.Context(), &Record{Kind: "notification", Method: "notifications/after-recovery"}); err != nil {
+		t.Fatalf("a record after the recovery: %v", err)
+	}
 	if err := a.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
