@@ -4,9 +4,11 @@
 // queried and exported.
 //
 // Contract:
-//   - A request record is committed before Auditor.Request returns nil; the gateway forwards a request
-//     only after that (fail closed). A response or notification record is queued and written by the same
-//     group-commit writer; nothing is ever dropped: a full queue blocks the caller (backpressure).
+//   - A request record is kept before Auditor.Write returns without error — appended to the journal in
+//     front of a SQLite store, committed to PostgreSQL — and the gateway forwards a request only after
+//     that (fail closed); its answer waits until the record is committed and durable (Ticket.Durable). A
+//     response or notification record is queued and written by the same group-commit writer; nothing is
+//     ever dropped: a full queue blocks the caller (backpressure).
 //   - Records never hold the live message: arguments, results and headers are copied, redacted (or
 //     hashed, or omitted) according to the capture mode, and size-capped.
 //   - Each record carries the hash of its predecessor in its chain (one chain per gateway instance), so

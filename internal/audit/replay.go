@@ -42,7 +42,7 @@ type ReplayReport struct {
 
 // Replay evaluates cand against every client request and notification recorded since the given time and
 // reports the decisions that differ from the recorded ones. A request's recorded decision is on its
-// response record (requests are committed before the chain decides), so responses are matched to their
+// response record (requests are written before the chain decides), so responses are matched to their
 // requests by reference. At most maxChanges changes are listed (0: no limit).
 func Replay(ctx context.Context, sink *SQLSink, cand *policy.Policy, since time.Time, maxChanges int) (*ReplayReport, error) {
 	rep := &ReplayReport{Since: since, Policy: cand.Source, Version: cand.Version, Changes: []ReplayChange{}}
