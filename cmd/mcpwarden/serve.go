@@ -18,6 +18,7 @@ import (
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/dashboard"
 	"github.com/mcpwarden/mcpwarden/internal/gateway"
+	"github.com/mcpwarden/mcpwarden/internal/memtrim"
 	"github.com/mcpwarden/mcpwarden/internal/metrics"
 )
 
@@ -66,6 +67,11 @@ SIGINT/SIGTERM shut down gracefully: in-flight calls get http.shutdown_timeout t
 				return usageErr(err)
 			}
 			defer func() { _ = closeStages() }()
+			// The detectors' warm-up and every burst of calls leave garbage that the runtime keeps resident
+			// up to twice the live heap: given back once the gateway is quiet.
+			trimCtx, stopTrim := context.WithCancel(cmd.Context())
+			defer stopTrim()
+			go memtrim.Run(trimCtx)
 			// cluster: sealed session ids any replica can adopt, DELETEs shared through PostgreSQL.
 			sessions, err := cluster.OpenSessions(cmd.Context(), cfg, log)
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpwarden/mcpwarden/internal/gateway"
+	"github.com/mcpwarden/mcpwarden/internal/memtrim"
 )
 
 func newWrapCmd() *cobra.Command {
@@ -46,6 +48,9 @@ Logs go to stderr; stdout carries only MCP messages.`,
 				return usageErr(err)
 			}
 			defer func() { _ = closeStages() }()
+			trimCtx, stopTrim := context.WithCancel(cmd.Context())
+			defer stopTrim()
+			go memtrim.Run(trimCtx) // as in serve: the warm-up's and the bursts' garbage, given back when quiet
 			upstreamHeaders, credStore, err := gateway.UpstreamCredentials(cfg)
 			if err != nil {
 				return usageErr(err)

@@ -16,7 +16,7 @@ import (
 // plainGitleaks is gitleaks' default rule set translated as gitleaks itself does, stop words and
 // keyword prefilters included: the oracle's rules.
 var plainGitleaks = sync.OnceValue(func() config.Config {
-	vc, err := defaultRuleSet()
+	vc, err := viperRuleSet(config.DefaultConfig)
 	if err != nil {
 		panic(err)
 	}

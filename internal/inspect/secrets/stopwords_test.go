@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -102,13 +103,8 @@ func FuzzStopwords(f *testing.F) {
 // readRuleSet parses a gitleaks configuration in TOML.
 func readRuleSet(t *testing.T, src string) config.ViperConfig {
 	t.Helper()
-	v := viper.New()
-	v.SetConfigType("toml")
-	if err := v.ReadConfig(strings.NewReader(src)); err != nil {
-		t.Fatal(err)
-	}
-	var vc config.ViperConfig
-	if err := v.Unmarshal(&vc); err != nil {
+	vc, err := viperRuleSet(src)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return vc
@@ -208,7 +204,7 @@ func TestEngineLean(t *testing.T) {
 		}
 	}
 	for _, r := range d.specific {
-		check(r.id, r.detector.Config, false)
+		check(r.id, r.detector().Config, false)
 	}
 	for _, g := range d.gated {
 		check(g.id, g.detector.Config, true)
@@ -298,4 +294,35 @@ func BenchmarkStopwords(b *testing.B) {
 			a.ContainsStopWord(secret)
 		}
 	})
+}
+
+// viperRuleSet decodes a gitleaks configuration the way gitleaks does (viper, then mapstructure).
+func viperRuleSet(src string) (config.ViperConfig, error) {
+	v := viper.New()
+	v.SetConfigType("toml")
+	var vc config.ViperConfig
+	if err := v.ReadConfig(strings.NewReader(src)); err != nil {
+		return vc, err
+	}
+	err := v.Unmarshal(&vc)
+	return vc, err
+}
+
+// TestDefaultRuleSetAsViper checks that the engine's own decoding of gitleaks' default rule set (TOML
+// straight into ViperConfig) gives exactly what gitleaks' viper decoding gives, field by field.
+func TestDefaultRuleSetAsViper(t *testing.T) {
+	want, err := viperRuleSet(config.DefaultConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := defaultRuleSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rules) < 100 {
+		t.Fatalf("decoded %d rules; the default set has over 200", len(got.Rules))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the rule set decoded with toml differs from viper's:\n%s", cmp.Diff(want, got, cmp.Exporter(func(reflect.Type) bool { return true })))
+	}
 }
