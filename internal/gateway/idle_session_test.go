@@ -25,7 +25,7 @@ func TestIdleSessionStreams(t *testing.T) {
 	_, gw := startGateway(t, httpServerYAML("up", up.URL))
 	const (
 		clientStream   = "internal/transport.(*httpSession).serveRaw"
-		upstreamStream = "internal/upstream.(*httpConn).standalone("
+		upstreamStream = "internal/upstream.(*standaloneStream)."
 	)
 	testenv.WaitGoroutines(t, clientStream, 0, "client streams of earlier tests still open")
 	testenv.WaitGoroutines(t, upstreamStream, 0, "upstream streams of earlier tests still open")
