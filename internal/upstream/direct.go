@@ -196,10 +196,10 @@ func (d *directStreams) roundTrip(ctx context.Context, req *http.Request) (*http
 		}
 		conn = tc
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	body := &directBody{conn: conn}
+	body.stop = context.AfterFunc(ctx, body.cancel)
 	fail := func(err error) (*http.Response, error) {
-		stop()
-		_ = conn.Close()
+		_ = body.Close()
 		return nil, err
 	}
 
@@ -247,7 +247,7 @@ func (d *directStreams) roundTrip(ctx context.Context, req *http.Request) (*http
 	}
 	// The body reads br itself: the one http.ReadResponse made keeps the response (for trailers), its
 	// headers and the request alive for as long as the stream is held.
-	body := &directBody{r: framedBody(resp, br), br: br, conn: conn, stop: stop}
+	body.r, body.br = framedBody(resp, br), br
 	if sc, ok := conn.(syscall.Conn); ok && peekSupported { // not over TLS: its own buffers are not visible
 		body.raw, _ = sc.SyscallConn()
 	}
@@ -322,20 +322,38 @@ func (l *headerLimitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// directBody is the body of a direct GET's response: closing it closes the connection.
+// directBody is the body of a direct GET's response: closing it, or the end of the request's context,
+// closes the connection.
 type directBody struct {
 	r    io.Reader
 	br   *bufio.Reader // what r reads from
 	conn net.Conn
-	raw  syscall.RawConn // the plain TCP connection, for waitReadable; nil: none (TLS)
-	stop func() bool
+	raw  syscall.RawConn // the plain TCP connection, for waiting until it is readable; nil: none (TLS)
+	stop func() bool     // stops the context's AfterFunc
+
+	// For park: closed is set once the connection is closed; wake is what the end of the request's
+	// context must run for a parked body; polled says the connection is in the poller's set.
+	closed atomic.Bool
+	wake   atomic.Pointer[func()]
+	polled atomic.Bool
 }
 
 func (b *directBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 func (b *directBody) Close() error {
 	b.stop()
+	b.closed.Store(true)
 	return b.conn.Close()
+}
+
+// cancel runs when the request's context ends: it closes the connection, and wakes the reader if it is
+// parked.
+func (b *directBody) cancel() {
+	b.closed.Store(true)
+	_ = b.conn.Close()
+	if w := b.wake.Swap(nil); w != nil {
+		(*w)()
+	}
 }
 
 // waitReadable waits, when nothing is buffered between the connection and the body, until the connection
@@ -345,4 +363,40 @@ func (b *directBody) waitReadable() {
 	if b.raw != nil && b.br.Buffered() == 0 {
 		_ = b.raw.Read(peekReady) // an error (closed, failed) shows in the read that follows
 	}
+}
+
+// park hands the idle body (nothing buffered, plain TCP) to the process's poller, so that no goroutine
+// waits for it: wake runs, once, in a goroutine of the poller's, when the connection is readable, has
+// ended or failed, or when the request's context ends (the connection then closed). It reports false when
+// the body cannot be parked; the caller then waits itself (waitReadable).
+func (b *directBody) park(wake func()) bool {
+	p := idlePoller()
+	if p == nil || b.raw == nil || b.br.Buffered() > 0 {
+		return false
+	}
+	var once atomic.Bool
+	id := p.newID()
+	w := func() {
+		if once.CompareAndSwap(false, true) {
+			p.forget(id)
+			wake()
+		}
+	}
+	p.add(id, w) // before the connection is armed: its event may come at once
+	var armErr error
+	err := b.raw.Control(func(fd uintptr) { // the descriptor stays open (and its number ours) meanwhile
+		armErr = p.arm(int(fd), id, !b.polled.Load())
+	})
+	if err != nil || armErr != nil {
+		p.forget(id)
+		return false
+	}
+	b.polled.Store(true)
+	// Whichever of this and cancel comes second sees the other's store, so a context that ended meanwhile
+	// still wakes the reader (once: w guards it).
+	b.wake.Store(&w)
+	if b.closed.Load() {
+		w()
+	}
+	return true
 }

@@ -1232,7 +1232,9 @@ func (s *standaloneStream) read(fill bool) error {
 			return err
 		}
 		if db != nil && db.raw != nil && db.br.Buffered() == 0 {
-			go s.waitInput(db)
+			if !db.park(func() { go s.run(true) }) {
+				go s.waitInput(db)
+			}
 			return errHandedOff
 		}
 		fill = true // the body has bytes buffered, or cannot be waited on: Fill waits, where it must
