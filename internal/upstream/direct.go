@@ -24,9 +24,10 @@ import (
 // session holds such a GET for its whole life (the standalone stream of a stateful upstream; the legacy
 // transport's stream), so when the stream client is a plain *http.Transport, the GET is written and its
 // response read here instead, on a connection dialled with that transport's own dialer, TLS config and
-// timeouts: the goroutine that reads the stream is then the only one, and the connection's buffer is small
-// (directReadBuffer). The request is the one the usual path builds (configured and
-// per-request headers included), so it carries the same credentials.
+// timeouts: the goroutine that reads the stream is then the only one (and an idle stream over plain TCP can
+// do without it: directBody.park), and the connection's buffer is small (directReadBuffer). The request is
+// the one the usual path builds (configured and per-request headers included), so it carries the same
+// credentials.
 //
 // Whatever this does not reproduce goes through the client as before: a RoundTripper other than
 // *http.Transport (the upstream OAuth client's token refresh, a test's), a cookie jar, an overall client
@@ -62,7 +63,7 @@ func newDirectStreams(c *http.Client) *directStreams {
 		rt = http.DefaultTransport
 	}
 	t, ok := rt.(*http.Transport)
-	if !ok || t.Dial != nil || t.DialTLS != nil || t.DialTLSContext != nil { //nolint:staticcheck // deprecated fields still change how the transport dials
+	if !ok || t.Dial != nil || t.DialTLS != nil || t.DialTLSContext != nil { // deprecated or not, they dial
 		return nil
 	}
 	d := &directStreams{t: t, maxHeader: t.MaxResponseHeaderBytes}
@@ -73,9 +74,13 @@ func newDirectStreams(c *http.Client) *directStreams {
 		d.tlsOK = !p.HTTP2()
 	} else if !t.ForceAttemptHTTP2 && t.DialContext != nil {
 		// The transport then enables HTTP/2 only through an "h2" entry the caller put in TLSNextProto
-		// (which it never writes in this case); nor does it touch TLSClientConfig.
+		// (which it never writes in this case).
 		_, h2 := t.TLSNextProto["h2"]
-		d.tlsOK = !h2 && (t.TLSClientConfig == nil || !containsFold(t.TLSClientConfig.NextProtos, "h2"))
+		d.tlsOK = !h2
+	}
+	// Without HTTP/2 the transport leaves TLSClientConfig alone; one that offers h2 by itself is left to it.
+	if d.tlsOK && t.TLSClientConfig != nil && containsFold(t.TLSClientConfig.NextProtos, "h2") {
+		d.tlsOK = false
 	}
 	if d.maxHeader <= 0 {
 		d.maxHeader = 10 << 20 // http.Transport's default
@@ -366,9 +371,10 @@ func (b *directBody) waitReadable() {
 }
 
 // park hands the idle body (nothing buffered, plain TCP) to the process's poller, so that no goroutine
-// waits for it: wake runs, once, in a goroutine of the poller's, when the connection is readable, has
-// ended or failed, or when the request's context ends (the connection then closed). It reports false when
-// the body cannot be parked; the caller then waits itself (waitReadable).
+// waits for it: wake runs once, when the connection is readable, has ended or failed, or when the request's
+// context ends (the connection then closed); it runs on the poller's goroutine, the context's, or park's
+// caller's, so it must not block (it starts a goroutine). It reports false when the body cannot be parked;
+// the caller then waits itself (waitReadable).
 func (b *directBody) park(wake func()) bool {
 	p := idlePoller()
 	if p == nil || b.raw == nil || b.br.Buffered() > 0 {
