@@ -57,3 +57,89 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNextBuffered: reading with NextBuffered and Fill, however the input arrives in pieces, gives the
+// events, ids, retry times and final error that Next gives reading it whole.
+func FuzzNextBuffered(f *testing.F) {
+	for _, s := range []string{
+		"data: a\n\n",
+		"id: 1\r\nevent: endpoint\r\ndata: /x\r\n\r\n",
+		"\xEF\xBB\xBFdata: a\rdata: b\r\r",
+		": c\nretry: 10\nid: x\x00y\ndata\n\n",
+		"data: " + strings.Repeat("z", 80) + "\n\n",
+		"id: _0\ndata:\n\nid: _1\ndata: {}\r\n\r\n: ping\n\n",
+	} {
+		f.Add([]byte(s), uint8(1))
+		f.Add([]byte(s), uint8(5))
+	}
+	const limit = 64
+	f.Fuzz(func(t *testing.T, in []byte, piece uint8) {
+		n := max(int(piece)%24, 1)
+		type result struct {
+			events []Event
+			lastID string
+			err    error
+		}
+		var whole, pieces result
+		r := NewReaderSize(bytes.NewReader(in), limit, 16)
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				whole.err = err
+				break
+			}
+			whole.events = append(whole.events, ev)
+		}
+		whole.lastID = r.LastEventID()
+
+		r = NewReaderSize(&pieceReader{b: in, n: n}, limit, 16)
+		for {
+			ev, err := r.NextBuffered()
+			if err == ErrNeedInput {
+				if r.br != nil && !r.src.failed {
+					t.Fatal("a Reader waiting for input kept its read buffer")
+				}
+				if err := r.Fill(); err != nil {
+					ev, err = r.NextBuffered()
+					if err != nil {
+						pieces.err = err
+						break
+					}
+					t.Fatalf("an event (%+v) after Fill failed", ev)
+				}
+				continue
+			}
+			if err != nil {
+				pieces.err = err
+				break
+			}
+			pieces.events = append(pieces.events, ev)
+		}
+		pieces.lastID = r.LastEventID()
+		if len(whole.events) != len(pieces.events) || whole.lastID != pieces.lastID || whole.err != pieces.err {
+			t.Fatalf("Next: %d events, last id %q, %v; NextBuffered in %d-byte pieces: %d events, last id %q, %v",
+				len(whole.events), whole.lastID, whole.err, n, len(pieces.events), pieces.lastID, pieces.err)
+		}
+		for i := range whole.events {
+			a, b := whole.events[i], pieces.events[i]
+			if a.ID != b.ID || a.Type != b.Type || !bytes.Equal(a.Data, b.Data) || a.Retry != b.Retry {
+				t.Fatalf("event %d: Next %+v, NextBuffered %+v", i, a, b)
+			}
+		}
+	})
+}
+
+// pieceReader returns b at most n bytes per Read.
+type pieceReader struct {
+	b []byte
+	n int
+}
+
+func (p *pieceReader) Read(out []byte) (int, error) {
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(out[:min(len(out), p.n)], p.b)
+	p.b = p.b[k:]
+	return k, nil
+}

@@ -39,13 +39,19 @@ type Event struct {
 // ErrEventTooLarge is returned by Reader.Next when a line or an event's data exceeds the Reader's limit.
 var ErrEventTooLarge = errors.New("sse: event exceeds the size limit")
 
+// ErrNeedInput is returned by Reader.NextBuffered when what the Reader has buffered holds no further event.
+// It does not end the Reader.
+var ErrNeedInput = errors.New("sse: no complete event buffered")
+
 // DefaultMaxEventBytes is the limit NewReader uses when given a limit <= 0.
 const DefaultMaxEventBytes = 16 << 20
 
 // Reader parses an event stream. It is not safe for concurrent use.
 type Reader struct {
-	br  *bufio.Reader
-	max int
+	br   *bufio.Reader // nil while released by NextBuffered; buffer makes a new one
+	src  *source
+	size int
+	max  int
 
 	started bool // BOM check done
 	skipLF  bool // the previous line ended in CR: a following LF belongs to it
@@ -81,7 +87,31 @@ func NewReaderSize(r io.Reader, maxEventBytes, bufSize int) *Reader {
 	if bufSize <= 0 {
 		bufSize = DefaultBufferSize
 	}
-	return &Reader{br: bufio.NewReaderSize(r, bufSize), max: maxEventBytes} // lines longer than the buffer are accumulated
+	src := &source{r: r}
+	return &Reader{br: bufio.NewReaderSize(src, bufSize), src: src, size: bufSize, max: maxEventBytes} // lines longer than the buffer are accumulated
+}
+
+// source is the underlying reader, remembering whether it has returned an error (which the buffered reader
+// may hold, unreported, while its buffer is empty: such a buffer is not released).
+type source struct {
+	r      io.Reader
+	failed bool
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil {
+		s.failed = true
+	}
+	return n, err
+}
+
+// buffer returns the read buffer, making a new one after NextBuffered released it.
+func (r *Reader) buffer() *bufio.Reader {
+	if r.br == nil {
+		r.br = bufio.NewReaderSize(r.src, r.size)
+	}
+	return r.br
 }
 
 // keepLineBytes bounds the line buffer a Reader keeps between lines: after a longer line it is let go, so
@@ -101,12 +131,43 @@ func (r *Reader) Retry() (time.Duration, bool) { return r.lastRetry, r.retrySet 
 // with no "data" field at all is not an event, but its "id" and "retry" fields still take effect. At the end of the stream it returns io.EOF; an event that was not
 // terminated by a blank line is discarded, as the standard requires. Any other error (from the underlying
 // reader, or ErrEventTooLarge) ends the Reader: later calls return the same error.
-func (r *Reader) Next() (Event, error) {
+func (r *Reader) Next() (Event, error) { return r.next(false) }
+
+// NextBuffered is Next, except that it does not read from the underlying reader at the start of a line
+// when nothing is buffered: it returns ErrNeedInput instead, keeping what it has parsed of the event being
+// built, and a later call carries on from there (typically after Fill). A line already begun is read to its
+// end. This lets a reader of a long-lived, mostly idle stream wait for input in its own way; meanwhile the
+// Reader holds no read buffer (Fill makes a new one).
+func (r *Reader) NextBuffered() (Event, error) { return r.next(true) }
+
+// Fill reads from the underlying reader into the Reader's buffer, blocking until it has at least one byte.
+// An error (io.EOF at the end of the stream) ends the Reader, as it would in Next.
+func (r *Reader) Fill() error {
+	if r.err != nil {
+		return r.err
+	}
+	if _, err := r.buffer().Peek(1); err != nil {
+		r.err = err
+		return err
+	}
+	return nil
+}
+
+func (r *Reader) next(onlyBuffered bool) (Event, error) {
 	if r.err != nil {
 		return Event{}, r.err
 	}
 	for {
-		line, err := r.readLine()
+		line, err := r.readLine(onlyBuffered)
+		if err == ErrNeedInput {
+			// A stream waiting for input keeps no buffers: the read buffer is empty, and the underlying
+			// reader has not failed (else the buffered reader may hold its error).
+			r.line = nil
+			if !r.src.failed {
+				r.br = nil
+			}
+			return Event{}, err
+		}
 		if err != nil {
 			r.err = err
 			return Event{}, err
@@ -172,7 +233,12 @@ func (r *Reader) dispatch() (Event, bool) {
 }
 
 // readLine returns the next line without its line end. The returned slice is valid until the next call.
-func (r *Reader) readLine() ([]byte, error) {
+// With onlyBuffered it returns ErrNeedInput rather than read when nothing is buffered before the line.
+func (r *Reader) readLine(onlyBuffered bool) ([]byte, error) {
+	if onlyBuffered && (r.br == nil || r.br.Buffered() == 0) {
+		return nil, ErrNeedInput
+	}
+	r.buffer()
 	if cap(r.line) > keepLineBytes {
 		r.line = nil
 	}
@@ -192,6 +258,9 @@ func (r *Reader) readLine() ([]byte, error) {
 		if b[0] == '\n' {
 			_, _ = r.br.Discard(1)
 		}
+	}
+	if onlyBuffered && r.br.Buffered() == 0 { // a CRLF's LF was all there was
+		return nil, ErrNeedInput
 	}
 	for {
 		if _, err := r.br.Peek(1); err != nil {

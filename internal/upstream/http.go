@@ -78,7 +78,11 @@ type HTTPOptions struct {
 	// StreamClient, when set, sends the GET requests of event streams (the standalone stream, a resumed
 	// response stream, the legacy transport's stream) instead of Client: such a connection lives as long
 	// as its session, mostly idle, so a transport with small buffers (http.Transport's ReadBufferSize and
-	// WriteBufferSize) saves memory per session. Redirects are guarded as for Client.
+	// WriteBufferSize) saves memory per session. Redirects are guarded as for Client. When the client (this
+	// one, else Client) is a plain *http.Transport with no proxy for the URL, such a GET is sent on a
+	// connection dialled with that transport's dialer, TLS config and timeouts and read by the stream's own
+	// goroutine, without the transport's two goroutines per connection; see directStreams for what still
+	// goes through the client.
 	StreamClient *http.Client
 	// MaxMessageBytes bounds one message (a JSON body or one SSE event). 0 means DefaultMaxMessageBytes.
 	MaxMessageBytes int64
@@ -106,6 +110,7 @@ func NewHTTP(opts HTTPOptions) *HTTP { return &HTTP{opts: opts, sh: newShared(op
 // shared is what every Conn of one upstream uses, prepared once rather than per session.
 type shared struct {
 	client, stream *http.Client
+	direct         *directStreams // event-stream GETs on connections of their own; nil: all through stream
 	log            *slog.Logger
 }
 
@@ -119,6 +124,7 @@ func newShared(o HTTPOptions) shared {
 	if o.StreamClient != nil {
 		sh.stream = guardRedirects(o.StreamClient)
 	}
+	sh.direct = newDirectStreams(sh.stream)
 	return sh
 }
 
@@ -171,6 +177,7 @@ type base struct {
 	headers map[string]string
 	client  *http.Client
 	stream  *http.Client // for event-stream GETs (HTTPOptions.StreamClient, or client)
+	direct  *directStreams
 	max     int64
 	log     *slog.Logger
 
@@ -218,6 +225,7 @@ func newBase(o HTTPOptions, sh shared) base {
 		headers: o.Headers,
 		client:  sh.client,
 		stream:  sh.stream,
+		direct:  sh.direct,
 		max:     max,
 		log:     sh.log,
 		ctx:     ctx,
@@ -1023,11 +1031,33 @@ func (c *httpConn) get(ctx context.Context, sid, ver, lastID string) (*http.Resp
 	if lastID != "" {
 		req.Header.Set(headerLastEventID, lastID)
 	}
-	resp, err := c.stream.Do(req)
+	resp, err := c.openStream(req)
 	if err != nil {
 		return nil, stripURL(err)
 	}
 	return resp, nil
+}
+
+// openStream sends an event-stream GET: on a connection of its own when it can (see directStreams), else
+// through the stream client. A redirect answered on the direct path is followed by sending the GET again
+// through the client, which applies its redirect policy.
+func (b *base) openStream(req *http.Request) (*http.Response, error) {
+	if b.direct.usable(req) {
+		resp, err := b.direct.do(req)
+		if err != nil || !isRedirect(resp.StatusCode) {
+			return resp, err
+		}
+		_ = resp.Body.Close()
+	}
+	return b.stream.Do(req)
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 // readStream delivers the "message" events of r with Frame.Related = related until isAnswer reports the
@@ -1048,6 +1078,26 @@ func (c *httpConn) readStream(r *sse.Reader, related jsonrpc.ID, isAnswer func(*
 		}
 		if done {
 			return true, nil
+		}
+	}
+}
+
+// nextEvent returns r's next event. When body is a direct stream's over plain TCP (directBody) and r has to
+// read for the event, the goroutine first waits for the connection to be readable, where little of its
+// stack is in use and r holds no buffer.
+func nextEvent(r *sse.Reader, body io.Reader) (sse.Event, error) {
+	db, _ := body.(*directBody)
+	if db == nil || db.raw == nil {
+		return r.Next()
+	}
+	for {
+		ev, err := r.NextBuffered()
+		if err != sse.ErrNeedInput {
+			return ev, err
+		}
+		db.waitReadable()
+		if err := r.Fill(); err != nil {
+			return sse.Event{}, err
 		}
 	}
 }
@@ -1100,92 +1150,202 @@ func (c *httpConn) startStandalone() {
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.getCancel = cancel
-	sid, ver := c.sessionID, c.version
-	c.wg.Add(1)
+	s := &standaloneStream{c: c, ctx: ctx, cancel: cancel, sid: c.sessionID, ver: c.version, backoff: reconnectInitial}
+	c.wg.Add(1) // done by whichever goroutine of the stream stops it
 	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		defer cancel()
-		c.standalone(ctx, sid, ver)
-	}()
+	go s.run(false)
 }
 
-// standalone keeps the GET stream of session sid open until ctx ends: it reconnects after a drop with
-// Last-Event-ID, waiting the server's retry time or a backoff that doubles up to reconnectMax. It stops for
-// good when the server has no such stream (405), the session is gone (404), or the server refuses it
-// (another 4xx).
-func (c *httpConn) standalone(ctx context.Context, sid, ver string) {
-	lastID := ""
-	backoff := reconnectInitial
-	wait := func(d time.Duration) bool {
-		ok := sleepCtx(ctx, d)
-		backoff = min(backoff*2, reconnectMax)
-		return ok
-	}
+// standaloneStream is the standalone GET stream of one session: kept open until ctx ends, reconnected after
+// a drop with Last-Event-ID, after the server's retry time or a backoff that doubles up to reconnectMax;
+// stopped for good when the server has no such stream (405), the session is gone (404), or the server
+// refuses it (another 4xx). Its messages are delivered with no Related id.
+//
+// Such a stream is idle nearly all the time, for the session's whole life, and a goroutine waiting on it
+// costs its stack: one that has read and parsed events keeps 4 to 8 KiB (the garbage collector shrinks a
+// stack only while its use, plus 800 bytes, is under a quarter of it). So on a direct stream over plain TCP
+// (directBody), once the events buffered are delivered, the goroutine that delivered them starts a new one
+// that only waits for the connection to be readable, on a new goroutine's small stack, and ends; the new
+// one then reads on. The state of the stream lives here, not on a stack.
+type standaloneStream struct {
+	c        *httpConn
+	ctx      context.Context
+	cancel   context.CancelFunc
+	sid, ver string
+
+	lastID  string
+	backoff time.Duration
+
+	body io.ReadCloser // the stream being read; nil between connections
+	r    *sse.Reader   // reads body
+	n    int           // messages delivered since body was opened
+}
+
+// run carries the stream on from where it is: it connects when no body is open, then reads (filling r from
+// the body first when fill is set: after waiting for input). It returns once the stream has stopped, or has
+// been handed to a goroutine that waits for input.
+func (s *standaloneStream) run(fill bool) {
 	for {
-		resp, err := c.get(ctx, sid, ver, lastID)
+		if s.body == nil {
+			if !s.connect() {
+				s.stop()
+				return
+			}
+		}
+		err := s.read(fill)
+		fill = false
+		if err == errHandedOff {
+			return
+		}
+		_ = s.body.Close()
+		s.body = nil
+		if !s.ended(err) {
+			s.stop()
+			return
+		}
+	}
+}
+
+// errHandedOff is read's report that the stream went on in a new goroutine.
+var errHandedOff = errors.New("handed off")
+
+// stop ends the stream for good: what its last goroutine does.
+func (s *standaloneStream) stop() {
+	s.cancel()
+	s.c.wg.Done()
+}
+
+// read delivers what the body brings until the stream ends (the error that ended it, io.EOF when the
+// server did) or the stream is handed off to a goroutine that waits for input (errHandedOff). fill: read
+// from the body first.
+func (s *standaloneStream) read(fill bool) error {
+	db, _ := s.body.(*directBody)
+	for {
+		if fill {
+			if err := s.r.Fill(); err != nil {
+				return err
+			}
+		}
+		k, err := s.c.deliverBuffered(s.r)
+		s.n += k
+		if err != sse.ErrNeedInput {
+			return err
+		}
+		if db != nil && db.raw != nil && db.br.Buffered() == 0 {
+			if !db.park(func() { go s.run(true) }) {
+				go s.waitInput(db)
+			}
+			return errHandedOff
+		}
+		fill = true // the body has bytes buffered, or cannot be waited on: Fill waits, where it must
+	}
+}
+
+// waitInput is the goroutine of an idle stream: it waits for the connection to be readable (or to fail, or
+// to be closed when the stream is stopped), then reads on.
+func (s *standaloneStream) waitInput(db *directBody) {
+	db.waitReadable()
+	s.run(true)
+}
+
+// connect opens the stream, retrying as standaloneStream says; false when it is not to be had (or ctx
+// ended). Only the body of the response is kept.
+func (s *standaloneStream) connect() bool {
+	c, ctx := s.c, s.ctx
+	for {
+		resp, err := c.get(ctx, s.sid, s.ver, s.lastID)
 		if ctx.Err() != nil {
 			if err == nil {
 				_ = resp.Body.Close()
 			}
-			return
+			return false
 		}
 		if err != nil {
-			c.log.Warn("standalone event stream: connecting failed; retrying", "error", err, "retry_in", backoff)
-			if !wait(backoff) {
-				return
+			c.log.Warn("standalone event stream: connecting failed; retrying", "error", err, "retry_in", s.backoff)
+			if !s.wait(s.backoff) {
+				return false
 			}
 			continue
 		}
 		status := resp.StatusCode
 		switch {
 		case status == http.StatusOK && mediaType(resp.Header) == "text/event-stream":
-			r := sse.NewReaderSize(resp.Body, int(c.max), streamBufferSize)
-			n := 0
-			_, err := c.readStream(r, nil, func(*jsonrpc.Message) bool { n++; return false })
-			_ = resp.Body.Close()
-			if ctx.Err() != nil {
-				return
-			}
-			if r.LastEventID() != "" {
-				lastID = r.LastEventID()
-			}
-			if n > 0 {
-				backoff = reconnectInitial
-			}
-			delay := backoff
-			if d, ok := r.Retry(); ok {
-				delay = min(d, reconnectMax)
-			}
-			c.log.Debug("standalone event stream ended; reconnecting", "reason", streamEnd(err), "retry_in", delay)
-			if !wait(delay) {
-				return
-			}
+			s.body, s.n = resp.Body, 0
+			s.r = sse.NewReaderSize(resp.Body, int(c.max), streamBufferSize)
+			return true
 		case status == http.StatusMethodNotAllowed:
 			_ = resp.Body.Close()
 			c.log.Debug("server offers no standalone event stream (HTTP 405)")
-			return
-		case status == http.StatusNotFound && sid != "":
+			return false
+		case status == http.StatusNotFound && s.sid != "":
 			_ = resp.Body.Close()
 			c.log.Warn("standalone event stream: the upstream session expired (HTTP 404); stopping it")
-			return
-		case status == http.StatusBadRequest && lastID != "":
+			return false
+		case status == http.StatusBadRequest && s.lastID != "":
 			// The server cannot replay (it keeps no event store): reconnect from now on.
 			_ = resp.Body.Close()
 			c.log.Debug("server refused Last-Event-ID on the standalone stream; reconnecting without it")
-			lastID = ""
+			s.lastID = ""
 		case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 			body, _, _ := c.readBody(io.LimitReader(resp.Body, 4096))
 			_ = resp.Body.Close()
 			c.log.Warn("standalone event stream refused; server-initiated messages outside requests will not arrive",
 				"error", c.statusText(resp, body))
-			return
+			return false
 		default:
 			_ = resp.Body.Close()
-			c.log.Warn("standalone event stream: unexpected answer; retrying", "status", resp.Status, "retry_in", backoff)
-			if !wait(backoff) {
-				return
+			c.log.Warn("standalone event stream: unexpected answer; retrying", "status", resp.Status, "retry_in", s.backoff)
+			if !s.wait(s.backoff) {
+				return false
 			}
+		}
+	}
+}
+
+// ended handles the end of one connection's stream, which ended with err: it waits before the next
+// connection and reports whether there is to be one.
+func (s *standaloneStream) ended(err error) bool {
+	if s.ctx.Err() != nil {
+		return false
+	}
+	if id := s.r.LastEventID(); id != "" {
+		s.lastID = id
+	}
+	if s.n > 0 {
+		s.backoff = reconnectInitial
+	}
+	delay := s.backoff
+	if d, ok := s.r.Retry(); ok {
+		delay = min(d, reconnectMax)
+	}
+	s.r = nil
+	s.c.log.Debug("standalone event stream ended; reconnecting", "reason", streamEnd(err), "retry_in", delay)
+	return s.wait(delay)
+}
+
+// wait sleeps d (or until ctx ends, reporting false) and doubles the backoff.
+func (s *standaloneStream) wait(d time.Duration) bool {
+	ok := sleepCtx(s.ctx, d)
+	s.backoff = min(s.backoff*2, reconnectMax)
+	return ok
+}
+
+// deliverBuffered delivers the messages of the events r has buffered, with no Related id, and returns how
+// many it delivered and sse.ErrNeedInput once r needs more input; another error ends the stream (ErrClosed
+// when the Conn closed).
+func (c *httpConn) deliverBuffered(r *sse.Reader) (n int, err error) {
+	for {
+		ev, err := r.NextBuffered()
+		if err != nil {
+			return n, err
+		}
+		m := c.eventMessage(ev)
+		if m == nil {
+			continue
+		}
+		n++
+		if !c.deliver(Frame{Msg: m}) {
+			return n, ErrClosed
 		}
 	}
 }

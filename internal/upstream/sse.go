@@ -66,7 +66,7 @@ func (u *SSE) Open(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return abort(err)
 	}
-	resp, err := c.stream.Do(req)
+	resp, err := c.openStream(req)
 	if err != nil {
 		return abort(fmt.Errorf("could not reach the server at %s: %w; check that it is running and that its url in the config is right", streamURL.Host, stripURL(err)))
 	}
@@ -131,7 +131,7 @@ type sseConn struct {
 func (c *sseConn) readLoop(body io.ReadCloser, r *sse.Reader) {
 	defer body.Close()
 	for {
-		ev, err := r.Next()
+		ev, err := nextEvent(r, body)
 		if err != nil {
 			if c.ctx.Err() != nil {
 				c.end(ErrClosed)

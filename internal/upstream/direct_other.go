@@ -1,0 +1,7 @@
+//go:build !unix
+
+package upstream
+
+const peekSupported = false
+
+func peekReady(uintptr) bool { return true }
