@@ -3,8 +3,10 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,9 +43,14 @@ const JournalFile = "audit.journal"
 // One process at a time uses a journal (an exclusive flock): another gateway process on the same data
 // directory commits before forwarding, as without a journal.
 //
-// Layout: a header line ("mcpwarden audit journal 1"), the chain's name on a line, then frames of a 4-byte
-// big-endian length, a 4-byte CRC-32C of the body, and the record's encoded body (Encoded.Body). A torn
-// last frame (a crash inside a write) ends the journal.
+// Layout: a header line ("mcpwarden audit journal 2"), the journal's epoch (16 hex digits) and the chain's
+// name on a line each, then frames of a 4-byte big-endian length (never 0), a 4-byte CRC-32C of the epoch's
+// 8 bytes followed by the body, and the record's encoded body (Encoded.Body). The file is kept allocated
+// (zero-filled ahead of the frames, and not shrunk when emptied), so the fsync that makes a frame durable
+// writes the frame, not the file's new size: that made the sync about a quarter faster here. Emptying the
+// journal writes a new epoch into the header (synced before any new frame), which makes every older frame
+// invalid. The journal ends at the first frame that is zero, torn (a crash inside a write), or of an older
+// epoch.
 type journal struct {
 	path  string
 	chain string
@@ -55,6 +62,8 @@ type journal struct {
 	fi          os.FileInfo // f's identity, to notice the journal being replaced or removed
 	hdr         int64       // header size: frames start here
 	end         int64       // file offset after the last frame
+	alloc       int64       // the file's size: zero-filled beyond end
+	epoch       [8]byte     // the header's epoch, which every frame's checksum covers
 	total       uint64      // bytes ever appended (frames): the journal's logical position, for durability
 	outstanding int         // frames appended and neither committed in the store nor abandoned
 	broken      error       // a failed write left the file's tail unknown: further appends are refused
@@ -65,7 +74,10 @@ type journal struct {
 	buf      []byte
 }
 
-const journalMagic = "mcpwarden audit journal 1\n"
+const journalMagic = "mcpwarden audit journal 2\n"
+
+// journalGrowth is how much zero-filled space the journal gains when a frame would pass its end.
+const journalGrowth = 1 << 20
 
 // journalResetAt is how large the journal may grow before it is emptied once all it holds is committed.
 const journalResetAt = 4 << 20
@@ -128,7 +140,7 @@ func recoverOrphan(ctx context.Context, sink *SQLSink) error {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || fi.Size() <= int64(len(journalMagic)) {
-		return err // no frames (or only a header): nothing to do
+		return err // no frames: nothing to do
 	}
 	if err := lockJournal(f); err != nil {
 		if errors.Is(err, errJournalLocked) || errors.Is(err, errors.ErrUnsupported) {
@@ -155,20 +167,38 @@ func (j *journal) recover(ctx context.Context, sink *SQLSink) error {
 	if _, err := j.replay(ctx, sink); err != nil {
 		return err
 	}
-	hdr := []byte(journalMagic + j.chain + "\n")
-	if err := j.f.Truncate(0); err != nil {
-		return fmt.Errorf("audit journal: empty %s: %w", j.path, err)
+	fi, err := j.f.Stat()
+	if err != nil {
+		return fmt.Errorf("audit journal: stat %s: %w", j.path, err)
 	}
-	if _, err := j.f.WriteAt(hdr, 0); err != nil {
-		return fmt.Errorf("audit journal: write the header of %s: %w", j.path, err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("audit journal: sync %s: %w", j.path, err)
-	}
-	if err := syncDirOf(j.path); err != nil {
+	j.alloc = fi.Size()
+	if err := j.newEpoch(); err != nil {
 		return err
 	}
+	return syncDirOf(j.path)
+}
+
+// newEpoch empties the journal: a new epoch in the header, synced, invalidates every frame in the file.
+// If the header could not be written and synced, what the file holds is unknown: the journal is broken
+// (appends are refused) until the gateway restarts.
+func (j *journal) newEpoch() error {
+	var epoch [8]byte
+	if _, err := rand.Read(epoch[:]); err != nil {
+		return fmt.Errorf("audit journal: epoch: %w", err)
+	}
+	hdr := []byte(journalMagic + hex.EncodeToString(epoch[:]) + "\n" + j.chain + "\n")
+	_, err := j.f.WriteAt(hdr, 0)
+	if err == nil {
+		err = j.f.Sync()
+	}
+	if err != nil {
+		err = fmt.Errorf("audit journal: write the header of %s: %w", j.path, err)
+		j.broken = fmt.Errorf("%w; the journal's state is unknown: restart the gateway once the disk is fixed", err)
+		return err
+	}
+	j.epoch = epoch
 	j.hdr, j.end = int64(len(hdr)), int64(len(hdr))
+	j.alloc = max(j.alloc, j.end)
 	return nil
 }
 
@@ -182,13 +212,9 @@ func (j *journal) replay(ctx context.Context, sink *SQLSink) (int, error) {
 	if len(data) == 0 {
 		return 0, nil
 	}
-	chain, bodies, torn, err := parseJournal(data)
+	chain, bodies, err := parseJournal(data)
 	if err != nil {
 		return 0, fmt.Errorf("audit journal %s: %w; it is not a journal this version can read: move it aside to start, and keep it for investigation", j.path, err)
-	}
-	if torn > 0 {
-		j.log.Warn("audit journal: ignoring a torn last frame (the gateway stopped while writing it; the call it describes was not forwarded)",
-			"journal", j.path, "bytes", torn)
 	}
 	if len(bodies) == 0 {
 		return 0, nil
@@ -207,29 +233,46 @@ func (j *journal) replay(ctx context.Context, sink *SQLSink) (int, error) {
 	return len(bodies), nil
 }
 
-// parseJournal splits a journal into its chain and record bodies; torn is the length of an incomplete or
-// damaged tail.
-func parseJournal(data []byte) (chain string, bodies [][]byte, torn int, err error) {
+// parseJournal splits a journal into its chain and the record bodies of its epoch (up to the first frame
+// that is zero, torn or older).
+func parseJournal(data []byte) (chain string, bodies [][]byte, err error) {
 	if !bytes.HasPrefix(data, []byte(journalMagic)) {
-		return "", nil, 0, errors.New("no journal header")
+		return "", nil, errors.New("no journal header")
 	}
 	rest := data[len(journalMagic):]
-	nl := bytes.IndexByte(rest, '\n')
-	if nl <= 0 {
-		return "", nil, 0, errors.New("no chain name in the header")
-	}
-	chain, rest = string(rest[:nl]), rest[nl+1:]
-	for len(rest) > 0 {
-		if len(rest) < 8 {
-			return chain, bodies, len(rest), nil
+	line := func() ([]byte, bool) {
+		nl := bytes.IndexByte(rest, '\n')
+		if nl <= 0 {
+			return nil, false
 		}
+		l := rest[:nl]
+		rest = rest[nl+1:]
+		return l, true
+	}
+	var epoch [8]byte
+	if l, ok := line(); !ok || len(l) != 16 {
+		return "", nil, errors.New("no epoch in the header")
+	} else if _, err := hex.Decode(epoch[:], l); err != nil {
+		return "", nil, fmt.Errorf("the header's epoch: %w", err)
+	}
+	l, ok := line()
+	if !ok {
+		return "", nil, errors.New("no chain name in the header")
+	}
+	chain = string(l)
+	for len(rest) >= 8 {
 		n := binary.BigEndian.Uint32(rest)
-		if uint64(n) > uint64(len(rest)-8) || crc32.Checksum(rest[8:8+n], crcTable) != binary.BigEndian.Uint32(rest[4:]) {
-			return chain, bodies, len(rest), nil
+		if n == 0 || uint64(n) > uint64(len(rest)-8) || frameCRC(epoch, rest[8:8+n]) != binary.BigEndian.Uint32(rest[4:]) {
+			break
 		}
 		bodies, rest = append(bodies, rest[8:8+n]), rest[8+n:]
 	}
-	return chain, bodies, 0, nil
+	return chain, bodies, nil
+}
+
+// frameCRC is a frame's checksum: CRC-32C of the epoch, then the body.
+func frameCRC(epoch [8]byte, body []byte) uint32 {
+	return crc32.Update(crc32.Checksum(epoch[:], crcTable), crcTable, body)
 }
 
 // recoverRecords commits into chain the bodies not already stored (compared byte for byte through their
@@ -298,13 +341,22 @@ func (j *journal) append(body []byte) (uint64, error) {
 	if j.end+size > journalMax {
 		return 0, fmt.Errorf("audit journal %s is full (%d MiB of records the store has not accepted yet): the audit store does not accept commits", j.path, journalMax>>20)
 	}
+	if j.end+size > j.alloc {
+		// Zero-fill ahead, so that the frames' syncs do not also write a new file size.
+		grow := max(journalGrowth, j.end+size-j.alloc)
+		if _, err := j.f.WriteAt(make([]byte, grow), j.alloc); err != nil {
+			return 0, fmt.Errorf("audit journal: extend %s: %w", j.path, err)
+		}
+		j.alloc += grow
+	}
 	j.buf = binary.BigEndian.AppendUint32(j.buf[:0], uint32(len(body)))
-	j.buf = binary.BigEndian.AppendUint32(j.buf, crc32.Checksum(body, crcTable))
+	j.buf = binary.BigEndian.AppendUint32(j.buf, frameCRC(j.epoch, body))
 	j.buf = append(j.buf, body...)
 	if _, err := j.f.WriteAt(j.buf, j.end); err != nil {
 		err = fmt.Errorf("audit journal: write %s: %w", j.path, err)
-		// A partial frame must not stay in front of the next ones.
-		if terr := j.f.Truncate(j.end); terr != nil {
+		// A partial frame must not stay in front of the next ones (it is overwritten by the next one; make
+		// sure it reads as the end meanwhile).
+		if _, terr := j.f.WriteAt(make([]byte, 8), j.end); terr != nil {
 			j.broken = fmt.Errorf("%w; the journal could not be repaired (%v): restart the gateway once the disk is fixed", err, terr)
 		}
 		return 0, err
@@ -374,12 +426,18 @@ func (j *journal) reset(ctx context.Context, sink Syncer, min int64) (uint64, er
 	if err := sink.Sync(ctx); err != nil {
 		return 0, err
 	}
-	if err := j.f.Truncate(j.hdr); err != nil {
-		// Harmless for the records (they are durable in the store, and a later recovery skips them),
-		// but the journal keeps growing: say so.
-		return 0, fmt.Errorf("audit journal: empty %s: %w", j.path, err)
+	if j.alloc > 4*journalResetAt {
+		// It grew while the store was down: give the space back, keeping the usual allocation.
+		keep := int64(journalResetAt + journalGrowth)
+		if err := j.f.Truncate(keep); err == nil {
+			j.alloc = keep
+		}
 	}
-	j.end = j.hdr
+	if err := j.newEpoch(); err != nil {
+		// Harmless for the records (they are durable in the store, and a later recovery skips them), but
+		// the journal was not emptied: say so. Frames keep being appended after the old ones.
+		return 0, err
+	}
 	return j.total, nil
 }
 
