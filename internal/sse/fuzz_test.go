@@ -9,17 +9,22 @@ import (
 	"time"
 )
 
+// fuzzSeeds are the event streams both fuzzers start from: line endings, a byte order mark, comments,
+// odd fields, a long line.
+var fuzzSeeds = []string{
+	"data: a\n\n",
+	"id: 1\r\nevent: endpoint\r\ndata: /x\r\n\r\n",
+	"\xEF\xBB\xBFdata: a\rdata: b\r\r",
+	": c\nretry: 10\nid: x\x00y\ndata\n\n",
+	"data: " + strings.Repeat("z", 80) + "\n\n",
+	"event:\nid:\nretry:99999999999999999999\ndata:\n\n",
+	"id: _0\ndata:\n\nid: _1\ndata: {}\r\n\r\n: ping\n\n",
+}
+
 // FuzzReader feeds arbitrary bytes to the parser: it must not panic, must respect its limit, and every
 // event it returns must survive a write/read round trip.
 func FuzzReader(f *testing.F) {
-	for _, s := range []string{
-		"data: a\n\n",
-		"id: 1\r\nevent: endpoint\r\ndata: /x\r\n\r\n",
-		"\xEF\xBB\xBFdata: a\rdata: b\r\r",
-		": c\nretry: 10\nid: x\x00y\ndata\n\n",
-		"data: " + strings.Repeat("z", 80) + "\n\n",
-		"event:\nid:\nretry:99999999999999999999\ndata:\n\n",
-	} {
+	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
 	const limit = 64
@@ -61,14 +66,7 @@ func FuzzReader(f *testing.F) {
 // FuzzNextBuffered: reading with NextBuffered and Fill, however the input arrives in pieces, gives the
 // events, ids, retry times and final error that Next gives reading it whole.
 func FuzzNextBuffered(f *testing.F) {
-	for _, s := range []string{
-		"data: a\n\n",
-		"id: 1\r\nevent: endpoint\r\ndata: /x\r\n\r\n",
-		"\xEF\xBB\xBFdata: a\rdata: b\r\r",
-		": c\nretry: 10\nid: x\x00y\ndata\n\n",
-		"data: " + strings.Repeat("z", 80) + "\n\n",
-		"id: _0\ndata:\n\nid: _1\ndata: {}\r\n\r\n: ping\n\n",
-	} {
+	for _, s := range fuzzSeeds {
 		f.Add([]byte(s), uint8(1))
 		f.Add([]byte(s), uint8(5))
 	}
