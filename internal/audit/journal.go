@@ -98,7 +98,7 @@ func openJournal(ctx context.Context, dir, chain string, sink *SQLSink, durable 
 	path := filepath.Join(dir, JournalFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("audit journal: open %s: %w", path, err)
+		return nil, fmt.Errorf("audit journal: %w", err)
 	}
 	if err := lockJournal(f); err != nil {
 		_ = f.Close()
@@ -135,8 +135,14 @@ func recoverOrphan(ctx context.Context, sink *SQLSink) error {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if errors.Is(err, os.ErrPermission) {
+		// A reader without write access (an auditor's account) still reads the store.
+		slog.Default().Warn("audit: the journal cannot be opened for writing; records a stopped gateway left in it are not in the store until a gateway starts on this data directory",
+			"journal", path, "err", err)
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("audit journal: open %s: %w", path, err)
+		return fmt.Errorf("audit journal: %w", err)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || fi.Size() <= int64(len(journalMagic)) {

@@ -423,3 +423,33 @@ func TestJournalEmptiedFramesStayDead(t *testing.T) {
 		t.Fatalf("journal after emptying and two appends: chain %q, %q, %v; want the two new records", chain, bodies, err)
 	}
 }
+
+// TestJournalReaderWithoutWriteAccess: a reader that may not write the journal (an auditor's account) still
+// opens the store, and leaves the journal to the next gateway.
+func TestJournalReaderWithoutWriteAccess(t *testing.T) {
+	dir := t.TempDir()
+	storedRequestIDs(t, dir)
+	runCrashChild(t, "blocked", dir, 3)
+	path := filepath.Join(dir, JournalFile)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// Root writes 0400 files anyway; an immutable one it may not open for writing either.
+		if out, err := osexec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("cannot make the journal unwritable for root here (chattr +i: %v %s); the non-root run covers this", err, out)
+		}
+		t.Cleanup(func() { _ = osexec.Command("chattr", "-i", path).Run() })
+	} else if err := os.Chmod(path, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := OpenStore(t.Context(), journalTestConfig(t, dir, ""))
+	if err != nil {
+		t.Fatalf("a reader without write access to the journal: %v", err)
+	}
+	sink.Close()
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the journal changed")
+	}
+}
