@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcpwarden/mcpwarden/internal/store"
 )
@@ -88,6 +89,9 @@ const journalMax = 256 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// journalLockWait is how many 10 ms waits a writer gives another holder of the journal's lock.
+const journalLockWait = 20
+
 // errJournalLocked: another process holds the journal.
 var errJournalLocked = errors.New("the audit journal is in use by another process")
 
@@ -100,7 +104,14 @@ func openJournal(ctx context.Context, dir, chain string, sink *SQLSink, durable 
 	if err != nil {
 		return nil, fmt.Errorf("audit journal: %w", err)
 	}
-	if err := lockJournal(f); err != nil {
+	// A reader of the store (an audit command) holds the lock for a moment while it recovers; a running
+	// gateway holds it for good: wait briefly before doing without.
+	err = lockJournal(f)
+	for wait := 0; errors.Is(err, errJournalLocked) && wait < journalLockWait; wait++ {
+		time.Sleep(10 * time.Millisecond)
+		err = lockJournal(f)
+	}
+	if err != nil {
 		_ = f.Close()
 		if errors.Is(err, errJournalLocked) || errors.Is(err, errors.ErrUnsupported) {
 			log.Info("audit: the journal is in use by another gateway process (or file locks are unavailable); this one commits each request's record before forwarding it",

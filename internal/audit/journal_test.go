@@ -453,3 +453,29 @@ func TestJournalReaderWithoutWriteAccess(t *testing.T) {
 		t.Error("the journal changed")
 	}
 }
+
+// TestJournalWaitsForABriefHolder: a writer starting while a reader holds the journal's lock for a moment
+// (recovering it) waits and gets the journal rather than doing without.
+func TestJournalWaitsForABriefHolder(t *testing.T) {
+	dir := t.TempDir()
+	sink := openSink(t, store.Options{Dialect: store.SQLite, Path: filepath.Join(dir, DBFile)})
+	f, err := os.OpenFile(filepath.Join(dir, JournalFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lockJournal(f); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = f.Close() // releases the lock
+		close(released)
+	}()
+	j, err := openJournal(t.Context(), dir, "gw", sink, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	<-released
+	if err != nil || j == nil {
+		t.Fatalf("open while another holder had the lock for 50 ms: %v, %v; want the journal", j, err)
+	}
+	_ = j.close()
+}
