@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -192,7 +191,7 @@ func (j *journal) recover(ctx context.Context, sink *SQLSink) error {
 	if err := j.newEpoch(); err != nil {
 		return err
 	}
-	return syncDirOf(j.path)
+	return store.SyncDir(filepath.Dir(j.path))
 }
 
 // newEpoch empties the journal: a new epoch in the header, synced, invalidates every frame in the file.
@@ -427,13 +426,13 @@ func (j *journal) Sync(context.Context) error {
 	return nil
 }
 
-// reset empties the journal when everything in it is committed in the store and at least min bytes of
-// frames are there: it makes the store's commits durable first (sink.Sync). It reports the logical position
+// reset empties the journal when everything in it is committed in the store and its frames take at least
+// least bytes: it makes the store's commits durable first (sink.Sync). It reports the logical position
 // up to which records are now durable through the store (0: not reset).
-func (j *journal) reset(ctx context.Context, sink Syncer, min int64) (uint64, error) {
+func (j *journal) reset(ctx context.Context, sink Syncer, least int64) (uint64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil || j.outstanding != 0 || j.end-j.hdr < max(min, 1) {
+	if j.f == nil || j.outstanding != 0 || j.end-j.hdr < max(least, 1) {
 		return 0, nil
 	}
 	defer func() {
@@ -469,19 +468,6 @@ func (j *journal) close() error {
 	j.f = nil
 	j.cond.Broadcast()
 	return err
-}
-
-// syncDirOf fsyncs the directory holding path, so a newly created file's name survives a power loss.
-func syncDirOf(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("audit journal: open the directory of %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !strings.Contains(err.Error(), "invalid argument") {
-		return fmt.Errorf("audit journal: sync the directory of %s: %w", path, err)
-	}
-	return nil
 }
 
 // journalFor opens the journal of a writing Auditor on sink, when the store is SQLite.

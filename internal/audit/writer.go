@@ -379,14 +379,14 @@ func (w *Writer) Close(ctx context.Context) error {
 	return nil
 }
 
-// resetJournal empties the journal when all it holds (at least min bytes) is committed, and settles
+// resetJournal empties the journal when all it holds (at least least bytes) is committed, and settles
 // the waiters of what the store's sync made durable.
-func (w *Writer) resetJournal(ctx context.Context, min int64) error {
+func (w *Writer) resetJournal(ctx context.Context, least int64) error {
 	var sy Syncer = noSync{}
 	if s, ok := w.cfg.Sink.(Syncer); ok {
 		sy = s
 	}
-	pos, err := w.cfg.journal.reset(ctx, sy, min)
+	pos, err := w.cfg.journal.reset(ctx, sy, least)
 	if err != nil {
 		w.cfg.Logger.Warn("audit journal: could not be emptied; it is retried", "err", err)
 		return err

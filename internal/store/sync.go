@@ -40,7 +40,7 @@ func (db *DB) SyncWAL() error {
 		return fmt.Errorf("store: stat the write-ahead log %s: %w", wal, err)
 	}
 	if last := db.wal.Load(); last == nil || !os.SameFile(*last, fi) {
-		if err := syncDir(filepath.Dir(wal)); err != nil {
+		if err := SyncDir(filepath.Dir(wal)); err != nil {
 			return err
 		}
 		db.wal.Store(&fi)
@@ -51,8 +51,8 @@ func (db *DB) SyncWAL() error {
 // Path is the SQLite file; empty for PostgreSQL.
 func (db *DB) Path() string { return db.path }
 
-// syncDir fsyncs a directory, making the names of the files created in it durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making the names of the files created in it durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("store: open directory %s to sync it: %w", dir, err)
