@@ -309,6 +309,14 @@ func (a *Auditor) Queue(ctx context.Context, r *Record) error {
 	return a.writer.Enqueue(context.WithoutCancel(ctx), r)
 }
 
+// QueueAnswer is Queue for the record of an answer to the request recorded by req (Write's Ticket): its
+// Parent becomes that record's chain position, without waiting for the request's commit
+// (Writer.EnqueueAnswer).
+func (a *Auditor) QueueAnswer(ctx context.Context, r *Record, req Ticket) error {
+	a.Fill(r)
+	return a.writer.EnqueueAnswer(context.WithoutCancel(ctx), r, req)
+}
+
 func (a *Auditor) retain(age time.Duration) {
 	defer a.retentionDone.Done()
 	t := time.NewTicker(time.Hour)

@@ -29,10 +29,10 @@ const JournalFile = "audit.journal"
 // A request's record must be kept before the request is forwarded, so that no crash of the gateway can
 // lose the trail of a call that ran. Committing it to SQLite first put a transaction (a writer lock, the
 // chain head's lookup, the INSERT, the log writes) in front of every call. Instead the record is appended
-// to this file with one write — from then on a crash of the gateway cannot lose it — and the writer commits
-// it to SQLite in the background with the records of other calls, while the upstream works. The journal is
-// forced to disk (fsync) while the upstream works too, and a call's answer is released only when its
-// record is both committed in SQLite and durable.
+// to this file with one write — from then on a crash of the gateway cannot lose it — and the journal is
+// forced to disk (fsync) while the upstream works; a call's answer is released once its record is durable
+// there. The writer commits records to SQLite a few milliseconds later, several calls' in one transaction
+// (commitDelay).
 //
 // The journal only ever holds records not yet known durable in SQLite: when everything appended has been
 // committed, the database's log is forced to disk and the journal is emptied (at most journalResetAt bytes
@@ -43,9 +43,13 @@ const JournalFile = "audit.journal"
 // One process at a time uses a journal (an exclusive flock): another gateway process on the same data
 // directory commits before forwarding, as without a journal.
 //
-// Layout: a header line ("mcpwarden audit journal 2"), the journal's epoch (16 hex digits) and the chain's
+// Layout: a header line ("mcpwarden audit journal 3"), the journal's epoch (16 hex digits) and the chain's
 // name on a line each, then frames of a 4-byte big-endian length (never 0), a 4-byte CRC-32C of the epoch's
-// 8 bytes followed by the body, and the record's encoded body (Encoded.Body). The file is kept allocated
+// 8 bytes followed by the frame's payload, and the payload: a record's encoded body (Encoded.Body, a JSON
+// object), or, for the record of an answer whose request record was not yet committed when the answer
+// was journaled, the byte 'c', the 4-byte big-endian index of the request's frame in the same epoch (0 for
+// the first frame), and the answer's body without its parent: the parent's chain position is set when the
+// two are committed (see Writer.EnqueueAnswer). Version 2 journals (no 'c' frames) are read too. The file is kept allocated
 // (zero-filled ahead of the frames, and not shrunk when emptied), so the fsync that makes a frame durable
 // writes the frame, not the file's new size: that made the sync about a quarter faster here. Emptying the
 // journal writes a new epoch into the header (synced before any new frame), which makes every older frame
@@ -65,16 +69,28 @@ type journal struct {
 	alloc       int64       // the file's size: zero-filled beyond end
 	epoch       [8]byte     // the header's epoch, which every frame's checksum covers
 	total       uint64      // bytes ever appended (frames): the journal's logical position, for durability
+	gen         uint64      // the epoch's number in this process (a frame index means something within it)
+	frames      uint32      // frames appended in this epoch
 	outstanding int         // frames appended and neither committed in the store nor abandoned
 	broken      error       // a failed write left the file's tail unknown: further appends are refused
 	// draining holds appends back once the journal reached journalResetAt, until the writer committed
 	// what it holds and emptied it (a pause of about one commit and one sync); cond signals its end.
 	draining bool
 	cond     *sync.Cond
+	onDrain  func() // called (under mu) when appends start waiting for the journal to be emptied
 	buf      []byte
 }
 
-const journalMagic = "mcpwarden audit journal 2\n"
+const journalMagic = "mcpwarden audit journal 3\n"
+
+// journalMagicV2 is the header of the journals of the version before answers' frames (read, not written).
+const journalMagicV2 = "mcpwarden audit journal 2\n"
+
+// childFrame starts the payload of a frame whose record's parent is another frame (see journal).
+const childFrame = 'c'
+
+// errParentGone: the parent's frame belongs to an emptied epoch (so the parent is committed).
+var errParentGone = errors.New("audit journal: the parent record's frame is no longer in the journal")
 
 // journalGrowth is how much zero-filled space the journal gains when a frame would pass its end.
 const journalGrowth = 1 << 20
@@ -213,6 +229,8 @@ func (j *journal) newEpoch() error {
 		return err
 	}
 	j.epoch = epoch
+	j.gen++
+	j.frames = 0
 	j.hdr, j.end = int64(len(hdr)), int64(len(hdr))
 	j.alloc = max(j.alloc, j.end)
 	return nil
@@ -228,16 +246,16 @@ func (j *journal) replay(ctx context.Context, sink *SQLSink) (int, error) {
 	if len(data) == 0 {
 		return 0, nil
 	}
-	chain, bodies, err := parseJournal(data)
+	chain, frames, err := parseJournal(data)
 	if err != nil {
 		return 0, fmt.Errorf("audit journal %s: %w; it is not a journal this version can read: move it aside to start, and keep it for investigation", j.path, err)
 	}
-	if len(bodies) == 0 {
+	if len(frames) == 0 {
 		return 0, nil
 	}
-	n, err := recoverRecords(ctx, sink, chain, bodies)
+	n, err := recoverRecords(ctx, sink, chain, frames)
 	if err != nil {
-		return 0, fmt.Errorf("audit journal %s: committing the %d records a previous gateway left: %w", j.path, len(bodies), err)
+		return 0, fmt.Errorf("audit journal %s: committing the %d records a previous gateway left: %w", j.path, len(frames), err)
 	}
 	if err := sink.Sync(ctx); err != nil {
 		return 0, fmt.Errorf("audit journal %s: %w", j.path, err)
@@ -246,16 +264,29 @@ func (j *journal) replay(ctx context.Context, sink *SQLSink) (int, error) {
 		j.log.Warn("audit: committed records the previous gateway process had journaled but not stored (it stopped abruptly)",
 			"records", n, "chain", chain, "journal", j.path)
 	}
-	return len(bodies), nil
+	return len(frames), nil
 }
 
-// parseJournal splits a journal into its chain and the record bodies of its epoch (up to the first frame
-// that is zero, torn or older).
-func parseJournal(data []byte) (chain string, bodies [][]byte, err error) {
-	if !bytes.HasPrefix(data, []byte(journalMagic)) {
+// journalFrame is one record read back from a journal.
+type journalFrame struct {
+	body []byte // the record's body (for a child frame, without its parent)
+	// parent is the index of the frame of the record's parent, whose chain position becomes the record's
+	// Parent when they are committed; -1: the body is complete.
+	parent int
+}
+
+// parseJournal splits a journal into its chain and the frames of its epoch (up to the first frame that is
+// zero, torn or older).
+func parseJournal(data []byte) (chain string, frames []journalFrame, err error) {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(data, []byte(journalMagic)):
+		rest = data[len(journalMagic):]
+	case bytes.HasPrefix(data, []byte(journalMagicV2)):
+		rest = data[len(journalMagicV2):]
+	default:
 		return "", nil, errors.New("no journal header")
 	}
-	rest := data[len(journalMagic):]
 	line := func() ([]byte, bool) {
 		nl := bytes.IndexByte(rest, '\n')
 		if nl <= 0 {
@@ -281,9 +312,16 @@ func parseJournal(data []byte) (chain string, bodies [][]byte, err error) {
 		if n == 0 || uint64(n) > uint64(len(rest)-8) || frameCRC(epoch, rest[8:8+n]) != binary.BigEndian.Uint32(rest[4:]) {
 			break
 		}
-		bodies, rest = append(bodies, rest[8:8+n]), rest[8+n:]
+		f := journalFrame{body: rest[8 : 8+n], parent: -1}
+		if f.body[0] == childFrame {
+			if len(f.body) < 5 {
+				break
+			}
+			f.parent, f.body = int(binary.BigEndian.Uint32(f.body[1:])), f.body[5:]
+		}
+		frames, rest = append(frames, f), rest[8+n:]
 	}
-	return chain, bodies, nil
+	return chain, frames, nil
 }
 
 // frameCRC is a frame's checksum: CRC-32C of the epoch, then the body.
@@ -291,44 +329,79 @@ func frameCRC(epoch [8]byte, body []byte) uint32 {
 	return crc32.Update(crc32.Checksum(epoch[:], crcTable), crcTable, body)
 }
 
-// recoverRecords commits into chain the bodies not already stored (compared byte for byte through their
-// digests, among the chain's records from the earliest journaled time on). It returns how many it added.
-func recoverRecords(ctx context.Context, sink *SQLSink, chain string, bodies [][]byte) (int, error) {
-	encs := make([]Encoded, 0, len(bodies))
+// recoverRecords commits into chain the frames' records not already stored (compared byte for byte
+// through their digests, among the chain's records from the earliest journaled time on). A child frame's
+// record gets its parent's chain position first: the stored one's, or the one its parent gets now. It
+// returns how many records it added.
+func recoverRecords(ctx context.Context, sink *SQLSink, chain string, frames []journalFrame) (int, error) {
+	recs := make([]*Record, len(frames))
 	var since int64
-	for i, b := range bodies {
+	for i, f := range frames {
 		var r Record
-		if err := json.Unmarshal(b, &r); err != nil {
+		if err := json.Unmarshal(f.body, &r); err != nil {
 			return 0, fmt.Errorf("frame %d is not a record: %w", i+1, err)
 		}
 		if t := r.Time.UnixNano(); i == 0 || t < since {
 			since = t
 		}
-		encs = append(encs, Encoded{Rec: &r, Body: b, Digest: sha256.Sum256(b)})
+		recs[i] = &r
 	}
 	db := sink.DB()
-	rows, err := db.QueryContext(ctx, db.Rebind("SELECT body FROM audit_records WHERE chain = ? AND time_ns >= ?"), chain, since)
+	rows, err := db.QueryContext(ctx, db.Rebind("SELECT seq, body FROM audit_records WHERE chain = ? AND time_ns >= ?"), chain, since)
 	if err != nil {
 		return 0, fmt.Errorf("read the stored records: %w", err)
 	}
-	stored := make(map[[32]byte]bool)
+	stored := make(map[[32]byte]int64) // digest → seq
 	for rows.Next() {
+		var seq int64
 		var body string
-		if err := rows.Scan(&body); err != nil {
+		if err := rows.Scan(&seq, &body); err != nil {
 			_ = rows.Close()
 			return 0, fmt.Errorf("read the stored records: %w", err)
 		}
-		stored[sha256.Sum256([]byte(body))] = true
+		stored[sha256.Sum256([]byte(body))] = seq
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("read the stored records: %w", err)
 	}
-	missing := encs[:0]
-	for _, e := range encs {
-		if !stored[e.Digest] {
-			stored[e.Digest] = true // the same bytes twice in the journal are one record
-			missing = append(missing, e)
+	// same maps a record to the one recovered for the same bytes earlier in the journal (one record).
+	same := make(map[[32]byte]*Record)
+	var missing []Encoded
+	for i, f := range frames {
+		r := recs[i]
+		var parent *Record // a parent not stored yet: its position is set by AppendBatch
+		if f.parent >= 0 {
+			if f.parent >= i {
+				// Cannot happen (a parent's frame precedes its answer's): keep the record, without the link.
+				slog.Default().Warn("audit journal: an answer's frame names a parent that does not precede it; recovered without its parent", "frame", i+1)
+			} else if p := recs[f.parent]; p.Seq > 0 {
+				r.Parent = p.Ref()
+			} else {
+				parent = p
+			}
 		}
+		if parent != nil {
+			// Its parent is not stored, so neither is it (an answer is committed after its request).
+			missing = append(missing, Encoded{Rec: r, Parent: parent})
+			continue
+		}
+		e := Encoded{Rec: r, Body: f.body, Digest: sha256.Sum256(f.body)} // exactly the journaled bytes
+		if f.parent >= 0 {
+			var err error
+			if e, err = Encode(r); err != nil {
+				return 0, fmt.Errorf("frame %d: %w", i+1, err)
+			}
+		}
+		if seq, ok := stored[e.Digest]; ok {
+			r.Chain, r.Seq = chain, seq
+			continue
+		}
+		if first := same[e.Digest]; first != nil {
+			recs[i] = first
+			continue
+		}
+		same[e.Digest] = r
+		missing = append(missing, e)
 	}
 	if len(missing) == 0 {
 		return 0, nil
@@ -340,33 +413,59 @@ func recoverRecords(ctx context.Context, sink *SQLSink, chain string, bodies [][
 }
 
 // append writes one frame for body; it returns the journal's logical position after it (the durability
-// mark of the record). Nothing is appended once a write failed.
-func (j *journal) append(body []byte) (uint64, error) {
+// mark of the record), and the epoch's number and the frame's index in it (which an answer's frame may
+// name as its parent: appendChild). Nothing is appended once a write failed.
+func (j *journal) append(body []byte) (pos, gen uint64, idx uint32, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.appendLocked(nil, body)
+}
+
+// appendChild writes the frame of body, the record of an answer without its parent, naming the frame
+// (gen, idx) of its parent. It fails with errParentGone when that frame's epoch was emptied (the parent is
+// then committed: the caller completes the record and appends it whole).
+func (j *journal) appendChild(body []byte, gen uint64, idx uint32) (pos, cgen uint64, cidx uint32, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for j.draining && j.f != nil {
 		j.cond.Wait()
 	}
+	if gen != j.gen || idx >= j.frames {
+		return 0, 0, 0, errParentGone
+	}
+	var prefix [5]byte
+	prefix[0] = childFrame
+	binary.BigEndian.PutUint32(prefix[1:], idx)
+	return j.appendLocked(prefix[:], body)
+}
+
+func (j *journal) appendLocked(prefix, body []byte) (uint64, uint64, uint32, error) {
+	for j.draining && j.f != nil {
+		j.cond.Wait()
+	}
 	if j.broken != nil {
-		return 0, j.broken
+		return 0, 0, 0, j.broken
 	}
 	if j.f == nil {
-		return 0, ErrClosed
+		return 0, 0, 0, ErrClosed
 	}
-	size := 8 + int64(len(body))
+	payload := int64(len(prefix) + len(body))
+	size := 8 + payload
 	if j.end+size > journalMax {
-		return 0, fmt.Errorf("audit journal %s is full (%d MiB of records the store has not accepted yet): the audit store does not accept commits", j.path, journalMax>>20)
+		return 0, 0, 0, fmt.Errorf("audit journal %s is full (%d MiB of records the store has not accepted yet): the audit store does not accept commits", j.path, journalMax>>20)
 	}
 	if j.end+size > j.alloc {
 		// Zero-fill ahead, so that the frames' syncs do not also write a new file size.
 		grow := max(journalGrowth, j.end+size-j.alloc)
 		if _, err := j.f.WriteAt(make([]byte, grow), j.alloc); err != nil {
-			return 0, fmt.Errorf("audit journal: extend %s: %w", j.path, err)
+			return 0, 0, 0, fmt.Errorf("audit journal: extend %s: %w", j.path, err)
 		}
 		j.alloc += grow
 	}
-	j.buf = binary.BigEndian.AppendUint32(j.buf[:0], uint32(len(body)))
-	j.buf = binary.BigEndian.AppendUint32(j.buf, frameCRC(j.epoch, body))
+	crc := crc32.Update(crc32.Update(crc32.Checksum(j.epoch[:], crcTable), crcTable, prefix), crcTable, body)
+	j.buf = binary.BigEndian.AppendUint32(j.buf[:0], uint32(payload))
+	j.buf = binary.BigEndian.AppendUint32(j.buf, crc)
+	j.buf = append(j.buf, prefix...)
 	j.buf = append(j.buf, body...)
 	if _, err := j.f.WriteAt(j.buf, j.end); err != nil {
 		err = fmt.Errorf("audit journal: write %s: %w", j.path, err)
@@ -375,7 +474,7 @@ func (j *journal) append(body []byte) (uint64, error) {
 		if _, terr := j.f.WriteAt(make([]byte, 8), j.end); terr != nil {
 			j.broken = fmt.Errorf("%w; the journal could not be repaired (%v): restart the gateway once the disk is fixed", err, terr)
 		}
-		return 0, err
+		return 0, 0, 0, err
 	}
 	if cap(j.buf) > 64<<10 {
 		j.buf = nil
@@ -383,10 +482,15 @@ func (j *journal) append(body []byte) (uint64, error) {
 	j.end += size
 	j.total += uint64(size)
 	j.outstanding++
-	if j.end-j.hdr >= journalResetAt {
+	idx := j.frames
+	j.frames++
+	if j.end-j.hdr >= journalResetAt && !j.draining {
 		j.draining = true
+		if j.onDrain != nil {
+			j.onDrain()
+		}
 	}
-	return j.total, nil
+	return j.total, j.gen, idx, nil
 }
 
 // done notes that n appended frames were committed to the store, or will never be (abandoned).

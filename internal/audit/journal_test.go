@@ -44,7 +44,8 @@ func journalTestConfig(t testing.TB, dir, extra string) *config.Config {
 
 // crashChild writes n request records and exits without closing anything. Mode "blocked": another
 // connection holds SQLite's write lock, so no commit can happen; the records are only in the journal.
-// Mode "committed": each record is committed and durable before the next.
+// Mode "answers": blocked, and each request is followed by the record of its answer. Mode "committed":
+// each record is durable before the next.
 func crashChild(mode, dir, count string) int {
 	n, _ := strconv.Atoi(count)
 	ctx := context.Background()
@@ -58,7 +59,7 @@ func crashChild(mode, dir, count string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	if mode == "blocked" {
+	if mode == "blocked" || mode == "answers" {
 		db, err := store.Open(ctx, store.Options{Dialect: store.SQLite, Path: filepath.Join(dir, DBFile)}, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -78,6 +79,10 @@ func crashChild(mode, dir, count string) int {
 		t, err := a.Write(ctx, r)
 		if err == nil && mode == "committed" {
 			err = a.Durable(ctx, t)
+		}
+		if err == nil && mode == "answers" {
+			// The answer's record is journaled naming its request's frame (neither can be committed).
+			err = a.QueueAnswer(ctx, &Record{Kind: "result", Direction: "server_to_client", Method: "tools/call", RequestID: strconv.Itoa(i)}, t)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "write:", err)
@@ -287,8 +292,8 @@ func TestJournalStaysSmall(t *testing.T) {
 }
 
 // TestJournalWriteReturnsBeforeCommit: with the journal, Write returns while the store cannot commit (its
-// write lock is held elsewhere); Committed and Durable wait for the commit, which happens once the lock is
-// released, and the record's chain position is then set.
+// write lock is held elsewhere), and so does Durable (the journal's sync); Committed waits for the commit,
+// which happens once the lock is released, and the record's chain position is then set.
 func TestJournalWriteReturnsBeforeCommit(t *testing.T) {
 	dir := t.TempDir()
 	a, err := Open(t.Context(), journalTestConfig(t, dir, ""), slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -313,6 +318,11 @@ func TestJournalWriteReturnsBeforeCommit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Write while the store is locked: %v", err)
 	}
+	// The journal's sync is what makes the record durable: the answer of its call need not wait for the
+	// store.
+	if err := a.Durable(t.Context(), tk); err != nil {
+		t.Fatalf("Durable while the store is locked: %v", err)
+	}
 	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	err = tk.Committed(short)
 	cancel()
@@ -323,8 +333,8 @@ func TestJournalWriteReturnsBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = conn.Close()
-	if err := a.Durable(t.Context(), tk); err != nil {
-		t.Fatalf("Durable after the lock was released: %v", err)
+	if err := a.Committed(t.Context(), tk); err != nil {
+		t.Fatalf("Committed after the lock was released: %v", err)
 	}
 	if r.Seq == 0 || r.Hash == "" {
 		t.Errorf("committed record without a chain position: seq %d hash %q", r.Seq, r.Hash)
@@ -398,7 +408,7 @@ func TestJournalEmptiedFramesStayDead(t *testing.T) {
 	}
 	defer j.close()
 	for i := range 5 {
-		if _, err := j.append([]byte(fmt.Sprintf(`{"kind":"request","request_id":"old-%d"}`, i))); err != nil {
+		if _, _, _, err := j.append([]byte(fmt.Sprintf(`{"kind":"request","request_id":"old-%d"}`, i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -407,7 +417,7 @@ func TestJournalEmptiedFramesStayDead(t *testing.T) {
 		t.Fatalf("reset: %d, %v", pos, err)
 	}
 	for i := range 2 {
-		if _, err := j.append([]byte(fmt.Sprintf(`{"kind":"request","request_id":"new-%d"}`, i))); err != nil {
+		if _, _, _, err := j.append([]byte(fmt.Sprintf(`{"kind":"request","request_id":"new-%d"}`, i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -419,8 +429,8 @@ func TestJournalEmptiedFramesStayDead(t *testing.T) {
 		t.Errorf("journal file of %d bytes; want it kept allocated (at least %d)", len(data), journalGrowth)
 	}
 	chain, bodies, err := parseJournal(data)
-	if err != nil || chain != "gw" || len(bodies) != 2 || !bytes.Contains(bodies[0], []byte("new-0")) || !bytes.Contains(bodies[1], []byte("new-1")) {
-		t.Fatalf("journal after emptying and two appends: chain %q, %q, %v; want the two new records", chain, bodies, err)
+	if err != nil || chain != "gw" || len(bodies) != 2 || !bytes.Contains(bodies[0].body, []byte("new-0")) || !bytes.Contains(bodies[1].body, []byte("new-1")) {
+		t.Fatalf("journal after emptying and two appends: chain %q, %d frames, %v; want the two new records", chain, len(bodies), err)
 	}
 }
 
@@ -478,4 +488,203 @@ func TestJournalWaitsForABriefHolder(t *testing.T) {
 		t.Fatalf("open while another holder had the lock for 50 ms: %v, %v; want the journal", j, err)
 	}
 	_ = j.close()
+}
+
+// TestJournalRecoversAnswers: answers journaled while their requests were not committed (their frames name
+// the requests' frames) are recovered with the link: each answer's parent is the chain position its
+// request got in the recovery.
+func TestJournalRecoversAnswers(t *testing.T) {
+	dir := t.TempDir()
+	storedRequestIDs(t, dir)
+	runCrashChild(t, "answers", dir, 20)
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, frames, err := parseJournal(data)
+	if err != nil || len(frames) != 40 {
+		t.Fatalf("journal left by the child: %d frames, %v; want 40", len(frames), err)
+	}
+	for i, f := range frames {
+		if want := -1; i%2 == 1 {
+			want = i - 1
+			if f.parent != want {
+				t.Errorf("frame %d names parent frame %d, want %d", i, f.parent, want)
+			}
+		} else if f.parent != want {
+			t.Errorf("request frame %d names a parent (%d)", i, f.parent)
+		}
+	}
+	wantEachOnce(t, storedRequestIDs(t, dir), 20)
+	requests, answers := storedByKind(t, dir)
+	if len(answers) != 20 {
+		t.Fatalf("%d answers stored, want 20", len(answers))
+	}
+	for id, parent := range answers {
+		if ref := requests[id]; ref == "" || parent != ref {
+			t.Errorf("answer to request %s has parent %q, want %q", id, parent, ref)
+		}
+	}
+}
+
+// storedByKind returns the stored requests' refs and the answers' parents, by request id.
+func storedByKind(t *testing.T, dir string) (requests, answers map[string]string) {
+	t.Helper()
+	sink, err := OpenStore(t.Context(), journalTestConfig(t, dir, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	requests, answers = map[string]string{}, map[string]string{}
+	if err := sink.Scan(t.Context(), Filter{}, func(r *StoredRecord) error {
+		switch r.Kind {
+		case "request":
+			requests[r.RequestID] = r.Ref()
+		case "result":
+			answers[r.RequestID] = r.Parent
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return requests, answers
+}
+
+// TestRecoverRecordsLinksAnswers: recovery links an answer's frame to its request whether the request is
+// already stored (its stored position) or recovered with it, and adds nothing that is stored already.
+func TestRecoverRecordsLinksAnswers(t *testing.T) {
+	dir := t.TempDir()
+	sink := openSink(t, store.Options{Dialect: store.SQLite, Path: filepath.Join(dir, DBFile)})
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	body := func(r *Record) []byte {
+		t.Helper()
+		b, err := r.Body()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Request 1 was committed before the crash; its answer was not. Request 2 and its answer were not.
+	req1 := &Record{Time: at, Kind: "request", RequestID: "1"}
+	enc, err := Encode(req1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.AppendBatch(t.Context(), "gw", []Encoded{enc}, nil); err != nil {
+		t.Fatal(err)
+	}
+	frames := []journalFrame{
+		{body: body(&Record{Time: at, Kind: "request", RequestID: "1"}), parent: -1},
+		{body: body(&Record{Time: at, Kind: "request", RequestID: "2"}), parent: -1},
+		{body: body(&Record{Time: at, Kind: "result", RequestID: "1"}), parent: 0},
+		{body: body(&Record{Time: at, Kind: "result", RequestID: "2"}), parent: 1},
+	}
+	n, err := recoverRecords(t.Context(), sink, "gw", frames)
+	if err != nil || n != 3 {
+		t.Fatalf("recover: %d records, %v; want 3", n, err)
+	}
+	// Recovering the same journal again (a crash during the first recovery's aftermath) adds nothing.
+	if n, err := recoverRecords(t.Context(), sink, "gw", frames); err != nil || n != 0 {
+		t.Fatalf("second recovery: %d records, %v; want none", n, err)
+	}
+	want := map[string]string{"request 1": "", "request 2": "", "result 1": "gw:1", "result 2": "gw:2"}
+	got := map[string]string{}
+	if err := sink.Scan(t.Context(), Filter{}, func(r *StoredRecord) error {
+		got[r.Kind+" "+r.RequestID] = r.Parent
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stored kind → parent: %v, want %v", got, want)
+	}
+	rep, err := Verify(t.Context(), sink, nil)
+	if err != nil || !rep.OK {
+		t.Errorf("the trail does not verify: %+v, %v", rep, err)
+	}
+}
+
+// TestJournalAnswersWaitForNoCommit: with the journal, a call's records are durable once the journal is
+// synced, and the writer commits them later, together: many calls' requests and answers are made durable
+// with no commit at all, Committed asks for one at once, and each answer is linked to its request.
+func TestJournalAnswersWaitForNoCommit(t *testing.T) {
+	dir := t.TempDir()
+	sink := openSink(t, store.Options{Dialect: store.SQLite, Path: filepath.Join(dir, DBFile)})
+	j, err := openJournal(t.Context(), dir, "gw", sink, true, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || j == nil {
+		t.Fatalf("open the journal: %v", err)
+	}
+	w, err := NewWriter(t.Context(), WriterConfig{Sink: sink, Chain: "gw", journal: j, commitDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickets []Ticket
+	for i := range 10 {
+		req := &Record{Kind: "request", RequestID: strconv.Itoa(i)}
+		tk, err := w.Write(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tk.Durable(t.Context()); err != nil {
+			t.Fatalf("Durable: %v", err)
+		}
+		if err := w.EnqueueAnswer(t.Context(), &Record{Kind: "result", RequestID: strconv.Itoa(i)}, tk); err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+	}
+	if st := w.Stats(); st.Batches != 0 {
+		t.Fatalf("%d commits for records nobody asked to be committed (commit delay of an hour)", st.Batches)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := tickets[9].Committed(ctx); err != nil {
+		t.Fatalf("Committed: %v", err)
+	}
+	if st := w.Stats(); st.Batches != 1 || st.Records != 20 {
+		t.Errorf("after Committed: %d commits of %d records, want one of 20", st.Batches, st.Records)
+	}
+	// An answer queued once its request is committed carries its parent in its own frame.
+	req := &Record{Kind: "request", RequestID: "10"}
+	tk, err := w.Write(t.Context(), req)
+	if err == nil {
+		err = tk.Committed(ctx)
+	}
+	if err == nil {
+		err = w.EnqueueAnswer(t.Context(), &Record{Kind: "result", RequestID: "10"}, tk)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, frames, err := parseJournal(data); err != nil || len(frames) != 22 || frames[21].parent != -1 || !bytes.Contains(frames[21].body, []byte(`"parent":"gw:21"`)) {
+		t.Errorf("journal: %d frames, %v; want 22, the last one whole with its parent", len(frames), err)
+	}
+	if err := w.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_ = j.close()
+	got := map[string]string{}
+	refs := map[string]string{}
+	if err := sink.Scan(t.Context(), Filter{}, func(r *StoredRecord) error {
+		if r.Kind == "request" {
+			refs[r.RequestID] = r.Ref()
+		} else {
+			got[r.RequestID] = r.Parent
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 11 {
+		t.Fatalf("%d answers stored, want 11", len(got))
+	}
+	for id, parent := range got {
+		if parent == "" || parent != refs[id] {
+			t.Errorf("answer %s: parent %q, want %q", id, parent, refs[id])
+		}
+	}
 }

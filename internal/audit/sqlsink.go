@@ -37,6 +37,10 @@ type Encoded struct {
 	Rec    *Record
 	Body   []byte
 	Digest [32]byte
+	// Parent, when set, is the record whose chain position becomes Rec.Parent when this record is
+	// appended: it precedes this one in the same batch, or was committed before. Body and Digest are then
+	// computed by AppendBatch.
+	Parent *Record
 	// args are the INSERT arguments, without the chain position (filled in by AppendBatch).
 	args []any
 }
@@ -182,9 +186,21 @@ func (s *SQLSink) AppendBatch(ctx context.Context, chain string, recs []Encoded,
 	if err != nil {
 		return err
 	}
-	for _, e := range recs {
+	for i := range recs {
+		e := &recs[i]
 		seq++
 		r := e.Rec
+		if e.Parent != nil {
+			if e.Parent.Seq <= 0 {
+				return fmt.Errorf("audit store (%s): a record's parent has no chain position (it was not appended before it)", db.Dialect)
+			}
+			r.Parent = e.Parent.Ref()
+			enc, err := Encode(r)
+			if err != nil {
+				return fmt.Errorf("audit store (%s): %w", db.Dialect, err)
+			}
+			e.Body, e.Digest, e.args = enc.Body, enc.Digest, enc.args
+		}
 		r.Chain, r.Seq, r.PrevHash = chain, seq, prev
 		r.Hash = chainHash(chain, seq, prev, e.Digest)
 		prev = r.Hash

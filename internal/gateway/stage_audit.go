@@ -61,8 +61,9 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 			// The request's record is written while the rest of the chain decides (policy, approval's grant
 			// lookup, inspect's pin reads overlap it); nothing is forwarded before the write ended
 			// (awaitAudit), and a request that could not be recorded is refused there (fail closed). With
-			// the SQLite store the write is an append to the audit journal: its commit runs while the
-			// upstream works, and the answer waits for it (Durable).
+			// the SQLite store the write is an append to the audit journal, synced while the upstream works,
+			// and the answer waits for that sync (Durable); the commit to SQLite follows within a few
+			// milliseconds, with the records of other calls.
 			var (
 				written bool
 				ticket  audit.Ticket
@@ -122,10 +123,14 @@ func AuditStage(a *audit.Auditor, log *slog.Logger) Middleware {
 					}
 				}
 			}
-			parent := ref()
-			resp := auditResponse(a, x, rec, parent, reply, err, time.Since(start))
+			// The answer's record names the request's as its parent; the request's commit may still be
+			// gathering company (the journal keeps both meanwhile), so the writer links them at commit.
+			resp := auditResponse(a, x, rec, "", reply, err, time.Since(start))
 			annotate(x, resp)
-			if qerr := a.Queue(ctx, resp); qerr != nil {
+			if !written {
+				ticket = audit.Ticket{}
+			}
+			if qerr := a.QueueAnswer(ctx, resp, ticket); qerr != nil {
 				log.Error("audit: could not queue a response record", "method", x.Msg.Method, "err", qerr)
 			}
 			return reply, err
