@@ -270,6 +270,9 @@ func (w *Writer) Append(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
+	if err := t.Committed(ctx); err != nil {
+		return err
+	}
 	return t.Durable(ctx)
 }
 
@@ -299,7 +302,7 @@ func (w *Writer) Write(ctx context.Context, rec *Record) (Ticket, error) {
 		if e.err != nil {
 			return Ticket{}, e.err
 		}
-		return Ticket{w: w, n: e.n}, nil
+		return Ticket{w: w, e: e, n: e.n}, nil
 	case <-ctx.Done():
 		return Ticket{}, fmt.Errorf("audit record not committed in time: %w", ctx.Err())
 	}
