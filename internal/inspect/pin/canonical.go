@@ -7,7 +7,9 @@
 // approves the new definition (`mcpwarden pins approve`).
 //
 // Contract: Check never approves a changed definition by itself; any store error is returned to the caller,
-// which must fail closed (refuse the list or the call). Canonical is deterministic for equal JSON values,
+// which must fail closed (refuse the list or the call). State may answer from memory on SQLite, but only
+// while pins.db and its log are provably unchanged since it read them (cache.go): a change by any process
+// is seen by the next State. Canonical is deterministic for equal JSON values,
 // whatever the key order, whitespace or number spelling of the input.
 package pin
 

@@ -96,6 +96,8 @@ type Store struct {
 	// state is State's query, prepared once likewise.
 	stateOnce sync.Once
 	state     *sql.Stmt
+	// cache keeps State's answers on SQLite (see cache.go); nil on PostgreSQL.
+	cache *stateCache
 }
 
 // Open opens the pin store of cfg: data_dir/pins.db, or audit.postgres_dsn when audit.store is postgres.
@@ -112,12 +114,21 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 }
 
 // New returns a store on db, which must have been opened with Migrations.
-func New(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
+func New(db *store.DB) *Store {
+	s := &Store{db: db, now: time.Now}
+	if db.Dialect == store.SQLite {
+		s.cache = newStateCache(db.Path())
+	}
+	return s
+}
 
 // Close closes the database.
 func (s *Store) Close() error {
 	s.getOnce.Do(func() {}) // no statement is prepared after this
 	s.stateOnce.Do(func() {})
+	if s.cache != nil {
+		s.cache.close()
+	}
 	if s.get != nil {
 		_ = s.get.Close()
 	}
@@ -162,7 +173,19 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 	if err != nil {
 		return nil, fmt.Errorf("pin store: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	wrote := false // beginWrite was called: endWrite once the transaction is over
+	willWrite := func() {
+		if !wrote {
+			wrote = true
+			s.cache.beginWrite()
+		}
+	}
+	defer func() {
+		_ = tx.Rollback()
+		if wrote {
+			s.cache.endWrite()
+		}
+	}()
 	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT "+cols+" FROM inspect_pins WHERE server = ?"), server)
 	if err != nil {
 		return nil, fmt.Errorf("pin store: read pins of %q: %w", server, err)
@@ -205,6 +228,7 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 				if testHookBeforeInsert != nil {
 					testHookBeforeInsert()
 				}
+				willWrite()
 				res, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO inspect_pins ("+cols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "+
 					"ON CONFLICT (server, kind, name) DO NOTHING"),
 					np.Server, np.Kind, np.Name, np.ApprovedHash, np.ApprovedDef, np.ApprovedBy, np.ApprovedAt,
@@ -257,6 +281,7 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 			}
 		}
 		if write != nil {
+			willWrite()
 			if _, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE inspect_pins SET approved_hash = ?, approved_def = ?, approved_by = ?,
 				approved_at = ?, pending_hash = ?, pending_def = ?, pending_reason = ?, pending_at = ? WHERE server = ? AND kind = ? AND name = ?`),
 				write.ApprovedHash, write.ApprovedDef, write.ApprovedBy, write.ApprovedAt, write.PendingHash, write.PendingDef,
@@ -313,26 +338,51 @@ const stateCols = "server, kind, name, approved_hash, '', approved_by, approved_
 
 // State returns the pin of one item without its stored definitions (NoDefinitions is set), or nil when the
 // item was never seen: what a call's checks need (state, hashes, reason), without copying definitions of
-// kilobytes on every call.
+// kilobytes on every call. On SQLite, answers are cached while pins.db and its write-ahead log are
+// unchanged (see cache.go): a change by another process is seen by the next call all the same. The caller
+// owns the returned Pin.
 func (s *Store) State(ctx context.Context, server, kind, name string) (*Pin, error) {
+	if s.cache != nil {
+		return s.cachedState(ctx, server, kind, name)
+	}
+	return s.readState(ctx, server, kind, name)
+}
+
+// stateStmt is State's query prepared once; nil when preparing failed.
+func (s *Store) stateStmt(ctx context.Context) *sql.Stmt {
 	s.stateOnce.Do(func() {
 		if st, err := s.db.PrepareContext(context.WithoutCancel(ctx), s.db.Rebind("SELECT "+stateCols+" FROM inspect_pins WHERE server = ? AND kind = ? AND name = ?")); err == nil {
 			s.state = st
 		}
 	})
-	if s.state == nil {
+	return s.state
+}
+
+// readState reads the state of one item from the database.
+func (s *Store) readState(ctx context.Context, server, kind, name string) (*Pin, error) {
+	st := s.stateStmt(ctx)
+	if st == nil {
 		p, err := s.Get(ctx, server, kind, name)
 		if p != nil {
 			p.ApprovedDef, p.PendingDef, p.NoDefinitions = "", "", true
 		}
 		return p, err
 	}
-	p, err := scanPin(s.state.QueryRowContext(ctx, server, kind, name))
+	p, err := scanState(st.QueryRowContext(ctx, server, kind, name))
+	if err != nil {
+		return nil, fmt.Errorf("pin store: read %s %q of %q: %w", kind, name, server, err)
+	}
+	return p, nil
+}
+
+// scanState scans a row of stateCols: nil for no row.
+func scanState(row *sql.Row) (*Pin, error) {
+	p, err := scanPin(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pin store: read %s %q of %q: %w", kind, name, server, err)
+		return nil, err
 	}
 	p.NoDefinitions = true
 	return p, nil
@@ -394,10 +444,12 @@ func (s *Store) Approve(ctx context.Context, server, kind, name, hash, by string
 	if hash != "" && hash != p.PendingHash {
 		return nil, fmt.Errorf("%s %q on server %q changed again since you reviewed it (pending %s): run `mcpwarden pins diff` again", kind, name, server, short(p.PendingHash))
 	}
+	s.cache.beginWrite()
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE inspect_pins SET approved_hash = pending_hash, approved_def = pending_def,
 		approved_by = ?, approved_at = ?, pending_hash = '', pending_def = '', pending_reason = '', pending_at = ''
 		WHERE server = ? AND kind = ? AND name = ? AND pending_hash = ?`),
 		by, s.now().UTC().Format(time.RFC3339), server, kind, name, p.PendingHash)
+	s.cache.endWrite()
 	if err != nil {
 		return nil, fmt.Errorf("pin store: approve %s %q of %q: %w", kind, name, server, err)
 	}
