@@ -512,7 +512,7 @@ func (w *Writer) run() {
 			// The records are kept in the journal and their calls wait for its sync, not for this commit:
 			// gather what arrives for a moment, so that one transaction writes the records of several calls.
 			var stopped bool
-			if batch, stopped = w.gather(batch); stopped {
+			if batch, stopped = w.collect(batch, w.cfg.commitDelay, false); stopped {
 				w.pending = batch
 				w.drainAndFinish()
 				return
@@ -522,7 +522,7 @@ func (w *Writer) run() {
 			// (the next call's request) a moment to join them, so that one transaction writes both and that
 			// call does not queue behind a commit of records it does not need.
 			var stopped bool
-			if batch, stopped = w.linger(batch); stopped {
+			if batch, stopped = w.collect(batch, w.cfg.linger, true); stopped {
 				w.pending = batch
 				w.drainAndFinish()
 				return
@@ -541,36 +541,15 @@ func (w *Writer) run() {
 	}
 }
 
-// lingerDelay bounds how long records nobody waits for are held back for company (see Writer.linger).
+// lingerDelay bounds how long records nobody waits for are held back for company (see Writer.collect).
 const lingerDelay = 2 * time.Millisecond
 
 // commitDelay is how long, with a journal, the writer gathers records before committing them (see
-// Writer.gather). Calls wait for the journal's sync, not for the commit; a transaction costs the gateway
+// Writer.collect). Calls wait for the journal's sync, not for the commit; a transaction costs the gateway
 // ≈ 100–150 µs of CPU whether it writes one record or twenty, so at a few hundred calls per second one
 // commit per few milliseconds writes the records of several calls for the price of one. It is also how
 // late `audit tail` may see a record.
 const commitDelay = 5 * time.Millisecond
-
-// gather adds to batch what arrives within commitDelay, returning early when somebody waits for a commit
-// (Ticket.Committed, a journal that must be emptied) or the batch is full; stopped reports that the writer
-// is closing.
-func (w *Writer) gather(batch []*entry) ([]*entry, bool) {
-	t := time.NewTimer(w.cfg.commitDelay)
-	defer t.Stop()
-	for len(batch) < w.cfg.MaxBatch {
-		select {
-		case e := <-w.queue:
-			batch = append(batch, e)
-		case <-w.urgent:
-			return w.fill(batch), false
-		case <-t.C:
-			return w.fill(batch), false
-		case <-w.stop:
-			return batch, true
-		}
-	}
-	return batch, false
-}
 
 // waited reports whether somebody waits for a record of batch.
 func waited(batch []*entry) bool {
@@ -582,20 +561,25 @@ func waited(batch []*entry) bool {
 	return false
 }
 
-// linger adds to batch what arrives within lingerDelay, returning early when a record somebody waits for
-// arrives or the batch is full; stopped reports that the writer is closing.
-func (w *Writer) linger(batch []*entry) ([]*entry, bool) {
-	t := time.NewTimer(w.cfg.linger)
+// collect adds to batch what arrives within d, returning early when the batch is full, when somebody asks
+// for a commit (Ticket.Committed, a journal that must be emptied: urgent), or, with untilWaited, when a
+// record somebody waits for arrives; stopped reports that the writer is closing. With a journal the writer
+// gathers every batch this way for commitDelay; without, it holds back only records nobody waits for, for
+// lingerDelay, to give the next call's request a moment to join them.
+func (w *Writer) collect(batch []*entry, d time.Duration, untilWaited bool) (_ []*entry, stopped bool) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	for len(batch) < w.cfg.MaxBatch {
 		select {
 		case e := <-w.queue:
 			batch = append(batch, e)
-			if e.fin != nil {
+			if untilWaited && e.fin != nil {
 				return w.fill(batch), false
 			}
+		case <-w.urgent:
+			return w.fill(batch), false
 		case <-t.C:
-			return batch, false
+			return w.fill(batch), false
 		case <-w.stop:
 			return batch, true
 		}
