@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -687,4 +689,26 @@ func TestJournalAnswersWaitForNoCommit(t *testing.T) {
 			t.Errorf("answer %s: parent %q, want %q", id, parent, refs[id])
 		}
 	}
+}
+
+// TestJournalReadsVersion2: a journal left by the version before answers' frames (header "mcpwarden audit
+// journal 2") is recovered by this one, so an upgrade after a crash loses nothing.
+func TestJournalReadsVersion2(t *testing.T) {
+	dir := t.TempDir()
+	storedRequestIDs(t, dir)
+	epoch := [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
+	data := []byte(journalMagicV2 + hex.EncodeToString(epoch[:]) + "\nvm\n")
+	for i := range 3 {
+		body, err := (&Record{Time: time.Now().UTC(), Kind: "request", Direction: "client_to_server", Method: "tools/call", RequestID: strconv.Itoa(i)}).Body()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = binary.BigEndian.AppendUint32(data, uint32(len(body)))
+		data = binary.BigEndian.AppendUint32(data, frameCRC(epoch, body))
+		data = append(data, body...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, JournalFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantEachOnce(t, storedRequestIDs(t, dir), 3)
 }
