@@ -135,8 +135,15 @@ func (p *Proc) waitForPort(addr string, timeout time.Duration) error {
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
+			// A dial to a loopback port nobody listens on can connect to itself when the kernel picks the
+			// same port as its source (TCP simultaneous open): that is not the server, and while it lasts
+			// it holds the port the server is about to bind.
+			self := c.LocalAddr().String() == c.RemoteAddr().String()
 			c.Close()
-			return nil
+			if !self {
+				return nil
+			}
+			err = errors.New("the dial connected to itself: nothing listens yet")
 		}
 		if p.Exited() {
 			return fmt.Errorf("process exited (%v) before listening on %s", p.exitErr(), addr)
