@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcpwarden/mcpwarden/internal/config"
 	"github.com/mcpwarden/mcpwarden/internal/store"
+	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
 
 // The crash tests run a child process (this test binary, re-executed) that writes records through a real
@@ -25,10 +26,9 @@ import (
 const crashChildEnv = "MCPWARDEN_AUDIT_JOURNAL_CHILD"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(crashChildEnv); mode != "" {
-		os.Exit(crashChild(mode, os.Getenv("MCPWARDEN_AUDIT_JOURNAL_DIR"), os.Getenv("MCPWARDEN_AUDIT_JOURNAL_N")))
-	}
-	os.Exit(m.Run())
+	testenv.MainWithChild(m, crashChildEnv, func(mode string) int {
+		return crashChild(mode, os.Getenv("MCPWARDEN_AUDIT_JOURNAL_DIR"), os.Getenv("MCPWARDEN_AUDIT_JOURNAL_N"))
+	})
 }
 
 func journalConfigYAML(dir string) string {
@@ -96,11 +96,7 @@ func crashChild(mode, dir, count string) int {
 
 func runCrashChild(t *testing.T, mode, dir string, n int) {
 	t.Helper()
-	cmd := osexec.Command(os.Args[0], "-test.run", "^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+mode, "MCPWARDEN_AUDIT_JOURNAL_DIR="+dir, "MCPWARDEN_AUDIT_JOURNAL_N="+strconv.Itoa(n))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child (%s): %v\n%s", mode, err, out)
-	}
+	testenv.RunChild(t, crashChildEnv+"="+mode, "MCPWARDEN_AUDIT_JOURNAL_DIR="+dir, "MCPWARDEN_AUDIT_JOURNAL_N="+strconv.Itoa(n))
 }
 
 // storedRequestIDs opens the store as a gateway would (recovering the journal), closes it, and returns how

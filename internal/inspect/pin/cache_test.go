@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,12 +19,7 @@ import (
 // The other-process test runs a child process (this test binary, re-executed) that approves a pin.
 const childEnv = "MCPWARDEN_PIN_TEST_CHILD"
 
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(childEnv); dir != "" {
-		os.Exit(approveChild(dir))
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testenv.MainWithChild(m, childEnv, approveChild) }
 
 // approveChild approves the pending definition of tool fetch on server srv in data_dir dir, as the
 // `mcpwarden pins approve` CLI would, as user "child".
@@ -336,11 +330,7 @@ func TestStateCacheOtherProcess(t *testing.T) {
 	if p := stateOf(t, s, "fetch"); !p.Quarantined() {
 		t.Fatalf("before: %+v", p)
 	}
-	cmd := osexec.Command(os.Args[0], "-test.run", "^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	testenv.RunChild(t, childEnv+"="+dir)
 	if p := stateOf(t, s, "fetch"); p.Quarantined() || p.ApprovedBy != "child" || p.ApprovedHash != evil.Hash {
 		t.Fatalf("after another process approved it: %+v", p)
 	}
