@@ -324,9 +324,14 @@ func parseJournal(data []byte) (chain string, frames []journalFrame, err error) 
 	return chain, frames, nil
 }
 
-// frameCRC is a frame's checksum: CRC-32C of the epoch, then the body.
-func frameCRC(epoch [8]byte, body []byte) uint32 {
-	return crc32.Update(crc32.Checksum(epoch[:], crcTable), crcTable, body)
+// frameCRC is a frame's checksum: CRC-32C of the epoch, then the payload (given in parts: a child frame's
+// prefix and its body).
+func frameCRC(epoch [8]byte, payload ...[]byte) uint32 {
+	crc := crc32.Checksum(epoch[:], crcTable)
+	for _, p := range payload {
+		crc = crc32.Update(crc, crcTable, p)
+	}
+	return crc
 }
 
 // recoverRecords commits into chain the frames' records not already stored (compared byte for byte
@@ -462,7 +467,7 @@ func (j *journal) appendLocked(prefix, body []byte) (uint64, uint64, uint32, err
 		}
 		j.alloc += grow
 	}
-	crc := crc32.Update(crc32.Update(crc32.Checksum(j.epoch[:], crcTable), crcTable, prefix), crcTable, body)
+	crc := frameCRC(j.epoch, prefix, body)
 	j.buf = binary.BigEndian.AppendUint32(j.buf[:0], uint32(payload))
 	j.buf = binary.BigEndian.AppendUint32(j.buf, crc)
 	j.buf = append(j.buf, prefix...)
