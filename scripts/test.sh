@@ -5,11 +5,14 @@
 #   2. go vet ./...
 #   3. staticcheck ./...  (pinned in scripts/setup-deps.sh)
 #   4. go test -race -timeout 25m ./...   (through gotestsum, which prints failures with their output)
+#   5. bench smoke (scripts/bench-smoke.sh): a small `mcpwarden bench` run that prints the gateway's
+#      ratios against a direct connection; no timing assertions (full runs only)
 # and prints a summary. Exits non-zero if any step failed.
 #
 #   ./scripts/test.sh                          everything
 #   ./scripts/test.sh -run TestX ./internal/foo   extra args go to `go test`; with no package given, ./...
 #   MCPWARDEN_TEST_LINT=0 ./scripts/test.sh ...   skip steps 1-3 (quick iteration on one package)
+#   MCPWARDEN_TEST_BENCH=0 ./scripts/test.sh      skip step 5
 #
 # Environment: MCPWARDEN_TEST_POSTGRES_DSN (use that server instead of a private one); everything else it
 # exports for the tests (MCPWARDEN_NODE, MCPWARDEN_CONFORMANCE_*, MCPWARDEN_EVERYTHING_SERVER,
@@ -110,6 +113,15 @@ if "$MCPWARDEN_TOOLS_BIN/gotestsum" --format pkgname-and-test-fails --jsonfile "
   record "go test" ok $(( $(now) - t ))
 else
   record "go test" FAIL $(( $(now) - t ))
+fi
+
+# 5. The bench smoke run: only on full runs (no arguments), since it measures the whole gateway.
+if [ "$#" -eq 0 ] && [ "${MCPWARDEN_TEST_BENCH:-1}" != 0 ]; then
+  say "bench smoke (scripts/bench-smoke.sh)"
+  t=$(now)
+  if scripts/bench-smoke.sh; then record "bench smoke" ok $(( $(now) - t )); else record "bench smoke" FAIL $(( $(now) - t )); fi
+else
+  record "bench smoke" skipped 0
 fi
 
 # Counts of tests (subtests included) from the JSON event stream.
