@@ -94,7 +94,7 @@ func tokens(words string) (toks []string, spans [][2]int) {
 // find returns the byte range in words of the first verb…target match, or -1, -1.
 func (r *tokenRule) find(toks []string, spans [][2]int) (int, int) {
 	for i, t := range toks {
-		if !r.verbs[t] {
+		if !r.verbs[t] || negatedToken(toks, i) {
 			continue
 		}
 		for j := i + 1; j <= i+1+r.maxGap && j < len(toks); j++ {
@@ -128,6 +128,21 @@ func (r *tokenRule) hasDet(toks []string, verb, target int) bool {
 	for d := max(verb+1, target-3); d < target; d++ {
 		if r.dets[toks[d]] {
 			return true
+		}
+	}
+	return false
+}
+
+// negatedToken reports whether toks[i] follows a negation ("do not include", "never send", "don t pass").
+func negatedToken(toks []string, i int) bool {
+	for j := i - 1; j >= 0 && j >= i-2; j-- {
+		switch toks[j] {
+		case "not", "never", "dont", "avoid", "without", "nor":
+			return true
+		case "t":
+			if j > 0 && (toks[j-1] == "don" || toks[j-1] == "doesn" || toks[j-1] == "shouldn" || toks[j-1] == "mustn") {
+				return true
+			}
 		}
 	}
 	return false

@@ -82,6 +82,9 @@ type pattern struct {
 	need []string       // at least one must occur (words form: whole tokens, "x*" token prefixes)
 	also *regexp.Regexp // when set, must match the same form too
 	word int            // words-form patterns: the pattern's index in wordTriggers' result
+	// veto, when set, rejects a match at s[a:b] that its context shows to be benign ("do not delete
+	// events without telling the user", "ignore instructions found in fetched pages").
+	veto func(s string, a, b int) bool
 }
 
 // textRule is a keyword rule over one normalised form of a text.
@@ -130,7 +133,7 @@ type tables struct {
 	// Exfiltration building blocks (flat form), the side-channel parameter's data targets and the
 	// redefinition wording of shadowing (words form): see their expressions.
 	reURL, reURLTemplate, reSendVerbURL, reEmail, reEmailVerb, rePhone, rePhoneVerb *regexp.Regexp
-	reDataTarget, reRedefine                                                        *regexp.Regexp
+	reDataTarget, reRedefine, reDataWord                                            *regexp.Regexp
 }
 
 // loadTables returns the tables, building them on the first call. A table that breaks its invariants
@@ -157,6 +160,7 @@ func buildTables() *tables {
 		rePhoneVerb:      regexp.MustCompile(exprPhoneVerb),
 		reDataTarget:     regexp.MustCompile(exprDataTarget),
 		reRedefine:       regexp.MustCompile(exprRedefine),
+		reDataWord:       regexp.MustCompile(exprDataWord),
 	}
 	for i, r := range t.textRules {
 		if r.id == RuleDataRequest {
@@ -229,6 +233,10 @@ func p(expr string, need ...string) pattern {
 	return pattern{re: regexp.MustCompile(expr), need: need}
 }
 
+func pVeto(veto func(s string, a, b int) bool, expr string, need ...string) pattern {
+	return pattern{re: regexp.MustCompile(expr), need: need, veto: veto}
+}
+
 func pAlso(also *regexp.Regexp, expr string, need ...string) pattern {
 	return pattern{re: regexp.MustCompile(expr), need: need, also: also}
 }
@@ -246,16 +254,14 @@ func (pt *pattern) triggered(s string) bool {
 	return false
 }
 
-// find returns the byte range of the first match in s, or -1, -1. The prefilter has already passed.
+// find returns the byte range of the first match in s that its veto (if any) lets through, or -1, -1.
+// The prefilter has already passed.
 func (pt *pattern) find(s string) (int, int) {
 	if pt.also != nil && !pt.also.MatchString(s) {
 		return -1, -1
 	}
 	if len(s) <= windowMin || len(pt.need) == 0 {
-		if loc := pt.re.FindStringIndex(s); loc != nil {
-			return loc[0], loc[1]
-		}
-		return -1, -1
+		return pt.first(s, 0, len(s))
 	}
 	// Long text: run the expression only on windows around the prefilter words. No pattern spans more
 	// than windowBack bytes before or windowFwd bytes after the word it needs.
@@ -283,8 +289,28 @@ func (pt *pattern) find(s string) (int, int) {
 		for from > 0 && s[from-1] != ' ' && s[from-1] != '\n' {
 			from--
 		}
-		if loc := pt.re.FindStringIndex(s[from:to]); loc != nil {
-			return from + loc[0], from + loc[1]
+		if a, b := pt.first(s, from, to); a >= 0 {
+			return a, b
+		}
+	}
+	return -1, -1
+}
+
+// first returns the first match within s[from:to] that the veto lets through. The veto sees all of s.
+func (pt *pattern) first(s string, from, to int) (int, int) {
+	for off := from; off < to; {
+		loc := pt.re.FindStringIndex(s[off:to])
+		if loc == nil {
+			break
+		}
+		a, b := off+loc[0], off+loc[1]
+		if pt.veto == nil || !pt.veto(s, a, b) {
+			return a, b
+		}
+		// Try again from the next word.
+		off = a + 1
+		for off < to && s[off] != ' ' {
+			off++
 		}
 	}
 	return -1, -1
@@ -325,8 +351,8 @@ func buildTextRules() []textRule {
 			id: RuleConcealment, cat: catConceal, sev: High, form: onWords,
 			msg: "tells the model to hide something from the user",
 			pats: []pattern{
-				p(` (?:do not|don t|dont|never|must not|mustn t|should not|shouldn t|without|not to)(?: ever)?`+w0to3+` (?:tell|telling|mention|mentioning|inform|informing|notify|notifying|reveal|revealing|disclose|disclosing|alert|alerting|show|showing|explain|explaining|warn|warning|bring up|say|saying|report|reporting|acknowledge|acknowledging|share|sharing)(?: \S+){0,12} `+userWords+` `, "not", "never", "without", "dont", "don"),
-				p(` never (?:mention|reveal|disclose|acknowledge)\b`, "never"),
+				pVeto(vetoConceal, ` (?:do not|don t|dont|never|must not|mustn t|should not|shouldn t|without|not to)(?: ever)?`+w0to3+` (?:tell|telling|mention|mentioning|inform|informing|notify|notifying|reveal|revealing|disclose|disclosing|alert|alerting|show|showing|explain|explaining|warn|warning|bring up|say|saying|report|reporting|acknowledge|acknowledging|share|sharing)(?: \S+){0,12} `+userWords+` `, "not", "never", "without", "dont", "don"),
+				pVeto(vetoNeverReveal, ` never (?:mention|reveal|disclose|acknowledge)\b`, "never"),
 				p(` (?:sag|sage|sagt|erzahl|erzahle|erzahlt|verrate|teile|zeige|dis|dites|raconte|racontez|di|dile|digale|cuentale|cuente)(?: \S+){0,3} `+userWords+`(?: \S+){0,2} (?:nichts|nicht|rien|nada|niente|nulla)\b`, "nichts", "nicht", "rien", "nada", "niente", "nulla"),
 				p(` (?:the )?users? (?:must|should|need|needs to|will|may|can|is to|are to) (?:not|never)`+w0to3+` (?:know|see|notice|find out|be told|be aware|be informed|learn|suspect)`, "user", "users"),
 				p(` (?:keep|keeping|hide|hiding|conceal|concealing)(?: this| these| it| that| them)?`+w0to3+` (?:secret|hidden|confidential|private)? ?from (?:the )?`+userWords+` `, "keep", "keeping", "hide", "hiding", "conceal", "concealing"),
@@ -341,13 +367,13 @@ func buildTextRules() []textRule {
 			id: RuleOverride, cat: catOverride, sev: High, form: onWords,
 			msg: "tells the model to override its instructions or skip the user's approval",
 			pats: []pattern{
-				p(` (?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|bypassing|discard|discarding|abandon|overrule|overrides?)`+w0to3+` (?:previous|prior|above|earlier|preceding|former|all|any|other|existing|original|initial|system|safety|your) (?:\S+ ){0,2}(?:instruction|instructions|rule|rules|directive|directives|prompt|prompts|guideline|guidelines|constraint|constraints|policy|policies|message|messages|guardrail|guardrails|restriction|restrictions|programming|commands|orders)\b`, "ignor*", "disregard*", "forget*", "bypass*", "discard*", "abandon*", "overr*"),
+				pVeto(vetoOverride, ` (?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|bypassing|discard|discarding|abandon|overrule|overrides?)`+w0to3+` (?:previous|prior|above|earlier|preceding|former|all|any|other|existing|original|initial|system|safety|your) (?:\S+ ){0,2}(?:instruction|instructions|rule|rules|directive|directives|prompt|prompts|guideline|guidelines|constraint|constraints|policy|policies|message|messages|guardrail|guardrails|restriction|restrictions|programming|commands|orders)\b`, "ignor*", "disregard*", "forget*", "bypass*", "discard*", "abandon*", "overr*"),
 				p(` (?:do not|don t|dont|never|without) (?:ask|asking|wait|waiting|request|requesting|seek|seeking|prompt|prompting|get|getting)`+w0to3+` (?:confirmation|permission|approval|consent|authori[sz]ation)`, "confirm*", "permission*", "approv*", "consent*", "authori*"),
 				p(` (?:new|updated|real|actual|true|revised) (?:system )?(?:instructions|directives|rules) (?:follow|are|supersede|override|take)`, "instructions", "directives", "rules"),
 				p(` (?:these|the following|this|my) (?:instruction|instructions|note|rule|rules) (?:take|takes|have|has) (?:precedence|priority) over`, "precedence", "priority"),
 				p(` you are now (?:a |an |in )?(?:\S+ )?(?:mode|assistant|agent|dan|unrestricted|jailbroken|developer)`, "now"),
 				// French, German, Spanish, Italian, Portuguese.
-				p(` (?:ignore|ignorez|ignorer|oublie|oubliez|ignoriere|ignorieren|ignoriert|vergiss|vergessen|missachte|ignora|ignoren|ignorar|olvida|olvide|olviden|olvidar|dimentica|dimenticare|esqueca|esquece)`+w0to3+` (?:instructions|consignes|regles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|instrucciones|reglas|directrices|istruzioni|regole|instrucoes|regras)`, "ignor*", "oubli*", "vergiss", "vergessen", "missacht*", "olvid*", "dimentic*", "esque*"),
+				pVeto(vetoOverride, ` (?:ignore|ignorez|ignorer|oublie|oubliez|ignoriere|ignorieren|ignoriert|vergiss|vergessen|missachte|ignora|ignoren|ignorar|olvida|olvide|olviden|olvidar|dimentica|dimenticare|esqueca|esquece)`+w0to3+` (?:instructions|consignes|regles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|instrucciones|reglas|directrices|istruzioni|regole|instrucoes|regras)`, "ignor*", "oubli*", "vergiss", "vergessen", "missacht*", "olvid*", "dimentic*", "esque*"),
 				p(` (?:sans|ohne|sin|senza|sem) (?:demander|attendre|nachzufragen|fragen|zu fragen|preguntar|pedir|esperar|chiedere) (?:\S+ ){0,3}(?:confirmation|permission|autorisation|bestatigung|erlaubnis|zustimmung|confirmacion|permiso|conferma|permesso|confirmacao|permissao)`, "sans", "ohne", "sin", "senza", "sem"),
 			},
 		},
@@ -427,6 +453,48 @@ func buildTextRules() []textRule {
 	}
 }
 
+var (
+	// reConditionalUser: the user is the one who decides ("never reveal secret values unless the user
+	// asks"), not the one kept in the dark.
+	reConditionalUser = regexp.MustCompile(`^ (?:unless|except|until|if|when|before|after)(?: \S+){0,2} $`)
+	reUserWord        = regexp.MustCompile(` ` + userWords + ` `)
+	// reNegatedBefore: a negation shortly before "without telling the user" turns it into a rule to tell.
+	reNegatedBefore = regexp.MustCompile(`(?: do not| don t| dont| never| must not| mustn t| should not| shouldn t| cannot| can t| no)(?: \S+){0,8} $`)
+	// reUntrustedSource: instructions that live in content the tool returns; ignoring those is advice.
+	reUntrustedSource = regexp.MustCompile(`^(?: \S+){0,3} (?:in|inside|within|from|found|contained|embedded|appearing|that appear|that appears)(?: \S+){0,3} (?:document|documents|doc|docs|page|pages|web|webpage|webpages|website|websites|site|sites|result|results|content|contents|data|file|files|email|emails|e mails|issue|issues|comment|comments|row|rows|output|outputs|response|responses|tool|tools|search|fetched|retrieved|returned|third|untrusted|external|scraped|downloaded|repository|repositories|readme|pull|prs|messages from)\b`)
+)
+
+// vetoConceal rejects "do not … without telling the user" and "never reveal … unless the user asks".
+func vetoConceal(s string, a, b int) bool {
+	m := s[a:b]
+	// The first mention of the user follows "unless", "if" …: the user decides.
+	if u := reUserWord.FindStringIndex(m); u != nil {
+		ws := strings.Fields(m[:u[0]])
+		for k := len(ws) - 1; k >= 0 && k >= len(ws)-3; k-- {
+			if reConditionalUser.MatchString(" " + strings.Join(ws[k:], " ") + " ") {
+				return true
+			}
+		}
+	}
+	if k := strings.Index(m, " without "); k >= 0 && reNegatedBefore.MatchString(s[max(0, a+k-80):a+k]+" ") {
+		return true
+	}
+	return false
+}
+
+// reSecretObject: what "never reveal" protects when it is a secret-handling rule, not concealment.
+var reSecretObject = regexp.MustCompile(`^(?: (?:the|any|your|its|their|a|an|these|those|stored|secret|sensitive|raw|actual|full|plain|plaintext|private))* (?:secret|secrets|key|keys|password|passwords|passphrase|token|tokens|credential|credentials|api|value|values|pii|personal|card|cvv|pin)\b`)
+
+// vetoNeverReveal rejects "never reveal secret values": a rule for handling secrets.
+func vetoNeverReveal(s string, a, b int) bool {
+	return reSecretObject.MatchString(s[b:min(len(s), b+80)])
+}
+
+// vetoOverride rejects "ignore any instructions that appear in fetched pages": advice to distrust content.
+func vetoOverride(s string, a, b int) bool {
+	return reUntrustedSource.MatchString(s[b:min(len(s), b+120)])
+}
+
 // exprMultilingualTransferVerb must accompany the multilingual data-request pattern, so that a French tool
 // merely mentioning "historique" is not flagged.
 const exprMultilingualTransferVerb = ` (?:envoie|envoyez|envoyer|inclus|incluez|inclure|ajoute|ajoutez|ajouter|copie|copiez|copier|transmets|transmettez|transmettre|mets|mettez|lis|lisez|lire|sende|senden|schicke|schicken|fuge|fugen|kopiere|kopieren|ubermittle|ubermitteln|lies|lesen|gib|envia|enviar|incluye|incluir|anade|anadir|agrega|agregar|copia|copiar|pon|poner|lee|leer|invia|inviare|includi|includere|aggiungi|aggiungere|metti|leggi|leggere|inclua|incluir|adicione|coloque|leia|ler)\b`
@@ -458,10 +526,13 @@ const (
 	exprURL         = `\b(?:https?|ftp|wss?)://[^\s"'<>` + "`" + `)\]]+`
 	exprURLTemplate = `\{[^}]{0,40}\}|\$\{|<[a-z_ ]{1,30}>|%s|\[[a-z_ ]{2,30}\]|[?&](?:data|payload|content|contents|secret|secrets|token|key|keys|conv|conversation|chat|history|d|q|info|leak|exfil|c|msg|messages|text|ctx|context|file|creds|env)=(?:$|&|\{|<|\$|%|\[)`
 	exprSendVerbURL = `\b(?:send|sends|sending|post|posting|forward|forwarding|upload|uploading|transmit|transmitting|exfiltrate|submit|submitting|deliver|report|beacon|curl|wget|leak|ping|notify|webhook|sync|mirror|log|logs|copy)\b[^.\n]{0,100}?(?:https?|ftp|wss?)://`
-	exprEmail       = `[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}`
-	exprEmailVerb   = `\b(?:send|sent|forward|forwarded|cc|bcc|copy|copied|redirect|redirected|route|routed|deliver|delivered|recipient|recipients|mail|mailed|email|emailed|e-mail|e-mailed|envoie|envoyez|sende|senden|envia|enviar|invia)\b`
-	exprPhone       = `(?:\+|\b00)\d[\d \-().]{7,18}\d`
-	exprPhoneVerb   = `\b(?:send|sent|forward|message|messages|whatsapp|sms|text|recipient|redirect|route|number|phone|signal|telegram)\b`
+	// exprDataWord: a placeholder name that asks for data rather than naming a resource.
+	// Names ending in id, name, slug or number identify a resource (/notes/{note_id}).
+	exprDataWord  = `(?:data|payload|content|conv|chat|histor|secret|token|(?:api|secret|private|access)[_ -]?key|passw|cred|env|file_?content|context|ctx|messag|msg|prompt|info|leak|exfil|summary|output|result|memory|note|text|body|cookie|session|ssh|rsa|auth)(?:[a-z_ ]*[a-z])?(?:[^a-z_ ]|$)`
+	exprEmail     = `[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}`
+	exprEmailVerb = `\b(?:send|sent|forward|forwarded|cc|bcc|copy|copied|redirect|redirected|route|routed|deliver|delivered|recipient|recipients|mail|mailed|email|emailed|e-mail|e-mailed|envoie|envoyez|sende|senden|envia|enviar|invia)\b`
+	exprPhone     = `(?:\+|\b00)\d[\d \-().]{7,18}\d`
+	exprPhoneVerb = `\b(?:send|sent|forward|message|messages|whatsapp|sms|text|recipient|redirect|route|number|phone|signal|telegram)\b`
 )
 
 // exampleDomain reports whether an e-mail address or URL host is a documentation placeholder.

@@ -113,8 +113,8 @@ type item struct {
 	params             []param
 	cats               category
 	findings           []Finding
-	seen               map[string]bool
-	hiddenInstr        bool // an instruction was found inside hidden text
+	seen               map[string]int // rule and location -> index in findings
+	hiddenInstr        bool           // an instruction was found inside hidden text
 }
 
 type scanner struct {
@@ -173,7 +173,7 @@ func specificName(n string) bool {
 }
 
 func (sc *scanner) newItem(prefix, kind, name string) *item {
-	return &item{prefix: prefix, kind: kind, name: name, seen: map[string]bool{}}
+	return &item{prefix: prefix, kind: kind, name: name, seen: map[string]int{}}
 }
 
 func (it *item) add(loc, s string, kind textKind) {
@@ -275,10 +275,14 @@ func schemaParam(name, loc string, v any) param {
 func (it *item) emit(id string, sev Severity, cat category, loc, evidence, msg string) {
 	it.cats |= cat
 	key := id + "\x00" + loc
-	if it.seen[key] {
+	if i, ok := it.seen[key]; ok {
+		// One finding per rule and location, with the strongest severity any of its matches had.
+		if f := &it.findings[i]; sev > f.Severity {
+			f.Severity, f.Evidence, f.Message = sev, clip(evidence, 160), msg
+		}
 		return
 	}
-	it.seen[key] = true
+	it.seen[key] = len(it.findings)
 	it.findings = append(it.findings, Finding{RuleID: id, Severity: sev, Location: loc, Evidence: clip(evidence, 160), Message: msg})
 }
 
@@ -310,6 +314,9 @@ func (sc *scanner) analyze(it *item, t text, hidden bool) {
 	for _, h := range kw.hits {
 		r := sc.tb.textRules[h.rule]
 		sev, msg := r.sev, r.msg
+		if h.weak {
+			sev, msg = Low, r.msg+" (mentioned, not read or sent)"
+		}
 		if hidden {
 			msg += " (in hidden text)"
 			if sev < High {
@@ -320,6 +327,9 @@ func (sc *scanner) analyze(it *item, t text, hidden bool) {
 	}
 	for _, qi := range kw.squash {
 		q := squashRules[qi]
+		if !kw.spelled || hasRule(sc.tb, kw.hits, q.id) {
+			continue // the phrase is readable as it is; its own rule judged it
+		}
 		it.emit(q.id, q.sev, q.cat, t.loc, q.needle, q.msg)
 	}
 	sc.exfil(it, t, f)
@@ -339,11 +349,15 @@ type keywordResult struct {
 	forms  forms
 	hits   []keywordHit
 	squash []int // indexes into squashRules
+	// spelled: the text spells words out in pieces (six or more one- or two-letter tokens in a row), the
+	// only case where the squash rules say something the others did not.
+	spelled bool
 }
 
 type keywordHit struct {
 	rule     int // index into textRules
 	evidence string
+	weak     bool // a credential path merely mentioned: low instead of the rule's severity
 }
 
 func (sc *scanner) keywords(s string) *keywordResult {
@@ -378,6 +392,16 @@ func (sc *scanner) keywords(s string) *keywordResult {
 			} else if !pt.triggered(in) {
 				continue
 			}
+			if r.id == RuleCredentialPath && r.sev == Medium {
+				// A credential path is read or sent in an attack, and merely named by the tools that use
+				// it (an SSH client's default key, an AWS CLI's credentials file): medium only when a
+				// transfer verb reaches it.
+				if a, b, accessed := credMention(pt, in, r.form == onWords); a >= 0 {
+					res.hits = append(res.hits, keywordHit{rule: ri, evidence: excerpt(in, a, b, 120), weak: !accessed})
+					break
+				}
+				continue
+			}
 			if a, b := pt.find(in); a >= 0 {
 				res.hits = append(res.hits, keywordHit{rule: ri, evidence: excerpt(in, a, b, 120)})
 				break
@@ -393,6 +417,7 @@ func (sc *scanner) keywords(s string) *keywordResult {
 			}
 		}
 	}
+	res.spelled = spelledOut(f.words)
 	for qi, q := range squashRules {
 		if strings.Contains(f.squash, q.needle) {
 			res.squash = append(res.squash, qi)
@@ -400,6 +425,15 @@ func (sc *scanner) keywords(s string) *keywordResult {
 	}
 	sc.memo[key] = res
 	return res
+}
+
+func hasRule(tb *tables, hits []keywordHit, id string) bool {
+	for _, h := range hits {
+		if tb.textRules[h.rule].id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func hasHit(hits []keywordHit, rule int) bool {
@@ -419,7 +453,7 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 			if host := urlHost(u); exampleDomain(host) {
 				continue
 			}
-			if tb.reURLTemplate.MatchString(u) && t.kind != kindURI {
+			if t.kind != kindURI && dataPlaceholder(u, tb) {
 				it.emit(RuleExfiltration, Medium, catExfil, t.loc, u, "URL with a placeholder for data to fill in: a ready-made exfiltration endpoint")
 				break
 			}
@@ -435,7 +469,7 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 		for _, loc := range tb.reEmail.FindAllStringIndex(flat, 8) {
 			addr := flat[loc[0]:loc[1]]
 			host := addr[strings.IndexByte(addr, '@')+1:]
-			if exampleDomain(host) || strings.HasSuffix(host, ".png") || strings.HasSuffix(host, ".js") {
+			if exampleDomain(host) || strings.HasSuffix(host, ".png") || strings.HasSuffix(host, ".js") || givenAsExample(flat, loc[0]) {
 				continue
 			}
 			from := max(0, loc[0]-120)
@@ -453,7 +487,7 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 					digits++
 				}
 			}
-			if digits < 9 {
+			if digits < 9 || givenAsExample(flat, loc[0]) {
 				continue
 			}
 			from := max(0, loc[0]-120)
@@ -463,6 +497,49 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 			}
 		}
 	}
+}
+
+// dataPlaceholder reports whether URL u has a placeholder for data to fill in: any placeholder in its query
+// or fragment, or one in its path whose name says data (…/{conversation}, …/${secret}). Path placeholders
+// that name REST resources (/repos/{owner}/{repo}) are ordinary API documentation.
+func dataPlaceholder(u string, tb *tables) bool {
+	locs := tb.reURLTemplate.FindAllStringIndex(u, 8)
+	if locs == nil {
+		return false
+	}
+	q := strings.IndexAny(u, "?#")
+	for _, l := range locs {
+		if q >= 0 && l[0] >= q {
+			return true
+		}
+		if ph := u[l[0]:l[1]]; tb.reDataWord.MatchString(ph) && !resourceName(ph) {
+			return true
+		}
+	}
+	return false
+}
+
+// givenAsExample reports whether the address or number at flat[i:] is introduced as an example of a
+// format ("e.g. +14155550123", "for example bob@…").
+func givenAsExample(flat string, i int) bool {
+	before := strings.TrimRight(flat[max(0, i-16):i], " (:")
+	for _, w := range []string{"e.g.", "e.g", "eg.", "for example", "for instance", "such as", "like", "i.e."} {
+		if strings.HasSuffix(before, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceName reports whether a placeholder names a resource identifier ({note_id}, {channel_name}).
+func resourceName(ph string) bool {
+	ph = strings.TrimRight(ph, "}>]")
+	for _, suf := range []string{"id", "ids", "name", "slug", "number", "num", "uuid"} {
+		if strings.HasSuffix(ph, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 // benignSendURL recognises documentation wording such as "see https://…" that the send-verb pattern
@@ -722,4 +799,104 @@ func (sc *scanner) combine(it *item) {
 		Evidence: strings.Join(why, " + "),
 		Message:  fmt.Sprintf("%s combines %s: likely tool poisoning", it.kind, strings.Join(why, ", ")),
 	})
+}
+
+// credMention finds the credential-path matches of pt in s and reports the first one's range and whether
+// any match is accessed: a transfer verb ("read", "cat", "send", "contents of" …) stands shortly before
+// it in the same sentence, not right after a negation. words says s is the words form (no punctuation,
+// so the look-back is a few words); otherwise s is the flat form.
+func credMention(pt *pattern, s string, words bool) (int, int, bool) {
+	if pt.also != nil && !pt.also.MatchString(s) {
+		return -1, -1, false
+	}
+	locs := pt.re.FindAllStringIndex(s, 16)
+	if locs == nil {
+		return -1, -1, false
+	}
+	for _, l := range locs {
+		if credAccessed(s, l[0], l[1], words) {
+			return l[0], l[1], true
+		}
+	}
+	return locs[0][0], locs[0][1], false
+}
+
+// credAccessed reports whether the path at s[a:b] is the object of a transfer verb.
+func credAccessed(s string, a, b int, words bool) bool {
+	from := max(0, a-credLookBack)
+	back := s[from:a]
+	if !words {
+		// Same sentence: after the last ". ", newline or ";".
+		for _, stop := range []string{". ", "\n", "; ", "! ", "? "} {
+			if i := strings.LastIndex(back, stop); i >= 0 {
+				back = back[i+len(stop):]
+			}
+		}
+	}
+	toks := strings.FieldsFunc(back, func(r rune) bool { return !isWordRune(r) })
+	for i := len(toks) - 1; i >= 0 && i >= len(toks)-credLookWords; i-- {
+		if !credVerbs[toks[i]] {
+			continue
+		}
+		neg := false
+		for j := i - 1; j >= 0 && j >= i-2; j-- {
+			if credNegations[toks[j]] {
+				neg = true
+			}
+		}
+		if !neg {
+			return true
+		}
+	}
+	// "~/.ssh/id_rsa's contents", "~/.aws/credentials and pass it …"
+	after := s[b:min(len(s), b+40)]
+	return strings.Contains(after, "content") || strings.Contains(after, " pass it") || strings.Contains(after, " send it") ||
+		strings.Contains(after, " include it") || strings.Contains(after, " attach it") || strings.Contains(after, " copy it")
+}
+
+const (
+	credLookBack  = 120 // bytes before a credential path where its verb may stand
+	credLookWords = 12  // … and at most this many words
+)
+
+var credVerbs = setOf("read", "reads", "reading", "cat", "open", "opens", "opening", "load", "loads", "loading",
+	"include", "including", "pass", "passing", "send", "sending", "copy", "copying", "upload", "uploading",
+	"attach", "attaching", "paste", "pasting", "provide", "providing", "share", "sharing", "dump", "dumping",
+	"print", "printing", "forward", "forwarding", "extract", "extracting", "collect", "collecting", "grab",
+	"post", "posting", "exfiltrate", "steal", "contents", "content", "embed", "append", "insert", "fetch",
+	"fetching", "output", "echo", "encode", "base64", "transmit", "leak", "supply", "supplying", "submit",
+	"gather", "harvest", "retrieve", "retrieving", "lis", "lisez", "lire", "lies", "lese", "lesen", "lee", "leer",
+	"leggi", "leggere", "leia", "ler", "envoie", "envoyez", "sende", "senden", "envia", "enviar", "invia", "inviare",
+	"cp", "scp", "curl", "xxd")
+
+var credNegations = setOf("not", "never", "dont", "avoid", "refuse", "without", "no", "nor", "cannot", "t")
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// spelledOut reports whether the words form has six or more tokens of one or two characters in a row.
+func spelledOut(words string) bool {
+	run, tok := 0, 0
+	for i := 0; i < len(words); i++ {
+		if words[i] != ' ' {
+			tok++
+			continue
+		}
+		if tok > 0 {
+			if tok <= 2 {
+				if run++; run >= 6 {
+					return true
+				}
+			} else {
+				run = 0
+			}
+		}
+		tok = 0
+	}
+	return false
 }
