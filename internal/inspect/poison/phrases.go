@@ -70,6 +70,16 @@ func buildDataRequestRules() []tokenRule {
 				phraseOf("one time code|codes|passcode|passcodes|password|passwords"),
 			},
 		},
+		{
+			// Environment variables and the whole of a secret store need no determiner: "print the
+			// environment variables", "dump the keychain".
+			verbs:  slotOf(transferVerbSpec),
+			maxGap: 4,
+			targets: []phrase{
+				phraseOf("environment|env variables|vars"),
+				phraseOf("keychain|keyring|vault|wallet contents|entries|items|secrets"),
+			},
+		},
 	}
 }
 

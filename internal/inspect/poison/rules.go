@@ -54,6 +54,10 @@ const (
 	catShadow
 	catShadowRedef
 	catCollision
+	// catCredRead: a credential file is read or sent ("cat ~/.aws/credentials", "the contents of
+	// ~/.ssh/id_rsa"), or secrets are asked for ("include all environment variables"): a stronger target
+	// than a path merely named.
+	catCredRead
 )
 
 // instruction categories: text that tells the model what to do.
@@ -64,7 +68,7 @@ const catStrong = catConceal | catOverride | catTag | catRole
 
 var catWeights = map[category]int{
 	catTag: 3, catConceal: 4, catOverride: 4, catPrecond: 2, catImperative: 1, catRole: 3, catCred: 3,
-	catDataReq: 2, catExfil: 3, catFreeText: 2, catHidden: 3, catUnicode: 2, catShadow: 3, catShadowRedef: 1, catCollision: 1,
+	catDataReq: 2, catExfil: 3, catFreeText: 2, catHidden: 3, catUnicode: 2, catShadow: 3, catShadowRedef: 1, catCollision: 1, catCredRead: 1,
 }
 
 type formKind uint8
@@ -73,6 +77,7 @@ const (
 	onFlat formKind = iota
 	onWords
 	onSquash
+	onNative // forms.native: Cyrillic, Chinese, Japanese and Korean wording
 )
 
 // pattern is a regular expression with a cheap prefilter: the regexp runs only if the form contains at
@@ -163,7 +168,7 @@ func buildTables() *tables {
 		reDataWord:       regexp.MustCompile(exprDataWord),
 	}
 	for i, r := range t.textRules {
-		if r.id == RuleDataRequest {
+		if r.id == RuleDataRequest && r.form == onWords {
 			t.dataRequestRule = i
 			break
 		}
@@ -357,7 +362,10 @@ func buildTextRules() []textRule {
 				p(` (?:the )?users? (?:must|should|need|needs to|will|may|can|is to|are to) (?:not|never)`+w0to3+` (?:know|see|notice|find out|be told|be aware|be informed|learn|suspect)`, "user", "users"),
 				p(` (?:keep|keeping|hide|hiding|conceal|concealing)(?: this| these| it| that| them)?`+w0to3+` (?:secret|hidden|confidential|private)? ?from (?:the )?`+userWords+` `, "keep", "keeping", "hide", "hiding", "conceal", "concealing"),
 				p(` (?:do not|don t|dont|never) (?:mention|reveal|disclose|acknowledge|discuss|explain|repeat|show)(?: to the user)? (?:this|these|that|the|those|any)(?: \S+)? (?:instruction|instructions|note|notes|step|steps|message|part|section|requirement|requirements|rule|rules)`, "not", "never", "dont", "don"),
-				p(` (?:invisible|unseen|unknown) to (?:the )?`+userWords+` `, "invisible", "unseen", "unknown"),
+				p(` (?:invisible|unseen|unknown|hidden|transparent) to (?:the )?`+userWords+` `, "invisible", "unseen", "unknown", "hidden", "transparent"),
+				// Paraphrases without the word "user".
+				p(` (?:keep|keeping) (?:this|it|that|these|everything)(?: \S+){0,2} (?:between us|to yourself|confidential|secret|private|quiet|hidden|under wraps|on the down low)\b| (?:never|do not|don t|dont|must not|should not|shouldn t) (?:ever )?(?:bring (?:it|this|that|them) up|surface (?:it|this|that|them)|bring up (?:this|that|it)|speak of (?:this|it))\b| (?:must|should|shall|will|is to|are to) (?:not|never) be (?:surfaced|mentioned|disclosed|revealed|shown|reported|displayed|acknowledged|brought up)\b| (?:no need|not necessary|unnecessary) to (?:tell|inform|notify|mention|explain|alert)(?: it| this| that)?(?: to)? (?:the )?`+userWords+`\b| (?:doesn t|does not|don t|do not|dont|won t|will not|must not|should not|need not|needn t) (?:need to |have to |want to )?(?:know|see|notice|find out|learn|be told)(?: about)? (?:this|it|that|these|any of this)\b`, "keep", "keeping", "never", "not", "dont", "don", "surfaced", "mentioned", "disclosed", "revealed", "shown", "reported", "displayed", "acknowledged", "brought", "need", "necessary", "unnecessary", "doesn", "won", "needn"),
+				p(` (?:do not|don t|dont|never|must not|should not|without) (?:mention|mentioning|disclose|disclosing|reveal|revealing|report|reporting|describe|describing|include|including|surface|surfacing|explain|explaining|show|showing|acknowledge|acknowledging|note|noting|refer to|referring to)(?: \S+){0,6} (?:in|to|within) (?:your|the|any) (?:reply|replies|response|responses|answer|answers|output|summary|summaries|chat|message|messages|explanation|final answer)\b`, "reply", "replies", "response", "responses", "answer", "answers", "output", "summary", "summaries", "chat", "message", "messages", "explanation"),
 				// French, German, Spanish, Italian, Portuguese: negation + tell verb + user within a short window.
 				p(` (?:ne|n|pas|jamais|nicht|nie|niemals|kein|keine|no|nunca|jamas|non|mai|nao)`+w0to3+` (?:dis|dites|dire|mentionne|mentionnez|mentionner|informe|informez|informer|revele|revelez|reveler|signale|signalez|previens|prevenez|parle|parlez|sag|sage|sagen|sagt|erwahne|erwahnen|erwahnt|informiere|informieren|mitteilen|teile|teilen|verrate|verraten|zeige|zeigen|digas|diga|decir|digais|menciones|mencione|mencionar|informes|informar|reveles|revele|revelar|avises|avise|avisar|cuentes|cuente|contar|dica|dici|dire|menzionare|menzionarlo|informare|rivelare|conte|contes|mencionar|fale)`+w0to6+` `+userWords+` `, "utilisat*", "benutzer*", "nutzer*", "anwender*", "usuari*", "utent*", "usager*"),
 				p(` `+userWords+w0to3+` (?:ne|nicht|no|non|nao) (?:doit|doivent|darf|durfen|soll|sollte|debe|deve)`+w0to3+` (?:savoir|rien savoir|voir|wissen|erfahren|sehen|saber|ver|sapere|vedere)`, "utilisat*", "benutzer*", "nutzer*", "usuari*", "utent*"),
@@ -372,6 +380,7 @@ func buildTextRules() []textRule {
 				p(` (?:new|updated|real|actual|true|revised) (?:system )?(?:instructions|directives|rules) (?:follow|are|supersede|override|take)`, "instructions", "directives", "rules"),
 				p(` (?:these|the following|this|my) (?:instruction|instructions|note|rule|rules) (?:take|takes|have|has) (?:precedence|priority) over`, "precedence", "priority"),
 				p(` you are now (?:a |an |in )?(?:\S+ )?(?:mode|assistant|agent|dan|unrestricted|jailbroken|developer)`, "now"),
+				p(` (?:you are|you re|youre|you have been|you ve been|you have entered|entering|enter|switch to|switching to|activate|activating|enable|enabling) (?:now )?(?:in |into |put in |placed in |switched to |switched into )?(?:the )?(?:maintenance|developer|debug|admin|administrator|god|jailbreak|jailbroken|unrestricted|sudo|root|dan|unfiltered|uncensored|privileged|superuser|override|unsafe|no limits) mode\b| (?:maintenance|developer|god|jailbreak|unrestricted|sudo|dan|unfiltered|uncensored|superuser|override) mode (?:is )?(?:now )?(?:enabled|activated|on|engaged|active)\b`, "mode"),
 				// French, German, Spanish, Italian, Portuguese.
 				pVeto(vetoOverride, ` (?:ignore|ignorez|ignorer|oublie|oubliez|ignoriere|ignorieren|ignoriert|vergiss|vergessen|missachte|ignora|ignoren|ignorar|olvida|olvide|olviden|olvidar|dimentica|dimenticare|esqueca|esquece)`+w0to3+` (?:instructions|consignes|regles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|instrucciones|reglas|directrices|istruzioni|regole|instrucoes|regras)`, "ignor*", "oubli*", "vergiss", "vergessen", "missacht*", "olvid*", "dimentic*", "esque*"),
 				p(` (?:sans|ohne|sin|senza|sem) (?:demander|attendre|nachzufragen|fragen|zu fragen|preguntar|pedir|esperar|chiedere) (?:\S+ ){0,3}(?:confirmation|permission|autorisation|bestatigung|erlaubnis|zustimmung|confirmacion|permiso|conferma|permesso|confirmacao|permissao)`, "sans", "ohne", "sin", "senza", "sem"),
@@ -398,7 +407,8 @@ func buildTextRules() []textRule {
 				p(` (?:dear|attention|note to|note for|notice to|message to|message for|reminder to|reminder for|hey|hello|hi) (?:the |any |all )?(?:ai|assistant|assistants|model|models|llm|llms|agent|agents|claude|chatgpt|gpt|gemini|copilot|cursor|bot)\b`, "dear", "attention", "note", "notice", "message", "reminder", "hey", "hello", "hi"),
 				p(` (?:ai|assistant|model|llm|claude|chatgpt|gpt) (?:must|needs to|has to|is required to|shall)\b`, "must", "needs", "has", "required", "shall"),
 				p(` instructions? (?:for|to) (?:the |this )?(?:ai|assistant|model|llm|agent)\b`, "instruction", "instructions"),
-				p(` (?:silently|secretly|covertly|discreetly|stealthily|quietly)\b`, "silently", "secretly", "covertly", "discreetly", "stealthily", "quietly"),
+				p(` (?:silently|secretly|covertly|discreetly|stealthily|quietly|surreptitiously|invisibly)\b| (?:a |this is a |as a )?(?:silent|hidden|invisible|secret|covert|stealth|background) (?:background )?(?:step|action|task|operation|call|request|upload|sync|instruction|instructions)\b`, "silently", "secretly", "covertly", "discreetly", "stealthily", "quietly", "surreptitiously", "invisibly", "step", "action", "task", "operation", "call", "request", "upload", "sync", "instruction", "instructions"),
+				p(` (?:also|additionally|then|afterwards|after that|first) (?:call|invoke|run|execute|trigger|use) (?:the )?\S+ (?:tool|function)\b| (?:also|additionally|then|afterwards|first) (?:call|invoke|trigger) \S+ (?:with|passing|and pass)\b`, "also", "additionally", "then", "afterwards", "after", "first"),
 				p(` without (?:the user s |the users |their |user |any )?(?:knowledge|consent|noticing|awareness)\b`, "without"),
 				p(` (?:vous devez|tu dois|il faut) (?:toujours|d abord|absolument|imperativement)\b| (?:du musst|sie mussen|ihr musst) (?:immer|zuerst|unbedingt|stets)\b| (?:debes|debe|tienes que|hay que) (?:siempre|primero|obligatoriamente)\b| (?:devi|deve) (?:sempre|prima)\b| (?:tres|extremement) important\b| (?:sehr|extrem|ausserst) wichtig\b| (?:muy|sumamente|extremadamente) importante\b| (?:molto|estremamente) importante\b| (?:secretement|discretement|heimlich|unbemerkt|en secreto|secretamente|di nascosto)\b`, "dois", "devez", "faut", "musst", "mussen", "debes", "debe", "tienes", "hay", "devi", "deve", "important", "wichtig", "importante", "secretement", "discretement", "heimlich", "unbemerkt", "secreto", "secretamente", "nascosto"),
 			},
@@ -441,6 +451,72 @@ func buildTextRules() []textRule {
 			msg: "names a credential or client-configuration file",
 			pats: []pattern{
 				p(` (?:id (?:rsa|dsa|ecdsa|ed25519)|mcp json|aws credentials|etc passwd|etc shadow|ssh private keys?|private ssh keys?|cursor mcp|claude desktop config|git credentials|netrc|pgpass|kube config|browser (?:passwords|cookies|profile)|saved passwords|seed phrase|mnemonic phrase|recovery phrase)\b`, "rsa", "dsa", "ecdsa", "ed25519", "json", "aws", "etc", "ssh", "private", "cursor", "claude", "git", "netrc", "pgpass", "kube", "browser", "saved", "seed", "mnemonic", "recovery"),
+			},
+		},
+		// Russian, Ukrainian, Chinese, Japanese and Korean, on the native form.
+		{
+			id: RuleOverride, cat: catOverride, sev: High, form: onNative,
+			msg: "tells the model to override its instructions (in another language)",
+			pats: []pattern{
+				p(`(?:忽略|无视|無視|忽视|忽視|忘记|忘記|忘掉|不要理会|不要理會|别管|別管|跳过|跳過|绕过|繞過|抛开|拋開)[^。！
+]{0,12}(?:指令|指示|说明|說明|提示词|提示詞|规则|規則|设定|設定|要求|命令|约束|約束)`, "忽", "无视", "無視", "忘", "理会", "理會", "别管", "別管", "跳过", "跳過", "绕过", "繞過", "抛开", "拋開"),
+				p(`(?:指示|命令|ルール|指令|設定|制約|プロンプト)[^。！
+]{0,12}(?:無視|忘れ|破棄)`, "無視", "忘れ", "破棄"),
+				p(`(?:지시|명령|지침|규칙|프롬프트|제약)[^.!
+]{0,16}(?:무시|잊어|잊으|버려)`, "무시", "잊", "버려"),
+				p(`(?:игнорир|игнорь|забудь|забудьте|забыть|не обращай|не обращайте|отбрось|отбросьте|отмени|отмените|пренебреги|ігноруй|ігноруйте|забудь|не зважай)[^.!
+]{0,40}(?:инструкци|указани|правил|команд|промпт|ограничени|директив|інструкці|вказівк)`, "игнор", "забуд", "забыть", "обращай", "отбро", "отмени", "пренебре", "ігнор", "зважай"),
+				p(`(?:不要|无需|無需|不用|不必|别|別)[^。！
+]{0,6}(?:请求|請求|征求|徵求|询问|詢問|等待)[^。！
+]{0,8}(?:确认|確認|许可|許可|同意|批准)|(?:確認|許可|承認)を(?:求め|取ら|得)ず|(?:확인|허락|승인)[^.!
+]{0,6}(?:없이|받지 말)|без\s+(?:подтверждени|разрешени|согласи)`, "确认", "確認", "许可", "許可", "同意", "批准", "承認", "확인", "허락", "승인", "без"),
+			},
+		},
+		{
+			id: RuleConcealment, cat: catConceal, sev: High, form: onNative,
+			msg: "tells the model to hide something from the user (in another language)",
+			pats: []pattern{
+				p(`(?:不要|别|別|勿|切勿|不得|不可|无需|無需|不用|不准|禁止)[^。！
+]{0,8}(?:告诉|告訴|通知|提及|提到|透露|说|說|显示|顯示|让|讓|提醒|解释|解釋)[^。！
+]{0,8}(?:用户|用戶|使用者)|(?:用户|用戶|使用者)[^。！
+]{0,8}(?:不需要|不必|不能|不应|不應|不得|无需|無需)[^。！
+]{0,6}(?:知道|知晓|知曉|看到|发现|發現)|(?:对|對|向)(?:用户|用戶|使用者)(?:保密|隐瞒|隱瞞)`, "用户", "用戶", "使用者"),
+				p(`ユーザー[^。！
+]{0,8}(?:に|には|へ)[^。！
+]{0,12}(?:言わ|伝え|知らせ|教え|見せ|表示し|通知し|説明し|報告し)(?:ない|ず)|ユーザー[^。！
+]{0,8}(?:に|には|から)[^。！
+]{0,6}(?:秘密|内緒|隠)`, "ユーザー"),
+				p(`(?:사용자|유저)[^.!
+]{0,6}(?:에게|한테)[^.!
+]{0,12}(?:말하지|알리지|알려주지|보여주지|언급하지|공개하지|설명하지)|(?:사용자|유저)[^.!
+]{0,8}(?:몰래|모르게)`, "사용자", "유저"),
+				p(`(?:не|никогда не|ни в коем случае не)\s+(?:говори|сообщай|рассказывай|упоминай|показывай|раскрывай|информируй|уведомляй|сообщайте|говорите|упоминайте|рассказывайте|показывайте|раскрывайте|кажи|повідомляй|розповідай|згадуй)\S*[^.!\n]{0,40}(?:пользовател|користувач)|(?:пользовател|користувач)\S*\s+(?:не\s+)?(?:должен|должна|нужно|надо|повинен)\s+(?:не\s+)?(?:знать|видеть|узнать|замечать|знати)|(?:втайне|тайком)\s+от\s+(?:пользовател|користувач)`, "пользовател", "користувач"),
+			},
+		},
+		{
+			id: RuleImperative, cat: catImperative, sev: Low, form: onNative,
+			msg: "coercive or secretive wording addressed to the model (in another language)",
+			pats: []pattern{
+				p(`悄悄|秘密地|偷偷|暗中|こっそり|密かに|ひそかに|몰래|비밀리에|тайно|незаметно|втихую|скрытно|потихоньку|таємно`, "悄悄", "秘密地", "偷偷", "暗中", "こっそり", "密かに", "ひそかに", "몰래", "비밀리에", "тайно", "незаметно", "втихую", "скрытно", "потихоньку", "таємно"),
+				p(`非常重要|极其重要|極其重要|必须始终|必須始終|務必|务必|必ず|絶対に|반드시|매우 중요|очень важно|обязательно всегда|ты должен всегда|вы должны всегда`, "重要", "必须", "必須", "務必", "务必", "必ず", "絶対", "반드시", "중요", "важно", "обязательно", "должен", "должны"),
+			},
+		},
+		{
+			id: RulePrecondition, cat: catPrecond, sev: Low, form: onNative,
+			msg: "makes the tool's use conditional on reading, calling or sending something first (in another language)",
+			pats: []pattern{
+				p(`(?:使用|调用|調用|运行|運行)(?:此|这个|這個|该|該|本)?(?:工具|函数|函數|功能)(?:之前|前)|(?:この)?ツールを(?:使用|使う|使|呼び出|実行)[^。
+]{0,4}(?:前に|まえに)|(?:이 )?(?:도구|툴)를?\s*(?:사용하기|호출하기|실행하기)\s*전에|(?:перед|прежде чем)\s+(?:использованием|использовать|вызовом|вызвать|запуском)\s+(?:этого|этот|данного|данный)?\s*(?:инструмент|функци)`, "工具", "函数", "函數", "功能", "ツール", "도구", "툴", "перед", "прежде"),
+			},
+		},
+		{
+			id: RuleDataRequest, cat: catDataReq, sev: Medium, form: onNative,
+			msg: "asks the model to hand over conversation, instructions or secrets (in another language)",
+			pats: []pattern{
+				pVeto(vetoNativeNegated, `(?:发送|發送|包含|附上|附加|复制|複製|传递|傳遞|放进|放入|填入|上传|上傳|输出|輸出|粘贴|貼上)[^。！
+]{0,12}(?:对话|對話|聊天记录|聊天記錄|历史记录|歷史記錄|系统提示|系統提示|密码|密碼|密钥|密鑰|环境变量|環境變數|令牌|凭证|憑證)|(?:会話|チャット|履歴|システムプロンプト|パスワード|APIキー|apiキー|環境変数|認証情報)[^。！
+]{0,12}(?:送信|含め|貼り付け|コピー|入れ|渡し|添付)|(?:대화|채팅 기록|시스템 프롬프트|비밀번호|api 키|환경 변수|자격 증명)[^.!
+]{0,12}(?:보내|전송|포함|복사|붙여|넣어|첨부)|(?:отправ|перешл|передай|передайте|включи|включите|скопируй|вставь|приложи|добавь)\S*[^.!\n]{0,30}(?:истори\S* (?:переписки|диалога|чата|разговора)|переписк|системн\S* (?:промпт|подсказк|инструкци)|парол|api[- ]ключ|ключ\S* api|переменн\S* окружения|учетн\S* данн|токен)`, "对话", "對話", "聊天", "历史", "歷史", "系统提示", "系統提示", "密码", "密碼", "密钥", "密鑰", "环境变量", "環境變數", "令牌", "凭证", "憑證", "会話", "チャット", "履歴", "プロンプト", "パスワード", "キー", "環境変数", "認証", "대화", "채팅", "프롬프트", "비밀번호", "키", "환경", "자격", "истори", "переписк", "промпт", "подсказк", "инструкци", "парол", "ключ", "окружения", "учетн", "токен"),
 			},
 		},
 		{
@@ -493,6 +569,24 @@ func vetoNeverReveal(s string, a, b int) bool {
 // vetoOverride rejects "ignore any instructions that appear in fetched pages": advice to distrust content.
 func vetoOverride(s string, a, b int) bool {
 	return reUntrustedSource.MatchString(s[b:min(len(s), b+120)])
+}
+
+// vetoNativeNegated rejects a native-language match that a negation governs: 不要…包含密码 ("do not
+// include passwords"), パスワードを送信しないで, 비밀번호를 보내지 마, не отправляй пароли.
+func vetoNativeNegated(s string, a, b int) bool {
+	before := s[max(0, a-24):a]
+	for _, n := range []string{"不要", "别", "別", "勿", "不得", "禁止", "不可", "不能", "не ", "никогда", "нельзя"} {
+		if strings.Contains(before, n) {
+			return true
+		}
+	}
+	after := s[b:min(len(s), b+16)]
+	for _, n := range []string{"ないで", "しないで", "ません", "ないこと", "禁止", "지 마", "지 말", "면 안"} {
+		if strings.Contains(after, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // exprMultilingualTransferVerb must accompany the multilingual data-request pattern, so that a French tool

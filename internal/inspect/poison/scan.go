@@ -323,7 +323,11 @@ func (sc *scanner) analyze(it *item, t text, hidden bool) {
 				sev = High
 			}
 		}
-		it.emit(r.id, sev, r.cat, t.loc, h.evidence, msg)
+		cat := r.cat
+		if h.secret || r.id == RuleCredentialPath && r.sev == Medium && !h.weak {
+			cat |= catCred | catCredRead
+		}
+		it.emit(r.id, sev, cat, t.loc, h.evidence, msg)
 	}
 	for _, qi := range kw.squash {
 		q := squashRules[qi]
@@ -358,6 +362,7 @@ type keywordHit struct {
 	rule     int // index into textRules
 	evidence string
 	weak     bool // a credential path merely mentioned: low instead of the rule's severity
+	secret   bool // a data request for secrets
 }
 
 func (sc *scanner) keywords(s string) *keywordResult {
@@ -380,8 +385,13 @@ func (sc *scanner) keywords(s string) *keywordResult {
 	for ri := range tb.textRules {
 		r := &tb.textRules[ri]
 		in := f.flat
-		if r.form == onWords {
+		switch r.form {
+		case onWords:
 			in = f.words
+		case onNative:
+			if in = f.native; in == "" {
+				continue
+			}
 		}
 		for pi := range r.pats {
 			pt := &r.pats[pi]
@@ -412,7 +422,8 @@ func (sc *scanner) keywords(s string) *keywordResult {
 		toks, spans := tokens(f.words)
 		for i := range tb.dataRequestRules {
 			if a, b := tb.dataRequestRules[i].find(toks, spans); a >= 0 {
-				res.hits = append(res.hits, keywordHit{rule: tb.dataRequestRule, evidence: excerpt(f.words, a, b, 120)})
+				// The first token rule asks for conversation; the others for secrets, a credential target.
+				res.hits = append(res.hits, keywordHit{rule: tb.dataRequestRule, evidence: excerpt(f.words, a, b, 120), secret: i > 0})
 				break
 			}
 		}
@@ -772,6 +783,8 @@ func (sc *scanner) combine(it *item) {
 		sev, why = High, append(why, "text hidden from the user", "instruction or data target")
 	case has(catShadow) && has(catExfil|catConceal|catOverride|catTag|catShadowRedef):
 		sev, why = High, append(why, "mentions another server's tool", "redefinition, strong instruction or sink")
+	case has(catCredRead) && sink:
+		sev, why = High, append(why, "credential read or secrets requested", "parameter or exfiltration sink")
 	case has(catDataReq) && has(catExfil):
 		sev, why = High, append(why, "request for data", "exfiltration sink")
 	case has(catImperative|catPrecond|catShadowRedef) && has(catExfil):
@@ -838,8 +851,10 @@ func credAccessed(s string, a, b int, words bool) bool {
 		if !credVerbs[toks[i]] {
 			continue
 		}
+		// A negation earlier in the sentence ("never run commands that read … (for example cat
+		// ~/.ssh/id_rsa)") makes it a warning; the path still counts as a target.
 		neg := false
-		for j := i - 1; j >= 0 && j >= i-2; j-- {
+		for j := i - 1; j >= 0; j-- {
 			if credNegations[toks[j]] {
 				neg = true
 			}
