@@ -73,6 +73,12 @@ var confusables = map[rune]rune{
 	'υ': 'u', 'χ': 'x', 'γ': 'y', 'ω': 'w', 'ϲ': 'c', 'ℓ': 'l',
 }
 
+// angleBrackets folds look-alikes of < and > that NFKC leaves alone (〈system〉, ‹important›).
+var angleBrackets = map[rune]rune{
+	'〈': '<', '〉': '>', '‹': '<', '›': '>', '⟨': '<', '⟩': '>', '《': '<', '》': '>', '˂': '<', '˃': '>',
+	'❮': '<', '❯': '>', '⟪': '<', '⟫': '>', '⦉': '<', '⦊': '>', 'ᐸ': '<', 'ᐳ': '>', '⧼': '<', '⧽': '>',
+}
+
 // fold returns the flat form of s.
 func fold(s string) string {
 	s, _ = sanitize.String(s)
@@ -110,6 +116,9 @@ func fold(s string) string {
 			b.WriteByte('\n')
 			space = true // swallow spaces after a newline
 			continue
+		}
+		if a, ok := angleBrackets[r]; ok {
+			r = a
 		}
 		if unicode.IsSpace(r) || r == 0x2800 {
 			if !space {

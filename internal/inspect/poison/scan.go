@@ -28,6 +28,7 @@ func Scan(s Surface, c Context) Report {
 		it.addSchema(prefix+".inputSchema", t.InputSchema, true)
 		it.addSchema(prefix+".outputSchema", t.OutputSchema, false)
 		it.addSchema(prefix+".annotations", t.Annotations, false)
+		it.addExtra(prefix, t.Extra)
 		sc.checkName(it, prefix+".name", t.Name, true)
 		sc.finish(it)
 	}
@@ -43,7 +44,9 @@ func Scan(s Surface, c Context) Report {
 			it.add(ap+".title", a.Title, kindText)
 			it.add(ap+".description", a.Description, kindText)
 			it.params = append(it.params, param{name: a.Name, loc: ap, desc: a.Description + " " + a.Title, free: true})
+			it.addExtra(ap, a.Extra)
 		}
+		it.addExtra(prefix, pr.Extra)
 		sc.checkName(it, prefix+".name", pr.Name, false)
 		sc.finish(it)
 	}
@@ -55,6 +58,7 @@ func Scan(s Surface, c Context) Report {
 		it.add(prefix+".description", r.Description, kindText)
 		it.add(prefix+".uri", r.URI, kindURI)
 		it.add(prefix+".mimeType", r.MIMEType, kindName)
+		it.addExtra(prefix, r.Extra)
 		sc.finish(it)
 	}
 	for i, r := range s.ResourceTemplates {
@@ -65,6 +69,7 @@ func Scan(s Surface, c Context) Report {
 		it.add(prefix+".description", r.Description, kindText)
 		it.add(prefix+".uriTemplate", r.URITemplate, kindURI)
 		it.add(prefix+".mimeType", r.MIMEType, kindName)
+		it.addExtra(prefix, r.Extra)
 		sc.finish(it)
 	}
 	sort.SliceStable(sc.report.Findings, func(i, j int) bool {
@@ -197,6 +202,20 @@ func (it *item) addSchema(loc string, raw json.RawMessage, input bool) {
 	it.walk(loc, v, input)
 }
 
+// addExtra records every string of an item's other members (_meta, icons …), in key order.
+func (it *item) addExtra(prefix string, extra map[string]json.RawMessage) {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		loc := prefix + "." + clip(k, 64)
+		it.add(loc, k, kindName)
+		it.addSchema(loc, extra[k], false)
+	}
+}
+
 var schemaSkipKeys = map[string]bool{"type": true, "$schema": true, "$ref": true, "$id": true, "format": true, "pattern": true, "$anchor": true}
 
 func (it *item) walk(loc string, v any, input bool) {
@@ -215,6 +234,10 @@ func (it *item) walk(loc string, v any, input bool) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			val := v[k]
+			if len(k) > 24 || strings.ContainsAny(k, " \n") || !isASCII(k) {
+				// A member name that is prose, not an identifier, is read like any other text.
+				it.add(loc+"."+clip(k, 64), k, kindText)
+			}
 			if props, ok := val.(map[string]any); ok && (k == "properties" || k == "patternProperties") {
 				names := make([]string, 0, len(props))
 				for n := range props {
@@ -465,7 +488,12 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 				continue
 			}
 			if t.kind != kindURI && dataPlaceholder(u, tb) {
-				it.emit(RuleExfiltration, Medium, catExfil, t.loc, u, "URL with a placeholder for data to fill in: a ready-made exfiltration endpoint")
+				if imageURL(flat, loc[0]) {
+					// A client renders the image by itself: filling the placeholder is the whole attack.
+					it.emit(RuleExfiltration, High, catExfil|catImperative, t.loc, u, "image URL with a placeholder for data: rendering it sends the data, no click needed")
+				} else {
+					it.emit(RuleExfiltration, Medium, catExfil, t.loc, u, "URL with a placeholder for data to fill in: a ready-made exfiltration endpoint")
+				}
 				break
 			}
 		}
@@ -526,6 +554,19 @@ func dataPlaceholder(u string, tb *tables) bool {
 		if ph := u[l[0]:l[1]]; tb.reDataWord.MatchString(ph) && !resourceName(ph) {
 			return true
 		}
+	}
+	return false
+}
+
+// imageURL reports whether the URL at flat[i:] is the source of a markdown or HTML image.
+func imageURL(flat string, i int) bool {
+	before := flat[max(0, i-200):i]
+	if strings.HasSuffix(before, "](") || strings.HasSuffix(before, "]( ") {
+		j := strings.LastIndex(before, "![")
+		return j >= 0 && !strings.Contains(before[j:], "\n")
+	}
+	if k := strings.LastIndex(before, "<img"); k >= 0 && !strings.Contains(before[k:], ">") {
+		return true
 	}
 	return false
 }
