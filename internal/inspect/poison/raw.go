@@ -54,7 +54,8 @@ func (sc *scanner) rawChecks(it *item, t text) []text {
 			if r >= 0xE0020 && r <= 0xE007E {
 				tags.WriteByte(byte(r - 0xE0000))
 			}
-		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || r == 0x180E || r == 0x00AD || (r >= 0x2061 && r <= 0x2064) || r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0:
+		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || r == 0x180E || r == 0x00AD || (r >= 0x2061 && r <= 0x2064) || r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0 ||
+			r >= 0xFFF9 && r <= 0xFFFB || r >= 0x1D173 && r <= 0x1D17A || r >= 0x1BCA0 && r <= 0x1BCA3 || r >= 0x13430 && r <= 0x1343F || r == 0x2065 || r >= 0x180B && r <= 0x180F:
 			if r == 0xFEFF && i == 0 {
 				break // byte order mark at the start
 			}
@@ -346,10 +347,10 @@ func (sc *scanner) obfuscated(it *item, t text, clean string) []text {
 			out = append(out, text{loc: t.loc, s: dec, kind: kindText})
 		}
 	}
-	if strings.Count(clean, "%") >= 2 {
+	if strings.IndexByte(clean, '%') >= 0 {
 		for _, f := range strings.Fields(clean) {
 			// %XX escapes throughout, or a form-encoded phrase (words joined by + with a few escapes).
-			if n := percentEscapes(f); n < 4 && (n < 2 || strings.Count(f, "+") < 3) {
+			if n := percentEscapes(f); n < 4 && (n < 1 || strings.Count(f, "+") < 4) {
 				continue
 			}
 			dec, err := url.QueryUnescape(f)
