@@ -885,37 +885,74 @@ func (ts *textScan) obfuscated() {
 		return
 	}
 	t := ts.orig
-	if strings.IndexByte(t, '%') >= 0 {
-		decodes := 0
-		for _, f := range strings.Fields(t) {
-			if n := percentEscapes(f); n < 4 && (n < 1 || strings.Count(f, "+") < 4) {
-				continue
-			}
-			if decodes++; decodes > maxDecodes {
-				break
-			}
-			dec, err := url.QueryUnescape(f)
-			if err != nil {
-				dec, err = url.PathUnescape(f)
-			}
-			if err == nil {
-				dec = queryValues(dec)
-			}
-			if err == nil && readable([]byte(dec)) {
-				i := strings.Index(t, f)
-				ts.addHidden(dec, i, i+len(f))
-			}
+	decodes := 0
+	// Percent-encoding: each whitespace-delimited token holding an escape, once.
+	for i := 0; decodes < maxDecodes; {
+		k := strings.IndexByte(t[i:], '%')
+		if k < 0 {
+			break
+		}
+		k += i
+		from, to := k, k
+		for from > 0 && !isSpaceByte(t[from-1]) {
+			from--
+		}
+		for to < len(t) && !isSpaceByte(t[to]) {
+			to++
+		}
+		i = to
+		f := t[from:to]
+		if n := percentEscapes(f); n < 4 && (n < 1 || strings.Count(f, "+") < 4) {
+			continue
+		}
+		decodes++
+		dec, err := url.QueryUnescape(f)
+		if err != nil {
+			dec, err = url.PathUnescape(f)
+		}
+		if err == nil {
+			dec = queryValues(dec)
+		}
+		if err == nil && readable([]byte(dec)) {
+			ts.addHidden(dec, from, to)
 		}
 	}
-	if strings.Count(t, "&#") >= 4 {
-		if dec := html.UnescapeString(t); dec != t {
+	// Numeric character references: runs of at least four in a row (&#105;&#103;…).
+	for i := 0; decodes < maxDecodes; {
+		k := strings.Index(t[i:], "&#")
+		if k < 0 {
+			break
+		}
+		from := i + k
+		to, n := from, 0
+		for to+2 < len(t) && t[to] == '&' && t[to+1] == '#' {
+			e := strings.IndexByte(t[to:min(len(t), to+12)], ';')
+			if e < 0 {
+				break
+			}
+			to += e + 1
+			n++
+			for to < len(t) && t[to] == ' ' {
+				to++
+			}
+		}
+		i = max(to, from+2)
+		if n < 4 {
+			continue
+		}
+		decodes++
+		if dec := html.UnescapeString(t[from:to]); readable([]byte(dec)) {
+			ts.addHidden(dec, from, to)
+		}
+	}
+	if hasSpelledRun(t) {
+		if dec := unspell(t); dec != "" {
 			ts.addHidden(dec, 0, len(t))
 		}
 	}
-	if dec := unspell(t); dec != "" {
-		ts.addHidden(dec, 0, len(t))
-	}
 }
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
 // queryValues turns a decoded query string ("q=ignore all …&x=1") into its values, one sentence each, so
 // that a value reads as text that opens a sentence.
@@ -946,21 +983,19 @@ func isHexDigit(c byte) bool {
 }
 
 // unspell joins letters spelled out with separators: in a run of at least eight one-character pieces the
-// narrowest gap joins letters and wider gaps separate words. It returns "" when t has no such run.
+// narrowest gap joins letters and wider gaps separate words. It returns the joined runs, one a line, or
+// "" when t has none.
 func unspell(t string) string {
 	// Cheap test first: eight single letters in a row, each followed by a separator.
-	if !hasSpelledRun(t) {
-		return ""
-	}
 	rs := []rune(t)
 	isSep := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
 	single := func(i int) bool {
 		return i >= 0 && i < len(rs) && !isSep(rs[i]) && (i == 0 || isSep(rs[i-1])) && (i+1 >= len(rs) || isSep(rs[i+1]))
 	}
+	// Only the joined runs are returned: the rest of the text was read already.
 	var b strings.Builder
 	for i := 0; i < len(rs); {
 		if !single(i) {
-			b.WriteRune(rs[i])
 			i++
 			continue
 		}
@@ -968,7 +1003,7 @@ func unspell(t string) string {
 		j := i + 1
 		for {
 			k := j
-			for k < len(rs) && isSep(rs[k]) && k-j < 12 {
+			for k < len(rs) && isSep(rs[k]) && k-j < 8 {
 				k++
 			}
 			if k == j || !single(k) {
@@ -979,9 +1014,11 @@ func unspell(t string) string {
 			j = k + 1
 		}
 		if len(starts) < 8 {
-			b.WriteString(string(rs[i:j]))
 			i = j
 			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(".\n")
 		}
 		narrow := gaps[0]
 		for _, g := range gaps {
@@ -999,18 +1036,27 @@ func unspell(t string) string {
 }
 
 // hasSpelledRun reports whether t has eight ASCII letters in a row each standing alone between separators.
+// The gap between two letters is at most four bytes ("i g", "i.g", "i  -  g" is not).
 func hasSpelledRun(t string) bool {
-	run := 0
+	run, last := 0, -8
 	for i := 0; i < len(t); i++ {
 		c := t[i] | 0x20
-		alone := c >= 'a' && c <= 'z' && (i == 0 || !isAlnum(t[i-1])) && (i+1 >= len(t) || !isAlnum(t[i+1]))
-		switch {
-		case alone:
-			if run++; run >= 8 {
-				return true
+		if c < 'a' || c > 'z' {
+			if '0' <= t[i] && t[i] <= '9' || t[i] >= utf8.RuneSelf {
+				run = 0
 			}
-		case isAlnum(t[i]) || t[i] >= utf8.RuneSelf:
+			continue
+		}
+		if i+1 < len(t) && isAlnum(t[i+1]) || i > 0 && isAlnum(t[i-1]) {
 			run = 0
+			continue
+		}
+		if i-last > 5 {
+			run = 0
+		}
+		last = i
+		if run++; run >= 8 {
+			return true
 		}
 	}
 	return false

@@ -367,14 +367,15 @@ func (sc *scanner) obfuscated(it *item, t text, clean string) []text {
 			add(dec, "escape-coded")
 		}
 	}
-	lower := strings.ToLower(clean)
+	kw := sc.keywords(t.s) // memoised: analyze reads the same forms
+	lower := kw.forms.flat
 	if strings.Contains(lower, "rot13") || strings.Contains(lower, "rot-13") || strings.Contains(lower, "rot 13") || strings.Contains(lower, "caesar") {
 		add(rot13(clean), "ROT13")
 	}
 	if strings.Contains(lower, "backward") || strings.Contains(lower, "reverse") || strings.Contains(lower, "right to left") || strings.Contains(lower, "right-to-left") {
 		add(reverse(clean), "reversed")
 	}
-	if spelledOut(wordsOf(strings.ToLower(clean))) {
+	if kw.spelled {
 		if dec := unspell(clean); dec != "" {
 			add(dec, "spelled-out")
 		}

@@ -863,16 +863,20 @@ func credMention(pt *pattern, s string, words bool) (int, int, bool) {
 	if pt.also != nil && !pt.also.MatchString(s) {
 		return -1, -1, false
 	}
-	locs := pt.re.FindAllStringIndex(s, 16)
-	if locs == nil {
+	a, b := pt.find(s) // windowed: cheap when there is no match
+	if a < 0 {
 		return -1, -1, false
 	}
+	if credAccessed(s, a, b, words) {
+		return a, b, true
+	}
+	locs := pt.re.FindAllStringIndex(s, 16)
 	for _, l := range locs {
 		if credAccessed(s, l[0], l[1], words) {
 			return l[0], l[1], true
 		}
 	}
-	return locs[0][0], locs[0][1], false
+	return a, b, false
 }
 
 // credAccessed reports whether the path at s[a:b] is the object of a transfer verb.
