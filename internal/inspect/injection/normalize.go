@@ -176,6 +176,19 @@ func normalize(text string) normText {
 		}
 		r, size := utf8.DecodeRuneInString(clean[j:])
 		o := at(j)
+		if combiningMark(r) {
+			// Marks stacked on letters (strike-through overlays, stray accents) hide nothing from a
+			// model and split keywords; NFKC composes the ones that belong to a letter before this.
+			j += size
+			continue
+		}
+		if c, ok := confusables[unicode.ToLower(r)]; ok && mixedWord(clean, j, size) {
+			// A Cyrillic or Greek look-alike inside a Latin word ("ignоre"): read it as the Latin letter.
+			out = append(out, c)
+			idx = append(idx, o)
+			j += size
+			continue
+		}
 		{
 			// Most runes are already in normal form and only need lower-casing; the buffer avoids an
 			// allocation per rune.
@@ -246,4 +259,46 @@ func excerpt(s string, start, end, width int) string {
 		b = append(b, "…"...)
 	}
 	return string(b)
+}
+
+// combiningMark reports whether r is a combining diacritical mark (of the blocks used to decorate Latin
+// text); marks of other scripts (Indic vowel signs, kana voicing) are letters' parts and stay.
+func combiningMark(r rune) bool {
+	return r >= 0x300 && r <= 0x36F || r >= 0x1AB0 && r <= 0x1AFF || r >= 0x1DC0 && r <= 0x1DFF || r >= 0x20D0 && r <= 0x20FF || r >= 0xFE20 && r <= 0xFE2F
+}
+
+// confusables are the Cyrillic and Greek lower-case letters that look like Latin ones.
+var confusables = map[rune]byte{
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'м': 'm', 'н': 'h',
+	'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
+	'ӏ': 'l', 'һ': 'h', 'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o',
+	'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x', 'γ': 'y', 'ω': 'w', 'ϲ': 'c',
+}
+
+// mixedWord reports whether the word around s[j:j+size] holds an ASCII letter: a word that mixes Latin
+// letters with look-alikes is disguised Latin, while a word wholly in Cyrillic or Greek is that language.
+func mixedWord(s string, j, size int) bool {
+	for k := j - 1; k >= 0 && j-k <= 40; k-- {
+		c := s[k]
+		if c < utf8.RuneSelf {
+			if 'a' <= c|0x20 && c|0x20 <= 'z' {
+				return true
+			}
+			if c != '\'' && c != '-' {
+				break
+			}
+		}
+	}
+	for k := j + size; k < len(s) && k-j <= 40; k++ {
+		c := s[k]
+		if c < utf8.RuneSelf {
+			if 'a' <= c|0x20 && c|0x20 <= 'z' {
+				return true
+			}
+			if c != '\'' && c != '-' {
+				break
+			}
+		}
+	}
+	return false
 }

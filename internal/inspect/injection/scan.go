@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/hex"
+	"html"
 	"math"
 	"net/url"
 	"slices"
@@ -185,6 +186,7 @@ func scanText(tb *tables, text string, depth int) []Finding {
 	}
 	ts.keywords()
 	ts.encoded()
+	ts.obfuscated()
 	ts.markHidden()
 	ts.discount()
 	return dedupe(ts.findings)
@@ -619,7 +621,8 @@ func (ts *textScan) raw() {
 			if r >= 0xE0020 && r <= 0xE007E {
 				tagText = append(tagText, byte(r-0xE0000))
 			}
-		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0x180E || r == 0xFEFF && i > 0 || r >= 0x2061 && r <= 0x2064:
+		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0x180E || r == 0xFEFF && i > 0 || r >= 0x2061 && r <= 0x2064 ||
+			r >= 0xFFF9 && r <= 0xFFFB || r >= 0x1D173 && r <= 0x1D17A || r >= 0x1BCA0 && r <= 0x1BCA3 || r >= 0x13430 && r <= 0x1343F || r == 0x2065:
 			zw, zwFirst = zw+1, firstOf(zwFirst, i)
 		case r == 0x200D:
 			next, _ := utf8.DecodeRuneInString(t[i+size:])
@@ -873,6 +876,197 @@ func (ts *textScan) encoded() {
 	}
 }
 
+// obfuscated recovers text a person skims past but a model reads: percent-encoding (%69%67%6E…, or a
+// form-encoded phrase of +-joined words with a few escapes), numeric HTML entities (&#105;&#103;…) and
+// letters spelled out with separators ("i g n o r e  a l l"); it scans what it recovers as hidden text.
+// Each decoder runs only when a cheap count says it can apply.
+func (ts *textScan) obfuscated() {
+	if ts.depth >= maxDepth {
+		return
+	}
+	t := ts.orig
+	decodes := 0
+	// Percent-encoding: each whitespace-delimited token holding an escape, once.
+	for i := 0; decodes < maxDecodes; {
+		k := strings.IndexByte(t[i:], '%')
+		if k < 0 {
+			break
+		}
+		k += i
+		from, to := k, k
+		for from > 0 && !isSpaceByte(t[from-1]) {
+			from--
+		}
+		for to < len(t) && !isSpaceByte(t[to]) {
+			to++
+		}
+		i = to
+		f := t[from:to]
+		if n := percentEscapes(f); n < 4 && (n < 1 || strings.Count(f, "+") < 4) {
+			continue
+		}
+		decodes++
+		dec, err := url.QueryUnescape(f)
+		if err != nil {
+			dec, err = url.PathUnescape(f)
+		}
+		if err == nil {
+			dec = queryValues(dec)
+		}
+		if err == nil && readable([]byte(dec)) {
+			ts.addHidden(dec, from, to)
+		}
+	}
+	// Numeric character references: runs of at least four in a row (&#105;&#103;…).
+	for i := 0; decodes < maxDecodes; {
+		k := strings.Index(t[i:], "&#")
+		if k < 0 {
+			break
+		}
+		from := i + k
+		to, n := from, 0
+		for to+2 < len(t) && t[to] == '&' && t[to+1] == '#' {
+			e := strings.IndexByte(t[to:min(len(t), to+12)], ';')
+			if e < 0 {
+				break
+			}
+			to += e + 1
+			n++
+			for to < len(t) && t[to] == ' ' {
+				to++
+			}
+		}
+		i = max(to, from+2)
+		if n < 4 {
+			continue
+		}
+		decodes++
+		if dec := html.UnescapeString(t[from:to]); readable([]byte(dec)) {
+			ts.addHidden(dec, from, to)
+		}
+	}
+	if hasSpelledRun(t) {
+		if dec := unspell(t); dec != "" {
+			ts.addHidden(dec, 0, len(t))
+		}
+	}
+}
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// queryValues turns a decoded query string ("q=ignore all …&x=1") into its values, one sentence each, so
+// that a value reads as text that opens a sentence.
+func queryValues(q string) string {
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		if k, v, ok := strings.Cut(p, "="); ok && len(k) <= 24 && !strings.ContainsAny(k, " \n") {
+			parts[i] = v
+		}
+	}
+	return strings.Join(parts, ".\n")
+}
+
+// percentEscapes counts the %XX escapes of s.
+func percentEscapes(s string) int {
+	n := 0
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] == '%' && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+			n++
+			i += 2
+		}
+	}
+	return n
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unspell joins letters spelled out with separators: in a run of at least eight one-character pieces the
+// narrowest gap joins letters and wider gaps separate words. It returns the joined runs, one a line, or
+// "" when t has none.
+func unspell(t string) string {
+	// Cheap test first: eight single letters in a row, each followed by a separator.
+	rs := []rune(t)
+	isSep := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	single := func(i int) bool {
+		return i >= 0 && i < len(rs) && !isSep(rs[i]) && (i == 0 || isSep(rs[i-1])) && (i+1 >= len(rs) || isSep(rs[i+1]))
+	}
+	// Only the joined runs are returned: the rest of the text was read already.
+	var b strings.Builder
+	for i := 0; i < len(rs); {
+		if !single(i) {
+			i++
+			continue
+		}
+		starts, gaps := []int{i}, []int{}
+		j := i + 1
+		for {
+			k := j
+			for k < len(rs) && isSep(rs[k]) && k-j < 8 {
+				k++
+			}
+			if k == j || !single(k) {
+				break
+			}
+			gaps = append(gaps, k-j)
+			starts = append(starts, k)
+			j = k + 1
+		}
+		if len(starts) < 8 {
+			i = j
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(".\n")
+		}
+		narrow := gaps[0]
+		for _, g := range gaps {
+			narrow = min(narrow, g)
+		}
+		for n, st := range starts {
+			b.WriteRune(rs[st])
+			if n < len(gaps) && gaps[n] > narrow {
+				b.WriteByte(' ')
+			}
+		}
+		i = j
+	}
+	return b.String()
+}
+
+// hasSpelledRun reports whether t has eight ASCII letters in a row each standing alone between separators.
+// The gap between two letters is at most four bytes ("i g", "i.g", "i  -  g" is not).
+func hasSpelledRun(t string) bool {
+	run, last := 0, -8
+	for i := 0; i < len(t); i++ {
+		c := t[i] | 0x20
+		if c < 'a' || c > 'z' {
+			if '0' <= t[i] && t[i] <= '9' || t[i] >= utf8.RuneSelf {
+				run = 0
+			}
+			continue
+		}
+		if i+1 < len(t) && isAlnum(t[i+1]) || i > 0 && isAlnum(t[i-1]) {
+			run = 0
+			continue
+		}
+		if i-last > 5 {
+			run = 0
+		}
+		last = i
+		if run++; run >= 8 {
+			return true
+		}
+	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	l := c | 0x20
+	return 'a' <= l && l <= 'z' || '0' <= c && c <= '9'
+}
+
 func decodeBase64(run string) string {
 	trimmed := strings.TrimRight(run, "=")
 	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
@@ -892,8 +1086,8 @@ func readable(b []byte) bool {
 	printable, spaces, letters, n := 0, 0, 0, 0
 	for _, r := range string(b) {
 		n++
-		if r == ' ' {
-			spaces++
+		if r == ' ' || r >= 0x3000 && r <= 0x9FFF && n%4 == 0 {
+			spaces++ // Chinese and Japanese write no spaces: count every fourth ideograph or kana as one
 		}
 		if unicode.IsLetter(r) {
 			letters++

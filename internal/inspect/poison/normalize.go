@@ -22,6 +22,37 @@ type forms struct {
 	words string
 	// squash: words without spaces, for keywords spelled out letter by letter.
 	squash string
+	// native: for text in Cyrillic, Chinese, Japanese or Korean script, the text with escapes and
+	// invisible characters removed, NFKC, lower case, and nothing else (flat folds Cyrillic look-alikes to
+	// Latin and drops the voicing marks of kana); empty for other text.
+	native string
+}
+
+// nativeScript reports whether s holds letters of a script the native-language rules read.
+func nativeScript(s string) bool {
+	for _, r := range s {
+		if r >= 0x0400 && r <= 0x04FF || r >= 0x3040 && r <= 0x30FF || r >= 0x3400 && r <= 0x9FFF || r >= 0xAC00 && r <= 0xD7AF || r >= 0x1100 && r <= 0x11FF || r >= 0xF900 && r <= 0xFAFF {
+			return true
+		}
+	}
+	return false
+}
+
+func nativeOf(s string) string {
+	s, _ = sanitize.String(s)
+	if strings.IndexByte(s, '&') >= 0 {
+		s, _ = sanitize.String(html.UnescapeString(s))
+	}
+	s = strings.ToLower(norm.NFKC.String(s))
+	// Combining marks that NFKC could not compose (strike-through overlays, stray accents) are noise;
+	// the kana voicing marks were composed by NFKC.
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) && r != 0x3099 && r != 0x309A {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.ReplaceAll(s, "ё", "е")
 }
 
 func isASCII(s string) bool {
@@ -40,6 +71,12 @@ var confusables = map[rune]rune{
 	'ԝ': 'w', 'ɡ': 'g', 'ո': 'n', 'ս': 'u', 'ց': 'g', 'һ': 'h', 'ӏ': 'l', 'ı': 'i', 'ȷ': 'j',
 	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
 	'υ': 'u', 'χ': 'x', 'γ': 'y', 'ω': 'w', 'ϲ': 'c', 'ℓ': 'l',
+}
+
+// angleBrackets folds look-alikes of < and > that NFKC leaves alone (〈system〉, ‹important›).
+var angleBrackets = map[rune]rune{
+	'〈': '<', '〉': '>', '‹': '<', '›': '>', '⟨': '<', '⟩': '>', '《': '<', '》': '>', '˂': '<', '˃': '>',
+	'❮': '<', '❯': '>', '⟪': '<', '⟫': '>', '⦉': '<', '⦊': '>', 'ᐸ': '<', 'ᐳ': '>', '⧼': '<', '⧽': '>',
 }
 
 // fold returns the flat form of s.
@@ -79,6 +116,9 @@ func fold(s string) string {
 			b.WriteByte('\n')
 			space = true // swallow spaces after a newline
 			continue
+		}
+		if a, ok := angleBrackets[r]; ok {
+			r = a
 		}
 		if unicode.IsSpace(r) || r == 0x2800 {
 			if !space {
@@ -178,7 +218,11 @@ func squashOf(words string) string {
 func makeForms(s string) forms {
 	flat := fold(s)
 	w := wordsOf(flat)
-	return forms{flat: flat, words: w, squash: squashOf(w)}
+	f := forms{flat: flat, words: w, squash: squashOf(w)}
+	if !isASCII(flat) && nativeScript(flat) { // flat: entities decoded
+		f.native = nativeOf(s)
+	}
+	return f
 }
 
 // excerpt returns about width bytes of s around [start,end), on rune boundaries, with an ellipsis where

@@ -38,7 +38,7 @@ type tokenRule struct {
 	maxGap  int
 }
 
-const transferVerbSpec = "include|including|pass|passing|put|putting|provide|providing|add|adding|attach|attaching|append|appending|insert|inserting|send|sending|forward|forwarding|upload|uploading|share|sharing|paste|pasting|embed|embedding|copy|copying|leak|dump|dumping|collect|collecting|gather|gathering|extract|extracting|summarise|summarize|summarising|summarizing|repeat|repeating|fill|filling|store|storing|transmit|transmitting|report|reporting|read|reading|post|posting|submit|submitting|mirror|mirroring|pull|grab|harvest|exfiltrate|steal|return|returning|output|print|reveal|echo"
+const transferVerbSpec = "relay|relaying|include|including|pass|passing|put|putting|provide|providing|add|adding|attach|attaching|append|appending|insert|inserting|send|sending|forward|forwarding|upload|uploading|share|sharing|paste|pasting|embed|embedding|copy|copying|leak|dump|dumping|collect|collecting|gather|gathering|extract|extracting|summarise|summarize|summarising|summarizing|repeat|repeating|fill|filling|store|storing|transmit|transmitting|report|reporting|read|reading|post|posting|submit|submitting|mirror|mirroring|pull|grab|harvest|exfiltrate|steal|return|returning|output|print|reveal|echo"
 
 // buildDataRequestRules returns the data-request token rules (buildTables calls it once, on first use).
 func buildDataRequestRules() []tokenRule {
@@ -50,16 +50,25 @@ func buildDataRequestRules() []tokenRule {
 				phraseOf("entire|full|whole|complete|previous|prior|all|earlier|recent|last|past conversation|conversations|chat|chats|messages|prompts|context|dialog|dialogue|history|exchange|interactions"),
 				phraseOf("entire|full|whole|complete|previous|prior|all|earlier|recent|last|past user|tool messages|results|outputs|prompts"),
 				phraseOf("conversation|chat|message|prompt|dialog|dialogue history|log|logs|transcript"),
-				phraseOf("system prompt|message|instructions"),
-				phraseOf("your|the hidden|initial|system instructions"),
 				phraseOf("everything you know|can|have|remember|see"),
 				phraseOf("everything the assistant|model knows|can|has|remembers"),
+				phraseOf("anything|everything|whatever|all the user|human|users says|said|writes|wrote|types|typed|mentions|mentioned|asks|asked|shares|shared|tells"),
+				phraseOf("anything|everything|whatever user|human|they|he|she says|said|writes|wrote|types|typed|mentions|mentioned|asks|asked|shares|shared|tells"),
+			},
+		},
+		{
+			// The system prompt: a protected target, like a secret.
+			verbs:  slotOf(transferVerbSpec),
+			maxGap: 6,
+			targets: []phrase{
+				phraseOf("system prompt|message|instructions"),
+				phraseOf("your|the hidden|initial|system instructions"),
 			},
 		},
 		{
 			verbs:  slotOf(transferVerbSpec),
 			maxGap: 8,
-			dets:   slotOf("your|user|users|s|all|any|available|stored|saved|every|their|my|current"),
+			dets:   slotOf("your|user|users|s|all|any|available|stored|saved|every|their|my|current|whatever|these|those"),
 			targets: []phrase{
 				phraseOf("api|access|secret|private|auth|bearer|session|refresh|oauth key|keys|token|tokens"),
 				phraseOf("password|passwords|credentials|secret|secrets|cookies"),
@@ -68,6 +77,21 @@ func buildDataRequestRules() []tokenRule {
 				phraseOf("env vars|var"),
 				phraseOf("verification|otp|2fa|mfa|login|security code|codes|pin|pins|passcode|passcodes"),
 				phraseOf("one time code|codes|passcode|passcodes|password|passwords"),
+				phraseOf("passport|ssn|iban|cvv|cvc number|numbers|details|data"),
+				phraseOf("social security number|numbers"),
+				phraseOf("credit|debit|bank card|account number|numbers|details"),
+				phraseOf("date of birth"),
+				phraseOf("driver s license|licence"),
+			},
+		},
+		{
+			// Environment variables and the whole of a secret store need no determiner: "print the
+			// environment variables", "dump the keychain".
+			verbs:  slotOf(transferVerbSpec),
+			maxGap: 4,
+			targets: []phrase{
+				phraseOf("environment|env variables|vars"),
+				phraseOf("keychain|keyring|vault|wallet contents|entries|items|secrets"),
 			},
 		},
 	}
@@ -94,7 +118,7 @@ func tokens(words string) (toks []string, spans [][2]int) {
 // find returns the byte range in words of the first verb…target match, or -1, -1.
 func (r *tokenRule) find(toks []string, spans [][2]int) (int, int) {
 	for i, t := range toks {
-		if !r.verbs[t] {
+		if !r.verbs[t] || negatedToken(toks, i) {
 			continue
 		}
 		for j := i + 1; j <= i+1+r.maxGap && j < len(toks); j++ {
@@ -128,6 +152,21 @@ func (r *tokenRule) hasDet(toks []string, verb, target int) bool {
 	for d := max(verb+1, target-3); d < target; d++ {
 		if r.dets[toks[d]] {
 			return true
+		}
+	}
+	return false
+}
+
+// negatedToken reports whether toks[i] follows a negation ("do not include", "never send", "don t pass").
+func negatedToken(toks []string, i int) bool {
+	for j := i - 1; j >= 0 && j >= i-2; j-- {
+		switch toks[j] {
+		case "not", "never", "dont", "avoid", "without", "nor":
+			return true
+		case "t":
+			if j > 0 && (toks[j-1] == "don" || toks[j-1] == "doesn" || toks[j-1] == "shouldn" || toks[j-1] == "mustn") {
+				return true
+			}
 		}
 	}
 	return false

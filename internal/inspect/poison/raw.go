@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,7 +54,8 @@ func (sc *scanner) rawChecks(it *item, t text) []text {
 			if r >= 0xE0020 && r <= 0xE007E {
 				tags.WriteByte(byte(r - 0xE0000))
 			}
-		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || r == 0x180E || r == 0x00AD || (r >= 0x2061 && r <= 0x2064) || r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0:
+		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || r == 0x180E || r == 0x00AD || (r >= 0x2061 && r <= 0x2064) || r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0 ||
+			r >= 0xFFF9 && r <= 0xFFFB || r >= 0x1D173 && r <= 0x1D17A || r >= 0x1BCA0 && r <= 0x1BCA3 || r >= 0x13430 && r <= 0x1343F || r == 0x2065 || r >= 0x180B && r <= 0x180F:
 			if r == 0xFEFF && i == 0 {
 				break // byte order mark at the start
 			}
@@ -329,7 +332,177 @@ func (sc *scanner) encoded(it *item, t text) []text {
 		it.emit(RuleEncodedPayload, Low, 0, t.loc, "decoded: "+string(b), "hex text that decodes to readable prose; its content is scanned too")
 		out = append(out, text{loc: t.loc, s: string(b), kind: kindText})
 	}
+	return append(out, sc.obfuscated(it, t, clean)...)
+}
+
+// obfuscated recovers text written so that a person skims past it but a model reads it: percent-encoding
+// (%69%67%6E…, or a query string's + and %2C), \u and \x escapes, ROT13 and reversed text (when the text
+// says so: a model needs to be told), and words spelled out letter by letter ("i g n o r e  a l l").
+// What it recovers is scanned as hidden text.
+func (sc *scanner) obfuscated(it *item, t text, clean string) []text {
+	var out []text
+	add := func(dec, how string) {
+		if printableText(dec) {
+			it.emit(RuleEncodedPayload, Low, 0, t.loc, "decoded: "+dec, how+" text that decodes to readable prose; its content is scanned too")
+			out = append(out, text{loc: t.loc, s: dec, kind: kindText})
+		}
+	}
+	if strings.IndexByte(clean, '%') >= 0 {
+		for _, f := range strings.Fields(clean) {
+			// %XX escapes throughout, or a form-encoded phrase (words joined by + with a few escapes).
+			if n := percentEscapes(f); n < 4 && (n < 1 || strings.Count(f, "+") < 4) {
+				continue
+			}
+			dec, err := url.QueryUnescape(f)
+			if err != nil {
+				dec, err = url.PathUnescape(f)
+			}
+			if err == nil {
+				add(dec, "percent-encoded")
+			}
+		}
+	}
+	if strings.Count(clean, `\u`)+strings.Count(clean, `\x`)+strings.Count(clean, `\U`) >= 4 {
+		if dec, ok := unescapeCodes(clean); ok {
+			add(dec, "escape-coded")
+		}
+	}
+	kw := sc.keywords(t.s) // memoised: analyze reads the same forms
+	lower := kw.forms.flat
+	if strings.Contains(lower, "rot13") || strings.Contains(lower, "rot-13") || strings.Contains(lower, "rot 13") || strings.Contains(lower, "caesar") {
+		add(rot13(clean), "ROT13")
+	}
+	if strings.Contains(lower, "backward") || strings.Contains(lower, "reverse") || strings.Contains(lower, "right to left") || strings.Contains(lower, "right-to-left") {
+		add(reverse(clean), "reversed")
+	}
+	if kw.spelled {
+		if dec := unspell(clean); dec != "" {
+			add(dec, "spelled-out")
+		}
+	}
 	return out
+}
+
+// percentEscapes counts the %XX escapes of s.
+func percentEscapes(s string) int {
+	n := 0
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] == '%' && isHexByte(s[i+1]) && isHexByte(s[i+2]) {
+			n++
+			i += 2
+		}
+	}
+	return n
+}
+
+// unescapeCodes decodes \uXXXX, \UXXXXXXXX and \xXX escapes (the bytes of \x runs as UTF-8).
+func unescapeCodes(s string) (string, bool) {
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(s); {
+		if s[i] == '\\' && i+1 < len(s) {
+			n := map[byte]int{'u': 4, 'U': 8, 'x': 2}[s[i+1]]
+			if n > 0 && i+2+n <= len(s) {
+				if v, err := strconv.ParseUint(s[i+2:i+2+n], 16, 32); err == nil {
+					if n == 2 {
+						b.WriteByte(byte(v))
+					} else {
+						b.WriteRune(rune(v))
+					}
+					i += 2 + n
+					changed = true
+					continue
+				}
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String(), changed
+}
+
+func rot13(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return 'a' + (r-'a'+13)%26
+		case r >= 'A' && r <= 'Z':
+			return 'A' + (r-'A'+13)%26
+		}
+		return r
+	}, s)
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+// unspell joins letters spelled out with separators ("i g n o r e  a l l", "i.g.n.o.r.e a.l.l"): in a run
+// of one-character pieces, the narrowest gap joins letters and wider gaps separate words. It returns ""
+// when s has no run of at least six such pieces.
+func unspell(s string) string {
+	rs := []rune(s)
+	isSep := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	var b strings.Builder
+	joined := false
+	for i := 0; i < len(rs); {
+		if !single(rs, i) {
+			b.WriteRune(rs[i])
+			i++
+			continue
+		}
+		// Collect the run: single, gap, single, gap, …
+		starts, gaps := []int{i}, []int{}
+		j := i + 1
+		for {
+			k := j
+			for k < len(rs) && isSep(rs[k]) && k-j < 12 {
+				k++
+			}
+			if k == j || k >= len(rs) || !single(rs, k) {
+				break
+			}
+			gaps = append(gaps, k-j)
+			starts = append(starts, k)
+			j = k + 1
+		}
+		if len(starts) < 6 {
+			b.WriteString(string(rs[i:j]))
+			i = j
+			continue
+		}
+		narrow := gaps[0]
+		for _, g := range gaps {
+			narrow = min(narrow, g)
+		}
+		for n, st := range starts {
+			b.WriteRune(rs[st])
+			if n < len(gaps) && gaps[n] > narrow {
+				b.WriteByte(' ')
+			}
+		}
+		joined = true
+		i = j
+	}
+	if !joined {
+		return ""
+	}
+	return b.String()
+}
+
+// single reports whether rs[i] is a letter or digit standing alone between separators (or text ends).
+func single(rs []rune, i int) bool {
+	if !unicode.IsLetter(rs[i]) && !unicode.IsDigit(rs[i]) {
+		return false
+	}
+	sep := func(j int) bool {
+		return j < 0 || j >= len(rs) || !unicode.IsLetter(rs[j]) && !unicode.IsDigit(rs[j])
+	}
+	return sep(i-1) && sep(i+1)
 }
 
 func isBase64Byte(c byte) bool {

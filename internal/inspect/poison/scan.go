@@ -28,6 +28,7 @@ func Scan(s Surface, c Context) Report {
 		it.addSchema(prefix+".inputSchema", t.InputSchema, true)
 		it.addSchema(prefix+".outputSchema", t.OutputSchema, false)
 		it.addSchema(prefix+".annotations", t.Annotations, false)
+		it.addExtra(prefix, t.Extra)
 		sc.checkName(it, prefix+".name", t.Name, true)
 		sc.finish(it)
 	}
@@ -43,7 +44,9 @@ func Scan(s Surface, c Context) Report {
 			it.add(ap+".title", a.Title, kindText)
 			it.add(ap+".description", a.Description, kindText)
 			it.params = append(it.params, param{name: a.Name, loc: ap, desc: a.Description + " " + a.Title, free: true})
+			it.addExtra(ap, a.Extra)
 		}
+		it.addExtra(prefix, pr.Extra)
 		sc.checkName(it, prefix+".name", pr.Name, false)
 		sc.finish(it)
 	}
@@ -55,6 +58,7 @@ func Scan(s Surface, c Context) Report {
 		it.add(prefix+".description", r.Description, kindText)
 		it.add(prefix+".uri", r.URI, kindURI)
 		it.add(prefix+".mimeType", r.MIMEType, kindName)
+		it.addExtra(prefix, r.Extra)
 		sc.finish(it)
 	}
 	for i, r := range s.ResourceTemplates {
@@ -65,6 +69,7 @@ func Scan(s Surface, c Context) Report {
 		it.add(prefix+".description", r.Description, kindText)
 		it.add(prefix+".uriTemplate", r.URITemplate, kindURI)
 		it.add(prefix+".mimeType", r.MIMEType, kindName)
+		it.addExtra(prefix, r.Extra)
 		sc.finish(it)
 	}
 	sort.SliceStable(sc.report.Findings, func(i, j int) bool {
@@ -113,8 +118,8 @@ type item struct {
 	params             []param
 	cats               category
 	findings           []Finding
-	seen               map[string]bool
-	hiddenInstr        bool // an instruction was found inside hidden text
+	seen               map[string]int // rule and location -> index in findings
+	hiddenInstr        bool           // an instruction was found inside hidden text
 }
 
 type scanner struct {
@@ -173,7 +178,7 @@ func specificName(n string) bool {
 }
 
 func (sc *scanner) newItem(prefix, kind, name string) *item {
-	return &item{prefix: prefix, kind: kind, name: name, seen: map[string]bool{}}
+	return &item{prefix: prefix, kind: kind, name: name, seen: map[string]int{}}
 }
 
 func (it *item) add(loc, s string, kind textKind) {
@@ -197,6 +202,20 @@ func (it *item) addSchema(loc string, raw json.RawMessage, input bool) {
 	it.walk(loc, v, input)
 }
 
+// addExtra records every string of an item's other members (_meta, icons …), in key order.
+func (it *item) addExtra(prefix string, extra map[string]json.RawMessage) {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		loc := prefix + "." + clip(k, 64)
+		it.add(loc, k, kindName)
+		it.addSchema(loc, extra[k], false)
+	}
+}
+
 var schemaSkipKeys = map[string]bool{"type": true, "$schema": true, "$ref": true, "$id": true, "format": true, "pattern": true, "$anchor": true}
 
 func (it *item) walk(loc string, v any, input bool) {
@@ -215,6 +234,10 @@ func (it *item) walk(loc string, v any, input bool) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			val := v[k]
+			if len(k) > 24 || strings.ContainsAny(k, " \n") || !isASCII(k) {
+				// A member name that is prose, not an identifier, is read like any other text.
+				it.add(loc+"."+clip(k, 64), k, kindText)
+			}
 			if props, ok := val.(map[string]any); ok && (k == "properties" || k == "patternProperties") {
 				names := make([]string, 0, len(props))
 				for n := range props {
@@ -275,10 +298,14 @@ func schemaParam(name, loc string, v any) param {
 func (it *item) emit(id string, sev Severity, cat category, loc, evidence, msg string) {
 	it.cats |= cat
 	key := id + "\x00" + loc
-	if it.seen[key] {
+	if i, ok := it.seen[key]; ok {
+		// One finding per rule and location, with the strongest severity any of its matches had.
+		if f := &it.findings[i]; sev > f.Severity {
+			f.Severity, f.Evidence, f.Message = sev, clip(evidence, 160), msg
+		}
 		return
 	}
-	it.seen[key] = true
+	it.seen[key] = len(it.findings)
 	it.findings = append(it.findings, Finding{RuleID: id, Severity: sev, Location: loc, Evidence: clip(evidence, 160), Message: msg})
 }
 
@@ -310,16 +337,26 @@ func (sc *scanner) analyze(it *item, t text, hidden bool) {
 	for _, h := range kw.hits {
 		r := sc.tb.textRules[h.rule]
 		sev, msg := r.sev, r.msg
+		if h.weak {
+			sev, msg = Low, r.msg+" (mentioned, not read or sent)"
+		}
 		if hidden {
 			msg += " (in hidden text)"
 			if sev < High {
 				sev = High
 			}
 		}
-		it.emit(r.id, sev, r.cat, t.loc, h.evidence, msg)
+		cat := r.cat
+		if h.secret || r.id == RuleCredentialPath && r.sev == Medium && !h.weak {
+			cat |= catCred | catCredRead
+		}
+		it.emit(r.id, sev, cat, t.loc, h.evidence, msg)
 	}
 	for _, qi := range kw.squash {
 		q := squashRules[qi]
+		if !kw.spelled || hasRule(sc.tb, kw.hits, q.id) {
+			continue // the phrase is readable as it is; its own rule judged it
+		}
 		it.emit(q.id, q.sev, q.cat, t.loc, q.needle, q.msg)
 	}
 	sc.exfil(it, t, f)
@@ -339,11 +376,16 @@ type keywordResult struct {
 	forms  forms
 	hits   []keywordHit
 	squash []int // indexes into squashRules
+	// spelled: the text spells words out in pieces (six or more one- or two-letter tokens in a row), the
+	// only case where the squash rules say something the others did not.
+	spelled bool
 }
 
 type keywordHit struct {
 	rule     int // index into textRules
 	evidence string
+	weak     bool // a credential path merely mentioned: low instead of the rule's severity
+	secret   bool // a data request for secrets
 }
 
 func (sc *scanner) keywords(s string) *keywordResult {
@@ -366,8 +408,13 @@ func (sc *scanner) keywords(s string) *keywordResult {
 	for ri := range tb.textRules {
 		r := &tb.textRules[ri]
 		in := f.flat
-		if r.form == onWords {
+		switch r.form {
+		case onWords:
 			in = f.words
+		case onNative:
+			if in = f.native; in == "" {
+				continue
+			}
 		}
 		for pi := range r.pats {
 			pt := &r.pats[pi]
@@ -376,6 +423,16 @@ func (sc *scanner) keywords(s string) *keywordResult {
 					continue
 				}
 			} else if !pt.triggered(in) {
+				continue
+			}
+			if r.id == RuleCredentialPath && r.sev == Medium {
+				// A credential path is read or sent in an attack, and merely named by the tools that use
+				// it (an SSH client's default key, an AWS CLI's credentials file): medium only when a
+				// transfer verb reaches it.
+				if a, b, accessed := credMention(pt, in, r.form == onWords); a >= 0 {
+					res.hits = append(res.hits, keywordHit{rule: ri, evidence: excerpt(in, a, b, 120), weak: !accessed})
+					break
+				}
 				continue
 			}
 			if a, b := pt.find(in); a >= 0 {
@@ -388,11 +445,13 @@ func (sc *scanner) keywords(s string) *keywordResult {
 		toks, spans := tokens(f.words)
 		for i := range tb.dataRequestRules {
 			if a, b := tb.dataRequestRules[i].find(toks, spans); a >= 0 {
-				res.hits = append(res.hits, keywordHit{rule: tb.dataRequestRule, evidence: excerpt(f.words, a, b, 120)})
+				// The first token rule asks for conversation; the others for secrets, a credential target.
+				res.hits = append(res.hits, keywordHit{rule: tb.dataRequestRule, evidence: excerpt(f.words, a, b, 120), secret: i > 0})
 				break
 			}
 		}
 	}
+	res.spelled = spelledOut(f.words)
 	for qi, q := range squashRules {
 		if strings.Contains(f.squash, q.needle) {
 			res.squash = append(res.squash, qi)
@@ -400,6 +459,15 @@ func (sc *scanner) keywords(s string) *keywordResult {
 	}
 	sc.memo[key] = res
 	return res
+}
+
+func hasRule(tb *tables, hits []keywordHit, id string) bool {
+	for _, h := range hits {
+		if tb.textRules[h.rule].id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func hasHit(hits []keywordHit, rule int) bool {
@@ -419,8 +487,13 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 			if host := urlHost(u); exampleDomain(host) {
 				continue
 			}
-			if tb.reURLTemplate.MatchString(u) && t.kind != kindURI {
-				it.emit(RuleExfiltration, Medium, catExfil, t.loc, u, "URL with a placeholder for data to fill in: a ready-made exfiltration endpoint")
+			if t.kind != kindURI && dataPlaceholder(u, tb) {
+				if imageURL(flat, loc[0]) {
+					// A client renders the image by itself: filling the placeholder is the whole attack.
+					it.emit(RuleExfiltration, High, catExfil|catImperative, t.loc, u, "image URL with a placeholder for data: rendering it sends the data, no click needed")
+				} else {
+					it.emit(RuleExfiltration, Medium, catExfil, t.loc, u, "URL with a placeholder for data to fill in: a ready-made exfiltration endpoint")
+				}
 				break
 			}
 		}
@@ -435,7 +508,7 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 		for _, loc := range tb.reEmail.FindAllStringIndex(flat, 8) {
 			addr := flat[loc[0]:loc[1]]
 			host := addr[strings.IndexByte(addr, '@')+1:]
-			if exampleDomain(host) || strings.HasSuffix(host, ".png") || strings.HasSuffix(host, ".js") {
+			if exampleDomain(host) || strings.HasSuffix(host, ".png") || strings.HasSuffix(host, ".js") || givenAsExample(flat, loc[0]) {
 				continue
 			}
 			from := max(0, loc[0]-120)
@@ -453,7 +526,7 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 					digits++
 				}
 			}
-			if digits < 9 {
+			if digits < 9 || givenAsExample(flat, loc[0]) {
 				continue
 			}
 			from := max(0, loc[0]-120)
@@ -463,6 +536,62 @@ func (sc *scanner) exfil(it *item, t text, f forms) {
 			}
 		}
 	}
+}
+
+// dataPlaceholder reports whether URL u has a placeholder for data to fill in: any placeholder in its query
+// or fragment, or one in its path whose name says data (…/{conversation}, …/${secret}). Path placeholders
+// that name REST resources (/repos/{owner}/{repo}) are ordinary API documentation.
+func dataPlaceholder(u string, tb *tables) bool {
+	locs := tb.reURLTemplate.FindAllStringIndex(u, 8)
+	if locs == nil {
+		return false
+	}
+	q := strings.IndexAny(u, "?#")
+	for _, l := range locs {
+		if q >= 0 && l[0] >= q {
+			return true
+		}
+		if ph := u[l[0]:l[1]]; tb.reDataWord.MatchString(ph) && !resourceName(ph) {
+			return true
+		}
+	}
+	return false
+}
+
+// imageURL reports whether the URL at flat[i:] is the source of a markdown or HTML image.
+func imageURL(flat string, i int) bool {
+	before := flat[max(0, i-200):i]
+	if strings.HasSuffix(before, "](") || strings.HasSuffix(before, "]( ") {
+		j := strings.LastIndex(before, "![")
+		return j >= 0 && !strings.Contains(before[j:], "\n")
+	}
+	if k := strings.LastIndex(before, "<img"); k >= 0 && !strings.Contains(before[k:], ">") {
+		return true
+	}
+	return false
+}
+
+// givenAsExample reports whether the address or number at flat[i:] is introduced as an example of a
+// format ("e.g. +14155550123", "for example bob@…").
+func givenAsExample(flat string, i int) bool {
+	before := strings.TrimRight(flat[max(0, i-16):i], " (:")
+	for _, w := range []string{"e.g.", "e.g", "eg.", "for example", "for instance", "such as", "like", "i.e."} {
+		if strings.HasSuffix(before, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceName reports whether a placeholder names a resource identifier ({note_id}, {channel_name}).
+func resourceName(ph string) bool {
+	ph = strings.TrimRight(ph, "}>]")
+	for _, suf := range []string{"id", "ids", "name", "slug", "number", "num", "uuid"} {
+		if strings.HasSuffix(ph, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 // benignSendURL recognises documentation wording such as "see https://…" that the send-verb pattern
@@ -695,6 +824,8 @@ func (sc *scanner) combine(it *item) {
 		sev, why = High, append(why, "text hidden from the user", "instruction or data target")
 	case has(catShadow) && has(catExfil|catConceal|catOverride|catTag|catShadowRedef):
 		sev, why = High, append(why, "mentions another server's tool", "redefinition, strong instruction or sink")
+	case has(catCredRead) && sink:
+		sev, why = High, append(why, "credential read or secrets requested", "parameter or exfiltration sink")
 	case has(catDataReq) && has(catExfil):
 		sev, why = High, append(why, "request for data", "exfiltration sink")
 	case has(catImperative|catPrecond|catShadowRedef) && has(catExfil):
@@ -722,4 +853,110 @@ func (sc *scanner) combine(it *item) {
 		Evidence: strings.Join(why, " + "),
 		Message:  fmt.Sprintf("%s combines %s: likely tool poisoning", it.kind, strings.Join(why, ", ")),
 	})
+}
+
+// credMention finds the credential-path matches of pt in s and reports the first one's range and whether
+// any match is accessed: a transfer verb ("read", "cat", "send", "contents of" …) stands shortly before
+// it in the same sentence, not right after a negation. words says s is the words form (no punctuation,
+// so the look-back is a few words); otherwise s is the flat form.
+func credMention(pt *pattern, s string, words bool) (int, int, bool) {
+	if pt.also != nil && !pt.also.MatchString(s) {
+		return -1, -1, false
+	}
+	a, b := pt.find(s) // windowed: cheap when there is no match
+	if a < 0 {
+		return -1, -1, false
+	}
+	if credAccessed(s, a, b, words) {
+		return a, b, true
+	}
+	locs := pt.re.FindAllStringIndex(s, 16)
+	for _, l := range locs {
+		if credAccessed(s, l[0], l[1], words) {
+			return l[0], l[1], true
+		}
+	}
+	return a, b, false
+}
+
+// credAccessed reports whether the path at s[a:b] is the object of a transfer verb.
+func credAccessed(s string, a, b int, words bool) bool {
+	from := max(0, a-credLookBack)
+	back := s[from:a]
+	if !words {
+		// Same sentence: after the last ". ", newline or ";".
+		for _, stop := range []string{". ", "\n", "; ", "! ", "? "} {
+			if i := strings.LastIndex(back, stop); i >= 0 {
+				back = back[i+len(stop):]
+			}
+		}
+	}
+	toks := strings.FieldsFunc(back, func(r rune) bool { return !isWordRune(r) })
+	for i := len(toks) - 1; i >= 0 && i >= len(toks)-credLookWords; i-- {
+		if !credVerbs[toks[i]] {
+			continue
+		}
+		// A negation earlier in the sentence ("never run commands that read … (for example cat
+		// ~/.ssh/id_rsa)") makes it a warning; the path still counts as a target.
+		neg := false
+		for j := i - 1; j >= 0; j-- {
+			if credNegations[toks[j]] {
+				neg = true
+			}
+		}
+		if !neg {
+			return true
+		}
+	}
+	// "~/.ssh/id_rsa's contents", "~/.aws/credentials and pass it …"
+	after := s[b:min(len(s), b+40)]
+	return strings.Contains(after, "content") || strings.Contains(after, " pass it") || strings.Contains(after, " send it") ||
+		strings.Contains(after, " include it") || strings.Contains(after, " attach it") || strings.Contains(after, " copy it")
+}
+
+const (
+	credLookBack  = 120 // bytes before a credential path where its verb may stand
+	credLookWords = 12  // … and at most this many words
+)
+
+var credVerbs = setOf("read", "reads", "reading", "cat", "open", "opens", "opening", "load", "loads", "loading",
+	"include", "including", "pass", "passing", "send", "sending", "copy", "copying", "upload", "uploading",
+	"attach", "attaching", "paste", "pasting", "provide", "providing", "share", "sharing", "dump", "dumping",
+	"print", "printing", "forward", "forwarding", "extract", "extracting", "collect", "collecting", "grab",
+	"post", "posting", "exfiltrate", "steal", "contents", "content", "embed", "append", "insert", "fetch",
+	"fetching", "output", "echo", "encode", "base64", "transmit", "leak", "supply", "supplying", "submit",
+	"gather", "harvest", "retrieve", "retrieving", "lis", "lisez", "lire", "lies", "lese", "lesen", "lee", "leer",
+	"leggi", "leggere", "leia", "ler", "envoie", "envoyez", "sende", "senden", "envia", "enviar", "invia", "inviare",
+	"cp", "scp", "curl", "xxd")
+
+var credNegations = setOf("not", "never", "dont", "avoid", "refuse", "without", "no", "nor", "cannot", "t")
+
+func setOf(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// spelledOut reports whether the words form has six or more tokens of one or two characters in a row.
+func spelledOut(words string) bool {
+	run, tok := 0, 0
+	for i := 0; i < len(words); i++ {
+		if words[i] != ' ' {
+			tok++
+			continue
+		}
+		if tok > 0 {
+			if tok <= 2 {
+				if run++; run >= 6 {
+					return true
+				}
+			} else {
+				run = 0
+			}
+		}
+		tok = 0
+	}
+	return false
 }

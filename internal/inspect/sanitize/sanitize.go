@@ -41,6 +41,18 @@ func IsInvisible(r rune) bool {
 		return true
 	case r >= 0xE0100 && r <= 0xE01EF: // variation selectors supplement
 		return true
+	case r >= 0x180B && r <= 0x180F: // Mongolian free variation selectors and vowel separator
+		return true
+	case r >= 0xFFF9 && r <= 0xFFFB: // interlinear annotation anchor, separator, terminator
+		return true
+	case r >= 0x1D173 && r <= 0x1D17A: // musical symbol begin/end beam, tie, slur, phrase (format)
+		return true
+	case r >= 0x1BCA0 && r <= 0x1BCA3: // shorthand format controls
+		return true
+	case r >= 0x13430 && r <= 0x1343F: // Egyptian hieroglyph format controls
+		return true
+	case r == 0x2065: // default-ignorable, unassigned in the invisible-operator block
+		return true
 	}
 	switch r {
 	case 0xFEFF, 0x00AD, 0x034F, 0x061C, 0x180E, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x17B4, 0x17B5:

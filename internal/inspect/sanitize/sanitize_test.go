@@ -38,6 +38,7 @@ func TestString(t *testing.T) {
 		{"zero width", "ig\u200bnore\u200c \u200dall\u2060\ufeff", "ignore all", true},
 		{"bidi controls", "abc\u202edcba\u202c \u2066x\u2069", "abcdcba x", true},
 		{"variation selectors without emoji", "a\ufe00\ufe01\U000E0100b", "ab", true},
+		{"other invisible format characters", "ig\ufff9no\U0001D173re \u180bal\U0001BCA0l\U00013430 \u2065x", "ignore all x", true},
 		{"selector chain after emoji", "\U0001F600\ufe0f\U000E0101\U000E0102", "\U0001F600", true},
 		{"soft hyphen and hangul filler", "pass\u00adword\u3164", "password", true},
 		{"invalid utf8", "a\x9bb", "a\ufffdb", true},
