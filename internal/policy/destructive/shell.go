@@ -1905,7 +1905,7 @@ func looksLikeShell(s string) bool {
 					if shellSniffCommands[name] || strings.HasPrefix(name, "mkfs") {
 						found = true
 					}
-				} else if len(x.Args[0].Parts) > 0 {
+				} else if obfuscatedName(x) {
 					// Quoted or expanded command names are themselves a sign.
 					found = true
 				}
@@ -1916,6 +1916,23 @@ func looksLikeShell(s string) bool {
 		return true
 	})
 	return found
+}
+
+// obfuscatedName reports whether a call's command word is quoted (r”m,
+// "rm") or expanded ($x -rf /, $(echo rm)). A lone "$user" (a Mongo field
+// path, a template variable) and glob-like text such as 2*(3+4) are not.
+func obfuscatedName(x *syntax.CallExpr) bool {
+	for _, part := range x.Args[0].Parts {
+		switch part.(type) {
+		case *syntax.SglQuoted, *syntax.DblQuoted, *syntax.CmdSubst:
+			return true
+		case *syntax.ParamExp:
+			if len(x.Args) > 1 || len(x.Args[0].Parts) > 1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func ai(args []shWord) argInfo { return argInfo{args: args} }
