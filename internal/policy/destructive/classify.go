@@ -618,7 +618,16 @@ var (
 // themselves ask: a destructive option set to true, an action whose value is
 // a destructive verb, a resource made public, or a MongoDB command document.
 func (c *classifier) inspectOption(p, key string, v *jnode, parent *jnode) {
-	words := splitName(key)
+	var words []string
+	switch v.kind {
+	case 'b':
+		words = splitName(key)
+	case 's':
+		// Only a few keys matter for strings; avoid splitting every key.
+		if key == "$out" || key == "drop" || key == "delete" || containsFoldAny(key, "visibility") || actionKeySuffix(key) {
+			words = splitName(key)
+		}
+	}
 	switch v.kind {
 	case 'b':
 		if c.facts.Tool.Read {
@@ -678,6 +687,16 @@ func (c *classifier) inspectOption(p, key string, v *jnode, parent *jnode) {
 			c.addNoSQL(p, "drop", "$out")
 		}
 	}
+}
+
+// actionKeySuffix reports whether key ends with one of actionKeys (any case).
+func actionKeySuffix(key string) bool {
+	for k := range actionKeys {
+		if len(key) >= len(k) && strings.EqualFold(key[len(key)-len(k):], k) {
+			return true
+		}
+	}
+	return false
 }
 
 // mongoCommandDoc reports whether o looks like a MongoDB database command

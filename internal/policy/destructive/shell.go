@@ -1918,7 +1918,7 @@ func looksLikeShell(s string) bool {
 	return found
 }
 
-// obfuscatedName reports whether a call's command word is quoted (r”m,
+// obfuscatedName reports whether a call's command word is quoted (r""m,
 // "rm") or expanded ($x -rf /, $(echo rm)). A lone "$user" (a Mongo field
 // path, a template variable) and glob-like text such as 2*(3+4) are not.
 func obfuscatedName(x *syntax.CallExpr) bool {

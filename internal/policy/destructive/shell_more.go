@@ -584,7 +584,7 @@ func lowerVals(ws []shWord) []string {
 // mongoOps returns the destructive MongoDB operations called in a mongo shell
 // script or driver code: deleteMany, drop, dropDatabase, $out, …
 func mongoOps(code string) []string {
-	if !strings.ContainsAny(code, "(:") {
+	if !strings.ContainsAny(code, "(:") || !containsFoldAny(code, "delete", "remove", "drop", "$out", "findandmodify", "renamecollection", "updatemany") {
 		return nil
 	}
 	// Compare without spaces and quotes, case-insensitively:
@@ -668,4 +668,28 @@ func (acc *shellAcc) trackScript(p, content string) {
 		acc.scripts = map[string]string{}
 	}
 	acc.scripts[path.Clean(p)] = content
+}
+
+// containsFoldAny reports whether s contains any of the lower-case ASCII
+// words, ignoring ASCII case, without allocating.
+func containsFoldAny(s string, words ...string) bool {
+	for _, w := range words {
+		for i := 0; i+len(w) <= len(s); i++ {
+			j := 0
+			for j < len(w) {
+				c := s[i+j]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				if c != w[j] {
+					break
+				}
+				j++
+			}
+			if j == len(w) {
+				return true
+			}
+		}
+	}
+	return false
 }
