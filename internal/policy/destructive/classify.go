@@ -661,6 +661,10 @@ func (c *classifier) inspectOption(p, key string, v *jnode, parent *jnode) {
 		}
 	case 's':
 		val := strings.TrimSpace(v.str)
+		// "force": "true" — a boolean sent as text.
+		if strings.EqualFold(val, "true") || strings.EqualFold(val, "yes") {
+			c.inspectOption(p, key, &jnode{kind: 'b', str: "true"}, parent)
+		}
 		last := ""
 		if len(words) > 0 {
 			last = words[len(words)-1]

@@ -310,6 +310,7 @@ func TestArgumentOptions(t *testing.T) {
 		want             view
 	}{
 		{"force true", "push_files", `{"branch":"main","force":true}`, view{true, []string{"force_option"}, none}},
+		{"force as text", "push_files", `{"branch":"main","force":"true"}`, view{true, []string{"force_option"}, none}},
 		{"force false", "push_files", `{"branch":"main","force":false}`, view{false, none, none}},
 		{"cascade", "update_schema", `{"cascade":true}`, view{true, []string{"force_option"}, none}},
 		{"delete branch option", "merge_pull_request", `{"pull_number":1,"delete_branch":true}`, view{true, []string{"force_option"}, none}},

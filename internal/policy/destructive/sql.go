@@ -527,6 +527,13 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 		r.flags[FlagTruncate] = true
 	case "match", "optional", "unwind":
 		classifyCypher(toks, r)
+	case "detach":
+		// SQLite DETACH DATABASE x, or a Cypher fragment "DETACH DELETE n"
+		// (apoc.periodic.iterate's action).
+		r.kind, r.write = SQLOther, true
+		if len(toks) > 1 && isWord(toks[1], "delete") {
+			classifyCypher(toks, r)
+		}
 	default:
 		r.kind, r.write = SQLOther, true
 	}
@@ -983,6 +990,8 @@ func sqlShape(seg []sqlToken) bool {
 		return isName(next) && has("set")
 	case "delete":
 		return deleteShape(seg)
+	case "detach":
+		return isWord(next, "delete")
 	case "match":
 		// Cypher: MATCH (n …) … DELETE/RETURN/SET …
 		return isPunct(next, "(") && has("delete", "detach", "return", "set", "remove", "merge", "create")

@@ -150,6 +150,7 @@ func TestClassifySQL(t *testing.T) {
 		{"redis flushall as query", "FLUSHALL", sqlView{[]string{"other"}, []string{"truncate"}, true, false}, ""},
 		{"cypher detach delete", "MATCH (n) DETACH DELETE n", sqlView{[]string{"delete"}, []string{"delete"}, true, false}, ""},
 		{"cypher delete with where", "MATCH (u:User) WHERE u.id = 1 DELETE u", sqlView{[]string{"delete"}, []string{"delete"}, true, false}, ""},
+		{"cypher in apoc iterate", `CALL apoc.periodic.iterate("MATCH (n:Log) RETURN n", "DETACH DELETE n", {batchSize: 1000})`, sqlView{[]string{"call"}, []string{"delete", "dynamic_sql"}, true, false}, "mysql"},
 		{"cypher read", "MATCH (n:User {name: 'drop'}) RETURN n.email LIMIT 5", sqlView{[]string{"select"}, none, false, true}, ""},
 		{"mysql hash comment hides a string quote", "SELECT 1 # '\n; DROP TABLE x; -- '", sqlView{[]string{"ddl", "select"}, []string{"drop"}, true, false}, ""},
 		{"postgres hash operator", "SELECT data #> '{a,b}' FROM t", sqlView{[]string{"select"}, none, false, true}, ""},
