@@ -549,7 +549,7 @@ func (c *classifier) roleFor(p, key string, schema map[string]any, schemaKnown b
 }
 
 var (
-	searchVerbs = map[string]bool{"search": true, "find": true, "lookup": true, "grep": true}
+	searchVerbs = map[string]bool{"search": true, "grep": true}
 	searchKeys  = map[string]bool{"q": true, "query": true, "search": true, "term": true, "terms": true, "keyword": true,
 		"keywords": true, "pattern": true, "regex": true, "text": true, "phrase": true, "question": true, "prompt": true}
 )
