@@ -84,7 +84,7 @@ rules:
     tools: [echo, search, get_secret, send_mail, shell, query, list_files, exec, run]
     effect: allow
   - id: ask-canonical-fn
-    when: canonical(name) == "transfer"
+    when: canonical(name) == "publish"
     effect: ask
 `
 
@@ -179,7 +179,7 @@ func TestMatrix(t *testing.T) {
 		{"add missing arg: no match", call("s", "add", `{"a":1}`), dec(Deny, "")},
 		{"meta flag allowed", with(call("s", "flagged", `{}`), func(i *Input) { i.Meta = json.RawMessage(`{"ok":true}`) }), dec(Allow, "allow-meta-flag")},
 		{"meta flag missing", call("s", "flagged", `{}`), dec(Deny, "")},
-		{"canonical() in CEL", call("s", "TRANSFER", `{}`), dec(Ask, "ask-canonical-fn")},
+		{"canonical() in CEL", call("s", "PUBLISH", `{}`), dec(Ask, "ask-canonical-fn")},
 		// redact + limit accumulate
 		{"get_secret redacted and allowed", call("s", "get_secret", `{}`),
 			Decision{Effect: Allow, RuleID: "allow-named", Redactions: []Redaction{{RuleID: "redact-keys"}}}},
@@ -210,7 +210,7 @@ func TestMatrix(t *testing.T) {
 		{"annotation of the wrong type not matched", with(call("s", "read_thing", `{}`), func(i *Input) {
 			i.Tool = &ToolDef{Name: "read_thing", Annotations: json.RawMessage(`{"readOnlyHint":"true"}`)}
 		}), dec(Deny, "")},
-		{"canonical() sees fullwidth", call("s", "ＴＲＡＮＳＦＥＲ", `{}`), dec(Ask, "ask-canonical-fn")},
+		{"canonical() sees fullwidth", call("s", "ＰＵＢＬＩＳＨ", `{}`), dec(Ask, "ask-canonical-fn")},
 		{"user rule beats later allow", with(call("prod-db", "echo", `{}`), func(i *Input) {
 			i.Principal.User = "mallory"
 			i.Principal.Groups = []string{"contractors"}

@@ -126,6 +126,7 @@ func Classify(tool ToolInfo, args json.RawMessage, opts Options) Facts {
 	c.facts.Tool = classifyToolName(tool.Name)
 	c.facts.Annotations = classifyAnnotations(tool.Annotations, tool.Trusted)
 	c.toolCtx = toolContext(tool, c.facts.Tool.Words)
+	c.toolCLI = toolCLI(c.facts.Tool.Words)
 	c.schemaRoot = tool.Schema
 	if c.schemaRoot == nil {
 		c.schemaRoot = parseSchema(tool.InputSchema)
@@ -164,6 +165,10 @@ type classifier struct {
 	sniffedShell    []textRef // shell texts found by value only (kept when they have findings)
 	strings         int
 	incomplete      bool
+	toolCLI         string          // the command-line tool this tool wraps (kubectl, git, redis-cli), or ""
+	argFlags        map[string]bool // ArgFacts.Flags
+	argReasons      []string
+	nosql           []SQLStatement // MongoDB operations found in strings and command documents
 }
 
 func mergeOverrides(all map[string]map[string]Role, tool string) map[string]Role {
@@ -312,6 +317,9 @@ func (c *classifier) visit(n *jnode, p, key string, schema map[string]any, schem
 		}
 		consumed := false
 		for i, k := range n.keys {
+			c.inspectOption(joinPath(p, k), k, n.vals[i], n)
+		}
+		for i, k := range n.keys {
 			child := n.vals[i]
 			cp := joinPath(p, k)
 			cs := schemaProp(c.schemaRoot, schema, k)
@@ -335,6 +343,21 @@ func (c *classifier) visit(n *jnode, p, key string, schema map[string]any, schem
 				}
 			}
 			c.visit(child, cp, k, cs, schemaKnown && cs != nil, nested, inherited)
+		}
+		// A tool that wraps one CLI (kubectl, git, redis) given only its
+		// arguments: {"args": ["delete", "ns", "prod"]}.
+		if argsIdx >= 0 && !consumed && c.toolCLI != "" && allStrings(n.vals[argsIdx]) {
+			argv := []string{}
+			for _, a := range n.vals[argsIdx].vals {
+				argv = append(argv, a.str)
+			}
+			src := joinPath(p, n.keys[argsIdx])
+			c.setRole(src, RoleShell, "tool")
+			c.addShellArgv(c.toolCLI, argv, src)
+			// git_push {"args": ["--force"]}: the subcommand is in the tool's name.
+			if sub := c.toolSubcommand(); len(sub) > 0 && len(argv) > 0 && strings.HasPrefix(argv[0], "-") {
+				c.addShellArgv(c.toolCLI, append(sub, argv...), src)
+			}
 		}
 	case 'a':
 		items := schemaItems(c.schemaRoot, schema)
@@ -408,6 +431,13 @@ func (c *classifier) visitString(s, p, key string, schema map[string]any, schema
 		c.sqlRefs = append(c.sqlRefs, textRef{text: s, source: p})
 	case RoleShell:
 		c.shell.analyzeShell(s, p, 0)
+		// A CLI wrapper's command given without the program name:
+		// kubectl tool, {"command": "delete ns prod"}.
+		if c.toolCLI != "" {
+			if f := strings.Fields(s); len(f) > 0 && cmdName(f[0]) != c.toolCLI && !strings.HasPrefix(cmdName(f[0]), c.toolCLI) {
+				c.shell.analyzeShell(c.toolCLI+" "+s, p, 0)
+			}
+		}
 	case RolePath:
 		if s != "" {
 			c.pathRefs = append(c.pathRefs, pathRef{raw: s, source: p})
@@ -433,7 +463,7 @@ func (c *classifier) addShellArgv(cmd string, args []string, source string) {
 
 var (
 	sqlNameWords    = map[string]bool{"sql": true, "statement": true, "stmt": true, "statements": true, "sqlquery": true}
-	shellNameWords  = map[string]bool{"command": true, "cmd": true, "commandline": true, "cmdline": true, "script": true, "shell": true, "bash": true, "commands": true}
+	shellNameWords  = map[string]bool{"command": true, "cmd": true, "commandline": true, "cmdline": true, "script": true, "shell": true, "bash": true, "commands": true, "argv": true, "program": true, "executable": true, "exe": true}
 	pathNameWords   = map[string]bool{"path": true, "file": true, "filename": true, "filepath": true, "dir": true, "directory": true, "folder": true, "dirname": true, "pathname": true, "paths": true, "files": true, "dest": true, "destination": true, "cwd": true, "workdir": true, "dirpath": true, "directories": true}
 	weakPathWords   = map[string]bool{"src": true, "source": true, "target": true, "from": true, "to": true, "location": true, "root": true, "output": true, "input": true}
 	urlNameWords    = map[string]bool{"url": true, "uri": true, "urls": true, "uris": true, "endpoint": true, "href": true, "link": true, "webhook": true, "baseurl": true, "callback": true}
@@ -498,7 +528,14 @@ func (c *classifier) roleFor(p, key string, schema map[string]any, schemaKnown b
 	if value == "" {
 		return "", ""
 	}
+	// The query of a search tool is text to look for, not code to run:
+	// search_code {"q": "rm -rf"}.
+	if searchVerbs[c.facts.Tool.Verb] && len(c.facts.Tool.DestructiveVerbs) == 0 && len(c.facts.Tool.WriteVerbs) == 0 && searchKeys[strings.ToLower(last)] {
+		return "", ""
+	}
 	switch {
+	case looksLikeMongo(value):
+		return RoleSQL, "value"
 	case looksLikeURL(value) && !schemaKnown:
 		return RoleURL, "value"
 	case looksLikeSQL(value):
@@ -509,6 +546,208 @@ func (c *classifier) roleFor(p, key string, schema map[string]any, schemaKnown b
 		return RolePath, "value"
 	}
 	return "", ""
+}
+
+var (
+	searchVerbs = map[string]bool{"search": true, "grep": true}
+	searchKeys  = map[string]bool{"q": true, "query": true, "search": true, "term": true, "terms": true, "keyword": true,
+		"keywords": true, "pattern": true, "regex": true, "text": true, "phrase": true, "question": true, "prompt": true}
+)
+
+// cliTools are command-line programs that MCP servers wrap one-to-one; a tool
+// named after one (kubectl, run_kubectl, git_command, redis) gets its
+// arguments read as that program's argv.
+var cliTools = map[string]string{
+	"kubectl": "kubectl", "oc": "oc", "helm": "helm", "git": "git", "gh": "gh", "docker": "docker",
+	"podman": "podman", "terraform": "terraform", "tofu": "tofu", "pulumi": "pulumi", "aws": "aws",
+	"gcloud": "gcloud", "gsutil": "gsutil", "az": "az", "redis": "redis-cli", "psql": "psql",
+	"mysql": "mysql", "sqlite3": "sqlite3", "npm": "npm", "systemctl": "systemctl", "heroku": "heroku",
+	"vercel": "vercel", "flyctl": "flyctl", "doctl": "doctl", "rclone": "rclone", "s3cmd": "s3cmd",
+	"mongosh": "mongosh", "glab": "glab", "apt": "apt", "brew": "brew", "pip": "pip",
+}
+
+// toolSubcommand returns the words of the tool's name after the CLI's name
+// (git_push → [push]).
+func (c *classifier) toolSubcommand() []string {
+	words := c.facts.Tool.Words
+	for i, w := range words {
+		if cliTools[w] == c.toolCLI {
+			return slices.Clone(words[i+1:])
+		}
+	}
+	return nil
+}
+
+func toolCLI(words []string) string {
+	for _, w := range words {
+		if c, ok := cliTools[w]; ok {
+			return c
+		}
+	}
+	return ""
+}
+
+// looksLikeMongo reports whether s calls a destructive MongoDB operation
+// (db.users.deleteMany({}), db.dropDatabase()).
+func looksLikeMongo(s string) bool {
+	return len(s) < 1<<16 && strings.ContainsAny(s, "(:") && len(mongoOps(s)) > 0
+}
+
+// forceWords in an option's name ask for a destructive variant of the call
+// when the option is true: {"force": true}, {"cascade": true}.
+var forceWords = map[string]bool{
+	"force": true, "forced": true, "overwrite": true, "purge": true, "cascade": true, "prune": true,
+	"wipe": true, "destroy": true, "truncate": true, "bypass": true, "nuke": true, "erase": true,
+	"hard": true, "mirror": true, "recreate": true, "replace": true,
+}
+
+// deleteOptionWords are verbs that, on a true option, delete what the
+// other word names: delete_branch, remove_files, drop_tables.
+var (
+	deleteOptionVerbs   = map[string]bool{"delete": true, "remove": true, "drop": true, "clear": true, "wipe": true, "destroy": true, "purge": true}
+	deleteOptionObjects = map[string]bool{"all": true, "data": true, "branch": true, "branches": true, "files": true, "file": true,
+		"tables": true, "table": true, "database": true, "db": true, "volumes": true, "volume": true, "repo": true,
+		"repository": true, "history": true, "existing": true, "records": true, "rows": true, "everything": true,
+		"source": true, "old": true, "backups": true, "snapshots": true, "users": true, "resources": true,
+		"dependents": true, "children": true, "objects": true, "keys": true, "contents": true, "disks": true}
+	actionKeys = map[string]bool{"action": true, "actions": true, "operation": true, "op": true, "subcommand": true,
+		"mode": true, "method": true, "task": true, "intent": true, "verb": true, "function": true, "fn": true, "procedure": true}
+)
+
+// inspectOption looks at one member of an object for what the arguments
+// themselves ask: a destructive option set to true, an action whose value is
+// a destructive verb, a resource made public, or a MongoDB command document.
+func (c *classifier) inspectOption(p, key string, v *jnode, parent *jnode) {
+	var words []string
+	switch v.kind {
+	case 'b':
+		words = splitName(key)
+	case 's':
+		// Only a few keys matter for strings; avoid splitting every key.
+		if key == "$out" || key == "drop" || key == "delete" || containsFoldAny(key, "visibility") || actionKeySuffix(key) {
+			words = splitName(key)
+		}
+	}
+	switch v.kind {
+	case 'b':
+		if c.facts.Tool.Read {
+			return
+		}
+		on := v.str == "true"
+		force := false
+		if on {
+			for _, w := range words {
+				if forceWords[w] && (w != "hard" || c.facts.Tool.Verb == "reset") && (w != "replace" || len(words) > 1) {
+					force = true
+				}
+			}
+			if len(words) >= 2 && deleteOptionVerbs[words[0]] {
+				for _, w := range words[1:] {
+					if deleteOptionObjects[w] {
+						force = true
+					}
+				}
+			}
+		}
+		if force {
+			c.argFlag("force_option", fmt.Sprintf("argument %s=true asks for a destructive variant", p))
+		}
+		last := ""
+		if len(words) > 0 {
+			last = words[len(words)-1]
+		}
+		if (last == "private" && !on || last == "public" && on) && !c.createsResource() {
+			c.argFlag("make_public", fmt.Sprintf("argument %s=%s makes a resource public", p, v.str))
+		}
+	case 's':
+		val := strings.TrimSpace(v.str)
+		// "force": "true" — a boolean sent as text.
+		if strings.EqualFold(val, "true") || strings.EqualFold(val, "yes") {
+			c.inspectOption(p, key, &jnode{kind: 'b', str: "true"}, parent)
+		}
+		last := ""
+		if len(words) > 0 {
+			last = words[len(words)-1]
+		}
+		if actionKeys[last] && len(val) > 0 && len(val) <= 64 && !strings.ContainsAny(val, "/\\\n") {
+			if vw := splitName(val); len(vw) <= 4 && classifyToolName(val).Destructive {
+				c.argFlag("destructive_action", fmt.Sprintf("argument %s=%q names a destructive action", p, shorten(val, 64)))
+			}
+		}
+		if slices.Contains(words, "visibility") && strings.EqualFold(val, "public") && !c.createsResource() {
+			c.argFlag("make_public", fmt.Sprintf("argument %s=%q makes a resource public", p, val))
+		}
+		if key == "$out" {
+			c.addNoSQL(p, "drop", "$out replaces collection "+shorten(val, 64))
+		}
+		if (key == "drop" || key == "delete") && parent != nil && len(parent.keys) > 0 && parent.keys[0] == key && parent.keys[0] != "" && mongoCommandDoc(parent) {
+			c.addNoSQL(p, key, key+" "+shorten(val, 64))
+		}
+	case 'n', 'o':
+		if key == "dropDatabase" || key == "dropAllUsersFromDatabase" || key == "dropAllRolesFromDatabase" {
+			c.addNoSQL(p, "drop", key)
+		}
+		if key == "$out" && v.kind == 'o' {
+			c.addNoSQL(p, "drop", "$out")
+		}
+	}
+}
+
+// actionKeySuffix reports whether key ends with one of actionKeys (any case).
+func actionKeySuffix(key string) bool {
+	for k := range actionKeys {
+		if len(key) >= len(k) && strings.EqualFold(key[len(key)-len(k):], k) {
+			return true
+		}
+	}
+	return false
+}
+
+// mongoCommandDoc reports whether o looks like a MongoDB database command
+// ({drop: "users"}, {delete: "users", deletes: [...]}).
+func mongoCommandDoc(o *jnode) bool {
+	if len(o.keys) == 1 {
+		return true
+	}
+	for _, k := range o.keys[1:] {
+		switch k {
+		case "deletes", "writeConcern", "comment", "$db", "ordered", "let", "lsid", "maxTimeMS":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// createsResource reports whether the tool creates something new, where
+// choosing public visibility exposes nothing that existed.
+func (c *classifier) createsResource() bool {
+	switch c.facts.Tool.Verb {
+	case "create", "new", "fork", "add", "init", "generate", "make":
+		return true
+	}
+	return false
+}
+
+func (c *classifier) argFlag(flag, reason string) {
+	if c.argFlags == nil {
+		c.argFlags = map[string]bool{}
+	}
+	c.argFlags[flag] = true
+	if !slices.Contains(c.argReasons, reason) {
+		c.argReasons = append(c.argReasons, reason)
+	}
+}
+
+func (c *classifier) addNoSQL(p, op, text string) {
+	kind, flag := SQLDDL, FlagDrop
+	switch op {
+	case "delete":
+		kind, flag = SQLDelete, FlagDelete
+	case "update_all":
+		kind, flag = SQLUpdate, FlagUpdateWithoutWhere
+	}
+	c.nosql = append(c.nosql, SQLStatement{Kind: kind, Verb: op, Flags: []string{flag}, Write: true, Dialect: "mongodb", Source: p, Text: shorten(text, 200)})
 }
 
 // toolContext returns the role that generic arguments (input, text, query)
@@ -685,6 +924,13 @@ func (c *classifier) finish() {
 	// SQL run by shell commands (psql -c …) joins the SQL facts.
 	c.sqlRefs = append(c.sqlRefs, c.shell.sql...)
 
+	for _, r := range c.argReasons {
+		reason("%s", r)
+	}
+	if len(c.argReasons) > 0 {
+		writes++
+	}
+	c.facts.Args.Flags = sortedKeys(c.argFlags)
 	c.finishSQL(reason, &reads, &writes)
 	c.finishShell(reason, &reads, &writes)
 	// A generic executor verb (run_command, execute_sql) says nothing about
@@ -723,7 +969,13 @@ func firstOr(l []string, def string) string {
 func (c *classifier) finishSQL(reason func(string, ...any), reads, writes *int) {
 	s := &c.facts.SQL
 	s.Sources, s.Statements, s.Kinds, s.Flags, s.Functions = []string{}, []SQLStatement{}, []string{}, []string{}, []string{}
-	if len(c.sqlRefs) == 0 {
+	// MongoDB operations in strings that hold SQL or were sniffed as such.
+	for _, ref := range c.sqlRefs {
+		for _, op := range mongoOps(ref.text) {
+			c.addNoSQL(ref.source, op, ref.text)
+		}
+	}
+	if len(c.sqlRefs) == 0 && len(c.nosql) == 0 {
 		return
 	}
 	s.Present = true
@@ -764,6 +1016,19 @@ func (c *classifier) finishSQL(reason func(string, ...any), reads, writes *int) 
 					reason("sql %s in %s: %s", fl, ref.source, st.Text)
 				}
 			}
+		}
+	}
+	for _, st := range c.nosql {
+		if !slices.Contains(s.Sources, st.Source) {
+			s.Sources = append(s.Sources, st.Source)
+		}
+		s.Statements = append(s.Statements, st)
+		kinds[st.Kind] = true
+		s.Writes = true
+		allRead = false
+		for _, fl := range st.Flags {
+			flags[fl] = true
+			reason("mongodb %s in %s: %s", st.Verb, st.Source, st.Text)
 		}
 	}
 	s.Kinds, s.Flags, s.Functions = sortedKeys(kinds), sortedKeys(flags), sortedKeys(funcs)

@@ -294,3 +294,59 @@ func TestClassifyConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestArgumentOptions covers what the arguments themselves ask for: options
+// such as force, action values such as "delete", visibility, MongoDB command
+// documents, CLI wrappers and obfuscated tool names.
+func TestArgumentOptions(t *testing.T) {
+	type view struct {
+		Destructive bool
+		ArgFlags    []string
+		SQLFlags    []string
+	}
+	none := []string{}
+	tests := []struct {
+		name, tool, args string
+		want             view
+	}{
+		{"force true", "push_files", `{"branch":"main","force":true}`, view{true, []string{"force_option"}, none}},
+		{"force as text", "push_files", `{"branch":"main","force":"true"}`, view{true, []string{"force_option"}, none}},
+		{"force false", "push_files", `{"branch":"main","force":false}`, view{false, none, none}},
+		{"cascade", "update_schema", `{"cascade":true}`, view{true, []string{"force_option"}, none}},
+		{"delete branch option", "merge_pull_request", `{"pull_number":1,"delete_branch":true}`, view{true, []string{"force_option"}, none}},
+		{"remove whitespace is not a delete", "tidy_text", `{"remove_whitespace":true}`, view{false, none, none}},
+		{"read tool force refresh", "get_page", `{"force_refresh":true}`, view{false, none, none}},
+		{"action delete", "k8s_resource", `{"action":"delete","kind":"Namespace","name":"prod"}`, view{true, []string{"destructive_action"}, none}},
+		{"op DeleteObjects", "s3", `{"op":"DeleteObjects","bucket":"b"}`, view{true, []string{"destructive_action"}, none}},
+		{"action get_deleted", "k8s_resource", `{"action":"get_deleted"}`, view{false, none, none}},
+		{"visibility public", "update_repository", `{"repo":"r","visibility":"public"}`, view{true, []string{"make_public"}, none}},
+		{"private false on update", "update_repository", `{"repo":"r","private":false}`, view{true, []string{"make_public"}, none}},
+		{"private false on create", "create_repository", `{"name":"r","private":false}`, view{false, none, none}},
+		{"mongo dropDatabase document", "mongodb", `{"command":{"dropDatabase":1}}`, view{true, none, []string{"drop"}}},
+		{"mongo drop document", "run_command", `{"db":"app","command":{"drop":"users"}}`, view{true, none, []string{"drop"}}},
+		{"mongo $out", "aggregate", `{"pipeline":[{"$match":{}},{"$out":"users"}]}`, view{true, none, []string{"drop"}}},
+		{"mongo shell text", "run_query", `{"query":"db.users.deleteMany({})"}`, view{true, none, []string{"delete"}}},
+		{"mongo find is a read", "find", `{"collection":"users","filter":{"drop":"x","name":"a"}}`, view{false, none, none}},
+		{"cli tool args", "kubectl", `{"args":["delete","ns","prod"]}`, view{true, none, none}},
+		{"cli tool subcommand in name", "git_push", `{"args":["--force","origin","main"]}`, view{true, none, none}},
+		{"cli tool command without program", "kubectl", `{"command":"delete ns prod"}`, view{true, none, none}},
+		{"redis tool args", "redis", `{"args":["FLUSHALL"]}`, view{true, none, none}},
+		{"argv key", "exec", `{"argv":["rm","-rf","/"]}`, view{true, none, none}},
+		{"program and arguments", "exec", `{"program":"rm","arguments":["-rf","/"]}`, view{true, none, none}},
+		{"percent-encoded traversal", "write_file", `{"path":"/work/project/%2e%2e/%2e%2e/etc/passwd","content":"x"}`, view{true, none, none}},
+		{"fullwidth tool name", "ｄｅｌｅｔｅ_repo", `{}`, view{true, none, none}},
+		{"cyrillic e tool name", "dеlete_repo", `{}`, view{true, none, none}},
+		{"zero-width in tool name", "de\u200blete_repo", `{}`, view{true, none, none}},
+		{"search query is not run", "search_code", `{"q":"rm -rf /"}`, view{false, none, none}},
+		{"search tool still reads a command key", "search_code", `{"q":"x","command":"rm -rf /"}`, view{true, none, none}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Classify(ToolInfo{Name: tc.tool}, json.RawMessage(tc.args), Options{Roots: []string{"/work/project"}})
+			got := view{f.Destructive, f.Args.Flags, f.SQL.Flags}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s(%s) mismatch (-want +got):\n%s\nreasons: %v", tc.tool, tc.args, diff, f.Reasons)
+			}
+		})
+	}
+}

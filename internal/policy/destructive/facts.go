@@ -86,6 +86,12 @@ type ArgFacts struct {
 	RoleSources map[string]string `json:"role_sources"`
 	// Strings is the number of string values inspected.
 	Strings int `json:"strings"`
+	// Flags lists what the arguments themselves ask for, sorted: force_option
+	// (force/overwrite/purge/cascade… set to true), destructive_action (an
+	// action/operation/op value such as "delete" or "DeleteObjects"),
+	// make_public (visibility public, private false). Each makes the call
+	// destructive.
+	Flags []string `json:"flags"`
 }
 
 // SQLFacts aggregates every SQL text found in the arguments.

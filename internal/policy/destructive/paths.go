@@ -1,6 +1,7 @@
 package destructive
 
 import (
+	"net/url"
 	"path"
 	"strings"
 )
@@ -81,6 +82,18 @@ var sensitiveExts = map[string]string{
 func classifyPath(raw string, opts *Options) PathInfo {
 	info := PathInfo{Raw: raw}
 	p := strings.TrimSpace(raw)
+	// Percent-encoding (%2e%2e/, %2f): file:// URLs are decoded by their
+	// readers and some servers decode plain paths too; the decoded reading can
+	// only reveal a traversal or a sensitive target, so it is the one judged.
+	if strings.IndexByte(p, '%') >= 0 {
+		for i := 0; i < 3; i++ {
+			d, err := url.PathUnescape(p)
+			if err != nil || d == p {
+				break
+			}
+			p = d
+		}
+	}
 	if strings.HasPrefix(p, "file://") {
 		p = strings.TrimPrefix(p, "file://")
 		if i := strings.IndexByte(p, '/'); i > 0 {

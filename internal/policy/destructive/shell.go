@@ -39,6 +39,7 @@ type shellAcc struct {
 	sql        []textRef
 	paths      []pathRef
 	urls       []urlRef
+	scripts    map[string]string // files this text wrote (content) or downloaded, by cleaned path
 }
 
 // textRef is a text (SQL or shell) and the argument path it came from.
@@ -829,6 +830,9 @@ func (fr *shellFrame) rules(u unwrapped, a argInfo, node syntax.Node) bool {
 	name := u.name
 	args := u.argv[1:]
 	pos := a.positional()
+	if handled, read := fr.moreRules(u, a, pos, node); handled {
+		return read
+	}
 	switch {
 	case name == "rm" || name == "unlink" || name == "rmdir" || name == "srm" || name == "trash" || name == "trash-put" || name == "del" || name == "rd" || name == "remove-item":
 		recursive := name == "rm" && (a.hasShort("rR") || a.hasLong("--recursive")) ||
@@ -1322,7 +1326,8 @@ func (fr *shellFrame) ruleCloud(name string, a argInfo, pos []string, node synta
 		switch {
 		case strings.HasPrefix(lp, "delete") || strings.HasPrefix(lp, "terminate") || strings.HasPrefix(lp, "remove-") ||
 			strings.HasPrefix(lp, "deregister") || strings.HasPrefix(lp, "purge") || lp == "destroy" || lp == "rb" ||
-			lp == "rm" && k <= 2 || lp == "purge" || lp == "deletefile" || lp == "rmdir" || lp == "cleanup":
+			lp == "rm" && k <= 2 || lp == "purge" || lp == "deletefile" || lp == "rmdir" || lp == "cleanup" ||
+			(lp == "del" || lp == "remove") && k <= 1 || strings.HasSuffix(lp, ":destroy") || strings.HasSuffix(lp, ":delete") || strings.HasSuffix(lp, ":remove"):
 			fr.add(name+"_delete", CatInfraDestroy, true, node)
 			return
 		case lp == "sync" && a.hasLong("--delete"):
@@ -1356,23 +1361,40 @@ func (fr *shellFrame) ruleSQLClient(name string, args []shWord, pos []string, no
 	}
 	read := true
 	for _, t := range texts {
-		fr.acc.sql = append(fr.acc.sql, textRef{text: t, source: fr.source})
-		an := analyzeSQL(t, fr.acc.opts.dialects())
-		for _, st := range an.statements {
-			if st.Write {
-				read = false
-			}
-			for _, f := range st.Flags {
-				if destructiveSQLFlags[f] {
-					fr.add(name+"_destructive_sql", CatSQL, true, node)
-				}
-			}
-			if st.Kind != SQLSelect && st.Kind != SQLTransaction {
-				read = false
-			}
+		if !fr.sqlText(name, t, node) {
+			read = false
 		}
 	}
 	return read && len(texts) > 0
+}
+
+// sqlClients read SQL from their arguments or stdin.
+var sqlClients = map[string]bool{
+	"psql": true, "mysql": true, "mariadb": true, "sqlite3": true, "clickhouse-client": true, "cqlsh": true,
+	"duckdb": true, "sqlcmd": true, "cockroach": true, "snowsql": true, "bq": false, "isql": true, "sqlplus": true,
+	"mongo": false, "mongosh": false, "redis-cli": false,
+}
+
+// sqlText adds SQL run by a client to the SQL facts and reports whether it
+// only reads.
+func (fr *shellFrame) sqlText(name, t string, node syntax.Node) bool {
+	fr.acc.sql = append(fr.acc.sql, textRef{text: t, source: fr.source})
+	read := true
+	an := analyzeSQL(t, fr.acc.opts.dialects())
+	for _, st := range an.statements {
+		if st.Write {
+			read = false
+		}
+		for _, f := range st.Flags {
+			if destructiveSQLFlags[f] {
+				fr.add(name+"_destructive_sql", CatSQL, true, node)
+			}
+		}
+		if st.Kind != SQLSelect && st.Kind != SQLTransaction {
+			read = false
+		}
+	}
+	return read
 }
 
 func (fr *shellFrame) ruleDownloader(name string, args []shWord, node syntax.Node) bool {
@@ -1404,17 +1426,31 @@ func (fr *shellFrame) ruleDownloader(name string, args []shWord, node syntax.Nod
 				method = "PUT"
 			}
 			i++
-		case v == "-o" || v == "--output" || v == "-O" && name == "wget":
+		case v == "-o" || v == "--output" || v == "-O" && name == "wget" || v == "--output-document":
 			if next != "-" && next != "/dev/stdout" {
 				fr.writeTarget(next, name+"_output", node)
+				fr.acc.trackScript(next, downloadedScript)
 				read = false
 			}
 			i++
+		case strings.HasPrefix(v, "--output=") || strings.HasPrefix(v, "--output-document=") || name == "wget" && strings.HasPrefix(v, "-O") && len(v) > 2 && v != "-O-":
+			t := v[strings.IndexByte(v, '=')+1:]
+			if !strings.Contains(v, "=") {
+				t = v[2:]
+			}
+			fr.acc.trackScript(t, downloadedScript)
+			read = false
 		case v == "-O" || v == "--remote-name" || v == "--remote-name-all":
 			read = false
 			fr.add(name+"_download", CatWrite, false, node)
 		case strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "ftp://") || strings.HasPrefix(v, "ws://") || strings.HasPrefix(v, "wss://"):
 			fr.acc.urls = append(fr.acc.urls, urlRef{raw: v, source: fr.source})
+			// wget and curl -O save under the URL's last path segment.
+			if u := strings.SplitN(strings.SplitN(v, "?", 2)[0], "#", 2)[0]; strings.Count(u, "/") > 2 {
+				if base := path.Base(u); base != "" && base != "/" && base != "." {
+					fr.acc.trackScript(base, downloadedScript)
+				}
+			}
 		}
 	}
 	if name == "wget" && !ai(args).has("-O", "-O-", "-qO-", "-qO", "--output-document") && !ai(args).hasLong("--output-document", "--spider") {
@@ -1495,6 +1531,16 @@ func (fr *shellFrame) checkRedirects(s *syntax.Stmt) {
 		case syntax.RdrOut, syntax.RdrClob, syntax.RdrAll, syntax.RdrAllClob, syntax.RdrInOut,
 			syntax.AppOut, syntax.AppAll, syntax.AppClob, syntax.AppAllClob:
 		case syntax.RdrIn, syntax.WordHdoc, syntax.Hdoc, syntax.DashHdoc:
+			if client := fr.stage(s).sqlClient; client != "" && r.Op != syntax.RdrIn {
+				body := r.Word
+				if r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc {
+					body = r.Hdoc
+				}
+				if ws := fr.resolveWord(body); body != nil && len(ws) == 1 && !ws[0].dynamic {
+					fr.sqlText(client, ws[0].val, s)
+				}
+				continue
+			}
 			if !fr.stmtIsInterpreter(s) {
 				continue
 			}
@@ -1530,6 +1576,7 @@ func (fr *shellFrame) checkRedirects(s *syntax.Stmt) {
 			continue
 		}
 		fr.acc.nonReads++
+		fr.trackWrite(s, target)
 		appendOp := r.Op == syntax.AppOut || r.Op == syntax.AppAll || r.Op == syntax.AppClob || r.Op == syntax.AppAllClob
 		switch {
 		case isDeviceTarget(target):
@@ -1539,6 +1586,33 @@ func (fr *shellFrame) checkRedirects(s *syntax.Stmt) {
 			fr.appendTarget(target, s)
 		default:
 			fr.writeTarget(target, "redirect", s)
+		}
+	}
+}
+
+// trackWrite remembers what echo/printf/cat <<EOF wrote to target, so a
+// later "bash target" is inspected.
+func (fr *shellFrame) trackWrite(s *syntax.Stmt, target string) {
+	if st := fr.stage(s); st.hasLiteral {
+		fr.acc.trackScript(target, st.literal)
+		return
+	}
+	c, ok := s.Cmd.(*syntax.CallExpr)
+	if !ok || len(c.Args) == 0 || cmdName(c.Args[0].Lit()) != "cat" {
+		return
+	}
+	for _, r := range s.Redirs {
+		body := r.Hdoc
+		if r.Op == syntax.WordHdoc {
+			body = r.Word
+		}
+		if body == nil || r.Op != syntax.Hdoc && r.Op != syntax.DashHdoc && r.Op != syntax.WordHdoc {
+			continue
+		}
+		if ws := fr.resolveWord(body); len(ws) == 1 && !ws[0].dynamic {
+			fr.acc.trackScript(target, ws[0].val)
+		} else {
+			fr.acc.trackScript(target, "$dynamic_script")
 		}
 	}
 }
@@ -1559,6 +1633,7 @@ type stageInfo struct {
 	interpreter bool   // reads a script from stdin
 	literal     string // the text printed by echo/printf/cat <<< with static args
 	hasLiteral  bool
+	sqlClient   string // psql, mysql, … reading SQL from stdin
 }
 
 func (fr *shellFrame) stage(s *syntax.Stmt) stageInfo {
@@ -1633,14 +1708,22 @@ func (fr *shellFrame) stage(s *syntax.Stmt) stageInfo {
 		}
 	case name == "source" || name == "." || name == "eval":
 		st.interpreter = len(argv) == 1 || argv[1].val == "/dev/stdin" || argv[1].val == "-"
+	case name == "iex" || name == "invoke-expression":
+		st.interpreter = true
+	case sqlClients[name]:
+		st.sqlClient = name
 	case name == "echo" || name == "printf":
 		var parts []string
 		static := true
+		escapes := false
 		for _, w := range argv[1:] {
 			if w.dynamic {
 				static = false
 			}
-			if name == "echo" && len(parts) == 0 && (w.val == "-n" || w.val == "-e" || w.val == "-ne" || w.val == "-en") {
+			if name == "echo" && len(parts) == 0 && (w.val == "-n" || w.val == "-e" || w.val == "-ne" || w.val == "-en" || w.val == "-E") {
+				if strings.Contains(w.val, "e") {
+					escapes = true
+				}
 				continue
 			}
 			parts = append(parts, w.val)
@@ -1649,6 +1732,9 @@ func (fr *shellFrame) stage(s *syntax.Stmt) stageInfo {
 			st.literal, st.hasLiteral = strings.Join(parts, " "), true
 			if name == "printf" && len(parts) > 0 {
 				st.literal = decodeANSIC(parts[0])
+			}
+			if escapes {
+				st.literal = decodeANSIC(st.literal)
 			}
 		}
 	}
@@ -1704,6 +1790,10 @@ func (fr *shellFrame) checkPipeline(b *syntax.BinaryCmd) {
 		infos[i] = fr.stage(s)
 	}
 	for j := 1; j < len(infos); j++ {
+		if infos[j].sqlClient != "" && infos[0].hasLiteral {
+			// echo 'DROP TABLE x' | psql
+			fr.sqlText(infos[j].sqlClient, infos[0].literal, b)
+		}
 		if !infos[j].interpreter {
 			continue
 		}
@@ -1815,7 +1905,7 @@ func looksLikeShell(s string) bool {
 					if shellSniffCommands[name] || strings.HasPrefix(name, "mkfs") {
 						found = true
 					}
-				} else if len(x.Args[0].Parts) > 0 {
+				} else if obfuscatedName(x) {
 					// Quoted or expanded command names are themselves a sign.
 					found = true
 				}
@@ -1828,6 +1918,23 @@ func looksLikeShell(s string) bool {
 	return found
 }
 
+// obfuscatedName reports whether a call's command word is quoted (r""m,
+// "rm") or expanded ($x -rf /, $(echo rm)). A lone "$user" (a Mongo field
+// path, a template variable) and glob-like text such as 2*(3+4) are not.
+func obfuscatedName(x *syntax.CallExpr) bool {
+	for _, part := range x.Args[0].Parts {
+		switch part.(type) {
+		case *syntax.SglQuoted, *syntax.DblQuoted, *syntax.CmdSubst:
+			return true
+		case *syntax.ParamExp:
+			if len(x.Args) > 1 || len(x.Args[0].Parts) > 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func ai(args []shWord) argInfo { return argInfo{args: args} }
 
 // destructiveCodeAPIs are calls in inline interpreter code that delete files
@@ -1835,7 +1942,8 @@ func ai(args []shWord) argInfo { return argInfo{args: args} }
 var destructiveCodeAPIs = []string{
 	"rmtree", "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "unlinksync", "rmsync", "rmdirsync",
 	"fs.rm(", "fs.unlink(", "fs.rmdir(", "rm_rf", "rm_r", "fileutils.rm", "file.delete", "unlink(",
-	"remove-item", "shutil.move", "truncate(", "drop table", "drop database",
+	"remove-item", "shutil.move", "truncate(", "drop table", "drop database", "unlink ", "rmtree ", "remove_dir_all",
+	"fileutils.remove", "deletesync", "os.removeall", "file.delete(", "rimraf",
 }
 
 // inspectInlineCode looks for file-deleting APIs in python/perl/node/awk

@@ -2,6 +2,7 @@ package destructive
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -41,13 +42,22 @@ const (
 	FlagSetRole            = "set_role"             // SET ROLE / SESSION AUTHORIZATION
 	FlagGrant              = "grant"
 	FlagRevoke             = "revoke"
+	// FlagPrivilegeEscalation: GRANT of ALL, a role, global or admin privileges,
+	// to PUBLIC or WITH GRANT/ADMIN OPTION; ALTER USER/ROLE; CREATE USER/ROLE
+	// with superuser-like options; SET PASSWORD.
+	FlagPrivilegeEscalation = "privilege_escalation"
+	FlagServerConfig        = "server_config"    // ALTER SYSTEM, SET GLOBAL/PERSIST, PRAGMA writable_schema, LOAD 'lib'
+	FlagAttachFile          = "attach_file"      // SQLite ATTACH 'file' (creates or opens a file anywhere)
+	FlagKill                = "kill"             // KILL [QUERY|CONNECTION], SHUTDOWN
+	FlagDestructiveCall     = "destructive_call" // CALL/EXEC of a procedure named like delete_…, purge_…
 )
 
 // destructiveSQLFlags are the flags that make a call destructive.
 var destructiveSQLFlags = map[string]bool{
 	FlagDrop: true, FlagTruncate: true, FlagDelete: true, FlagDeleteWithoutWhere: true,
 	FlagUpdateWithoutWhere: true, FlagCopyProgram: true, FlagDangerousFunction: true,
-	FlagDestructiveBody: true, FlagRevoke: true, FlagIntoOutfile: true,
+	FlagDestructiveBody: true, FlagRevoke: true, FlagIntoOutfile: true, FlagPrivilegeEscalation: true,
+	FlagServerConfig: true, FlagAttachFile: true, FlagKill: true, FlagDestructiveCall: true,
 }
 
 // dangerousSQLFunctions destroy data, kill sessions, write server files or run
@@ -58,6 +68,12 @@ var dangerousSQLFunctions = map[string]bool{
 	"pg_promote": true, "pg_reload_conf": true, "pg_rotate_logfile": true, "pg_switch_wal": true,
 	"set_config": true, "setval": true, "dblink_exec": true, "xp_cmdshell": true, "sys_exec": true,
 	"sys_eval": true, "sp_oacreate": true, "sp_configure": true, "pg_replication_origin_drop": true,
+	"sp_addsrvrolemember": true, "sp_addrolemember": true, "sp_droplogin": true, "sp_dropuser": true,
+	"sp_password": true, "sp_msforeachtable": true, "sp_msforeachdb": true, "sp_oamethod": true,
+	"sp_start_job": true, "sp_add_job": true, "sp_detach_db": true, "sp_delete_database_backuphistory": true,
+	"xp_regwrite": true, "xp_regdeletekey": true, "xp_regdeletevalue": true, "xp_delete_file": true,
+	"pg_drop_replication_slot_all": true, "lo_truncate": true, "lo_put": true, "lo_from_bytea": true,
+	"drop_chunks": true, "pg_logical_emit_message": true,
 }
 
 // privilegedSQLFunctions read server files or reach other servers.
@@ -298,7 +314,8 @@ var statementStarters = map[string]bool{
 	"refresh": true, "reassign": true, "security": true, "import": true, "use": true, "handler": true,
 	"unlisten": true, "fetch": true, "move": true, "close": true, "declare": true, "deallocate": true,
 	"flush": true, "kill": true, "purge": true, "shutdown": true, "optimize": true, "repair": true,
-	"uninstall": true, "install": true,
+	"uninstall": true, "install": true, "match": true, "optional": true, "unwind": true,
+	"flushall": true, "flushdb": true,
 }
 
 // classifyStatement classifies one statement's tokens. code is set inside
@@ -370,6 +387,14 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 			r.flags[FlagTruncate] = true
 			r.object = "table"
 		case "alter":
+			switch r.object {
+			case "user", "role", "login", "group":
+				r.flags[FlagPrivilegeEscalation] = true
+			case "system", "database", "server":
+				if topLevelWord(toks, 2, "set", "reset") >= 0 && (r.object == "system" || r.object == "server") {
+					r.flags[FlagServerConfig] = true
+				}
+			}
 			if topLevelWord(toks, 1, "drop") >= 0 {
 				r.flags[FlagDrop] = true
 			}
@@ -377,6 +402,10 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 				r.flags[FlagTruncate] = true
 			}
 		case "create":
+			if (r.object == "user" || r.object == "role" || r.object == "login") &&
+				topLevelWord(toks, 2, "superuser", "createrole", "createdb", "bypassrls", "replication", "sysadmin", "admin", "inherit") >= 0 {
+				r.flags[FlagPrivilegeEscalation] = true
+			}
 			// Bodies of functions, procedures, rules and triggers run later;
 			// flag a body that would destroy.
 			body := analyzeStringBodies(toks, d, nest, true)
@@ -388,6 +417,9 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 	case "grant":
 		r.kind, r.write = SQLGrant, true
 		r.flags[FlagGrant] = true
+		if grantEscalates(toks) {
+			r.flags[FlagPrivilegeEscalation] = true
+		}
 	case "revoke":
 		r.kind, r.write = SQLRevoke, true
 		r.flags[FlagRevoke] = true
@@ -408,6 +440,10 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 				case next.kind == tokString:
 					r.flags[FlagCopyFile] = true
 					r.write = true
+					if toks[k].text == "to" {
+						// Writes a file on the database server, like INTO OUTFILE.
+						r.flags[FlagIntoOutfile] = true
+					}
 				}
 			}
 		}
@@ -424,6 +460,18 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 			r.flags[FlagDynamicSQL] = true
 			r.merge(body)
 		}
+		switch first.text {
+		case "prepare":
+			// PREPARE name [(types)] AS statement: the statement runs on EXECUTE.
+			if k := topLevelWord(toks, 1, "as"); k >= 0 && nest < maxSQLNesting {
+				if body := classifyStatement(toks[k+1:], d, nest+1, false); body != nil {
+					r.flags[FlagDynamicSQL] = true
+					r.merge(body)
+				}
+			}
+		case "call", "exec", "execute":
+			classifyProcedureCall(toks[1:], r)
+		}
 	case "set", "reset":
 		r.kind, r.write = SQLSet, true
 		if len(toks) > 1 {
@@ -436,14 +484,161 @@ func classifyStatement(toks []sqlToken, d sqlDialect, nest int, code bool) *stmt
 			if isWord(w, "role") || isWord(w, "authorization") {
 				r.flags[FlagSetRole] = true
 			}
+			switch {
+			case isWord(toks[1], "global") || isWord(toks[1], "persist") || isWord(toks[1], "persist_only"),
+				toks[1].kind == tokPunct && toks[1].text == "@" && len(toks) > 3 && isPunct(toks[2], "@") &&
+					(isWord(toks[3], "global") || isWord(toks[3], "persist")):
+				r.flags[FlagServerConfig] = true
+			case isWord(toks[1], "password"):
+				r.flags[FlagPrivilegeEscalation] = true
+			}
 		}
 	case "explain":
 		classifyExplain(toks, d, nest, r)
+	case "pragma":
+		// SQLite: PRAGMA x reads, PRAGMA x = v writes; writable_schema lets
+		// the schema itself be rewritten (and the file corrupted).
+		r.kind = SQLSelect
+		if topLevelPunct(toks, "=") || topLevelWord(toks, 1, "on", "off", "true", "false") >= 0 {
+			r.kind, r.write = SQLSet, true
+		}
+		if topLevelWord(toks, 1, "writable_schema", "schema_version") >= 0 && r.write {
+			r.flags[FlagServerConfig] = true
+		}
+	case "attach":
+		r.kind, r.write = SQLOther, true
+		for _, t := range toks[1:] {
+			if t.kind == tokString {
+				r.flags[FlagAttachFile] = true
+			}
+		}
+	case "load":
+		r.kind, r.write = SQLOther, true
+		if len(toks) > 1 && toks[1].kind == tokString {
+			// Postgres LOAD 'library': runs a shared library in the server.
+			r.flags[FlagServerConfig] = true
+		}
+	case "kill", "shutdown":
+		r.kind, r.write = SQLOther, true
+		r.flags[FlagKill] = true
+	case "flushall", "flushdb":
+		// Redis commands sent as a query: empty every key.
+		r.kind, r.write = SQLOther, true
+		r.flags[FlagTruncate] = true
+	case "match", "optional", "unwind":
+		classifyCypher(toks, r)
+	case "detach":
+		// SQLite DETACH DATABASE x, or a Cypher fragment "DETACH DELETE n"
+		// (apoc.periodic.iterate's action).
+		r.kind, r.write = SQLOther, true
+		if len(toks) > 1 && isWord(toks[1], "delete") {
+			classifyCypher(toks, r)
+		}
 	default:
 		r.kind, r.write = SQLOther, true
 	}
 	scanFunctions(toks, d, nest, r)
 	return r
+}
+
+// classifyCypher handles a Cypher (Neo4j, openCypher, GQL) query: MATCH …
+// [DETACH] DELETE removes nodes and relationships; SET, REMOVE, CREATE and MERGE
+// write.
+func classifyCypher(toks []sqlToken, r *stmtResult) {
+	r.kind = SQLSelect
+	for _, t := range toks {
+		if t.kind != tokWord {
+			continue
+		}
+		switch t.text {
+		case "delete", "detach":
+			r.kind, r.write = SQLDelete, true
+			r.flags[FlagDelete] = true
+		case "set", "remove", "create", "merge", "foreach", "load":
+			if r.kind == SQLSelect {
+				r.kind = SQLUpdate
+			}
+			r.write = true
+		}
+	}
+}
+
+// classifyProcedureCall flags CALL/EXEC of a dangerous system procedure
+// (EXEC master..xp_cmdshell 'cmd', EXEC sp_addsrvrolemember …) and of a
+// procedure whose name starts with a destructive verb (CALL purge_orders()).
+// toks follow the CALL/EXEC keyword.
+func classifyProcedureCall(toks []sqlToken, r *stmtResult) {
+	// T-SQL: EXEC @ret = proc …
+	if len(toks) > 2 && toks[0].kind == tokPunct && toks[0].text == "@" {
+		if k := slices.IndexFunc(toks, func(t sqlToken) bool { return isPunct(t, "=") }); k > 0 && k < 4 {
+			toks = toks[k+1:]
+		}
+	}
+	// The last part of a dotted name: master..xp_cmdshell, dbo.purge_all.
+	name := ""
+	for i := 0; i < len(toks) && (toks[i].kind == tokWord || toks[i].kind == tokQIdent); {
+		name = strings.ToLower(toks[i].text)
+		j := i + 1
+		for j < len(toks) && isPunct(toks[j], ".") {
+			j++
+		}
+		if j == i+1 {
+			break
+		}
+		i = j
+	}
+	if name == "" {
+		return
+	}
+	if dangerousSQLFunctions[name] {
+		r.flags[FlagDangerousFunction] = true
+		r.funcs[name] = true
+	}
+	if tf := classifyToolName(name); tf.Destructive {
+		r.flags[FlagDestructiveCall] = true
+	}
+}
+
+// grantEscalates reports whether a GRANT hands out more than object
+// privileges to a named grantee: ALL, a role (no ON), global or server-admin
+// privileges, a grant to PUBLIC, or the right to grant further.
+func grantEscalates(toks []sqlToken) bool {
+	on := topLevelWord(toks, 1, "on")
+	if on < 0 {
+		return true // GRANT role TO user
+	}
+	for _, t := range toks[1:on] {
+		if t.kind == tokWord && (t.text == "all" || t.text == "super" || t.text == "file" || t.text == "process" ||
+			t.text == "shutdown" || t.text == "reload" || t.text == "control" || t.text == "impersonate" || t.text == "execute") {
+			return true
+		}
+	}
+	// MySQL ON *.*: every database.
+	if on+3 < len(toks) && isPunct(toks[on+1], "*") && isPunct(toks[on+2], ".") && isPunct(toks[on+3], "*") {
+		return true
+	}
+	if to := topLevelWord(toks, on+1, "to"); to >= 0 && topLevelWord(toks, to+1, "public") >= 0 {
+		return true
+	}
+	if w := topLevelWord(toks, on+1, "with"); w >= 0 && w+1 < len(toks) && (isWord(toks[w+1], "grant") || isWord(toks[w+1], "admin")) {
+		return true
+	}
+	return false
+}
+
+func topLevelPunct(toks []sqlToken, p string) bool {
+	depth := 0
+	for _, t := range toks {
+		switch {
+		case isPunct(t, "("):
+			depth++
+		case isPunct(t, ")"):
+			depth--
+		case depth == 0 && isPunct(t, p):
+			return true
+		}
+	}
+	return false
 }
 
 // classifyWith handles WITH [RECURSIVE] name [(cols)] AS [NOT] [MATERIALIZED] (body), … main.
@@ -605,9 +800,63 @@ func simpleTautology(c []sqlToken) bool {
 	switch len(c) {
 	case 1:
 		return isWord(c[0], "true") || (c[0].kind == tokNumber && strings.Trim(c[0].text, "0.") != "")
-	case 3:
-		lit := func(t sqlToken) bool { return t.kind == tokNumber || t.kind == tokString }
-		return isPunct(c[1], "=") && lit(c[0]) && lit(c[2]) && c[0].kind == c[2].kind && c[0].text == c[2].text
+	case 2:
+		// NOT FALSE, NOT 0
+		return isWord(c[0], "not") && (isWord(c[1], "false") || c[1].kind == tokNumber && strings.Trim(c[1].text, "0.") == "")
+	case 3, 4:
+		// LIT op LIT that holds, x = x, x LIKE '%'.
+		op, a, b := "", c[0], c[len(c)-1]
+		for _, t := range c[1 : len(c)-1] {
+			if t.kind != tokPunct && !isWord(t, "like") && !isWord(t, "ilike") {
+				return false
+			}
+			op += t.text
+		}
+		if (op == "like" || op == "ilike") && b.kind == tokString && strings.Trim(b.text, "%") == "" && b.text != "" {
+			return true
+		}
+		if (a.kind == tokWord || a.kind == tokQIdent) && a.kind == b.kind && a.text == b.text && (op == "=" || op == ">=" || op == "<=") {
+			return true
+		}
+		return literalCompare(a, op, b)
+	}
+	return false
+}
+
+// literalCompare evaluates LIT op LIT for numbers and strings.
+func literalCompare(a sqlToken, op string, b sqlToken) bool {
+	if a.kind != b.kind || a.kind != tokNumber && a.kind != tokString {
+		return false
+	}
+	cmp := strings.Compare(a.text, b.text)
+	if a.kind == tokNumber {
+		x, err1 := strconv.ParseFloat(a.text, 64)
+		y, err2 := strconv.ParseFloat(b.text, 64)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		switch {
+		case x < y:
+			cmp = -1
+		case x > y:
+			cmp = 1
+		default:
+			cmp = 0
+		}
+	}
+	switch op {
+	case "=", "==":
+		return cmp == 0
+	case "<>", "!=":
+		return cmp != 0
+	case "<":
+		return cmp < 0
+	case ">":
+		return cmp > 0
+	case "<=":
+		return cmp <= 0
+	case ">=":
+		return cmp >= 0
 	}
 	return false
 }
@@ -690,7 +939,16 @@ func looksLikeSQL(s string) bool {
 	if len(s) < 4 {
 		return false
 	}
-	lr := lexSQL(s, dialectPostgres)
+	if sniffSQL(s, dialectPostgres) {
+		return true
+	}
+	// MySQL reads #, backslashes, "strings" and /*! */ differently: a
+	// statement hidden from the Postgres reading still makes the text SQL.
+	return (strings.ContainsAny(s, "#\\\"") || strings.Contains(s, "/*!")) && sniffSQL(s, dialectMySQL)
+}
+
+func sniffSQL(s string, d sqlDialect) bool {
+	lr := lexSQL(s, d)
 	for _, seg := range splitStatements(lr.tokens) {
 		for len(seg) > 0 && isPunct(seg[0], "(") {
 			seg = seg[1:]
@@ -731,7 +989,12 @@ func sqlShape(seg []sqlToken) bool {
 	case "update":
 		return isName(next) && has("set")
 	case "delete":
-		return isWord(next, "from") || (isName(next) && has("from"))
+		return deleteShape(seg)
+	case "detach":
+		return isWord(next, "delete")
+	case "match":
+		// Cypher: MATCH (n …) … DELETE/RETURN/SET …
+		return isPunct(next, "(") && has("delete", "detach", "return", "set", "remove", "merge", "create")
 	case "drop", "create", "alter":
 		return next.kind == tokWord && sqlSniffObjects[next.text]
 	case "truncate":
@@ -770,6 +1033,53 @@ func sqlShape(seg []sqlToken) bool {
 		return isWord(next, "into")
 	}
 	return false
+}
+
+// deleteShape matches DELETE [LOW_PRIORITY|QUICK|IGNORE] FROM …, and the
+// MySQL multi-table form DELETE t1[.*], t2 FROM … where each deleted name
+// appears after FROM: "delete the file from your computer" is prose.
+func deleteShape(seg []sqlToken) bool {
+	i := 1
+	for i < len(seg) && (isWord(seg[i], "low_priority") || isWord(seg[i], "quick") || isWord(seg[i], "ignore")) {
+		i++
+	}
+	if i < len(seg) && isWord(seg[i], "from") {
+		return true
+	}
+	var names []string
+	for i < len(seg) {
+		t := seg[i]
+		if t.kind != tokWord && t.kind != tokQIdent {
+			return false
+		}
+		names = append(names, t.text)
+		i++
+		for i+1 < len(seg) && isPunct(seg[i], ".") && (seg[i+1].kind == tokWord || seg[i+1].kind == tokQIdent || isPunct(seg[i+1], "*")) {
+			names[len(names)-1] = seg[i+1].text
+			i += 2
+		}
+		if i < len(seg) && isPunct(seg[i], ",") {
+			i++
+			continue
+		}
+		break
+	}
+	if i >= len(seg) || !isWord(seg[i], "from") || len(names) == 0 {
+		return false
+	}
+	for _, n := range names {
+		found := false
+		for _, t := range seg[i+1:] {
+			if (t.kind == tokWord || t.kind == tokQIdent) && t.text == n {
+				found = true
+				break
+			}
+		}
+		if !found && n != "*" {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -2,6 +2,8 @@ package destructive
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // sqlDialect selects the lexical rules of the SQL tokenizer. The rules differ in
@@ -71,6 +73,16 @@ func lexSQL(src string, d sqlDialect) sqlLexResult {
 		switch {
 		case isSQLSpace(c):
 			i++
+		case c >= 0x80 && unicodeSpaceAt(src, i) > 0:
+			// Unicode spaces (NBSP, U+2000…, ideographic space) and zero-width
+			// characters separate words: some servers accept them as
+			// whitespace, and reading them so can only find more keywords.
+			i += unicodeSpaceAt(src, i)
+		case c == '#' && d == dialectMySQL:
+			// MySQL line comment.
+			for i < n && src[i] != '\n' {
+				i++
+			}
 		case c == '-' && i+1 < n && src[i+1] == '-' &&
 			(d == dialectPostgres || i+2 >= n || isSQLSpace(src[i+2]) || src[i+2] < 0x20):
 			// Line comment. MySQL requires whitespace after "--".
@@ -154,7 +166,7 @@ func lexSQL(src string, d sqlDialect) sqlLexResult {
 			i++
 		case isIdentStart(c):
 			j := i + 1
-			for j < n && isIdentChar(src[j]) {
+			for j < n && isIdentChar(src[j]) && (src[j] < 0x80 || unicodeSpaceAt(src, j) == 0) {
 				j++
 			}
 			word := src[i:j]
@@ -245,4 +257,17 @@ func lexQuoted(src string, i int, q byte, backslash bool) (string, int, bool) {
 		i++
 	}
 	return b.String(), n, false
+}
+
+// unicodeSpaceAt returns the byte length of the Unicode space or zero-width
+// character at src[i], or 0.
+func unicodeSpaceAt(src string, i int) int {
+	r, size := utf8.DecodeRuneInString(src[i:])
+	switch {
+	case r == utf8.RuneError:
+		return 0
+	case unicode.IsSpace(r), r == '\u200b', r == '\u200c', r == '\u200d', r == '\u2060', r == '\ufeff', r == '\u180e':
+		return size
+	}
+	return 0
 }

@@ -3,6 +3,8 @@ package destructive
 import (
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 var destructiveVerbs = map[string]bool{
@@ -13,6 +15,11 @@ var destructiveVerbs = map[string]bool{
 	"evict": true, "deprovision": true, "decommission": true, "unpublish": true, "deregister": true,
 	"unregister": true, "expunge": true, "empty": true, "trash": true, "obliterate": true, "discard": true,
 	"dispose": true, "teardown": true, "undeploy": true, "deleteall": true,
+	// Irreversible or disruptive state changes.
+	"transfer": true, "deactivate": true, "suspend": true, "ban": true, "disable": true, "stop": true,
+	"rollback": true, "revert": true, "cancel": true, "expire": true, "invalidate": true, "shutdown": true,
+	"halt": true, "reboot": true, "poweroff": true, "kick": true, "unprotect": true, "demote": true,
+	"unshare": true, "detach": true,
 }
 
 var writeVerbs = map[string]bool{
@@ -21,9 +28,9 @@ var writeVerbs = map[string]bool{
 	"copy": true, "cp": true, "upload": true, "send": true, "push": true, "merge": true, "commit": true,
 	"deploy": true, "publish": true, "install": true, "run": true, "exec": true, "execute": true,
 	"apply": true, "save": true, "append": true, "import": true, "assign": true, "approve": true,
-	"close": true, "start": true, "stop": true, "restart": true, "enable": true, "disable": true,
-	"invite": true, "transfer": true, "pay": true, "submit": true, "schedule": true, "lock": true,
-	"unlock": true, "archive": true, "restore": true, "grant": true, "fork": true, "comment": true,
+	"close": true, "start": true, "restart": true, "enable": true,
+	"invite": true, "pay": true, "submit": true, "schedule": true, "lock": true,
+	"unlock": true, "archive": true, "grant": true, "fork": true, "comment": true,
 	"reply": true, "trigger": true, "invoke": true, "call": true, "mutate": true, "upsert": true,
 	"store": true, "sync": true, "scale": true, "replace": true, "change": true, "make": true, "mkdir": true,
 	"touch": true, "new": true, "open": true, "register": true, "subscribe": true, "unsubscribe": true,
@@ -32,8 +39,8 @@ var writeVerbs = map[string]bool{
 	"press": true, "upgrade": true, "downgrade": true, "checkout": true, "rebase": true, "reopen": true,
 	"resolve": true, "dispatch": true, "emit": true, "notify": true, "book": true, "order": true,
 	"purchase": true, "buy": true, "sell": true, "sign": true, "configure": true, "init": true, "generate": true,
-	"release": true, "migrate": true, "build": true, "compile": true, "rerun": true, "cancel": true,
-	"revert": true, "rollback": true, "suspend": true, "disconnect": true, "ban": true,
+	"release": true, "migrate": true, "build": true, "compile": true, "rerun": true,
+	"disconnect": true,
 }
 
 var readVerbs = map[string]bool{
@@ -88,9 +95,45 @@ func splitName(name string) []string {
 	return words
 }
 
+// foldName folds a name to what a reader sees: NFKC (fullwidth ｄｅｌｅｔｅ),
+// without invisible format characters (de\u200blete), with Cyrillic and Greek
+// look-alikes of Latin letters replaced (dеlete with a Cyrillic е).
+func foldName(name string) string {
+	ascii := true
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return name
+	}
+	name = norm.NFKC.String(name)
+	var b strings.Builder
+	for _, r := range name {
+		if unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		if a, ok := nameConfusables[r]; ok {
+			r = a
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var nameConfusables = map[rune]rune{
+	'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'х': 'x', 'у': 'y', 'і': 'i', 'ѕ': 's', 'ј': 'j',
+	'ԁ': 'd', 'ӏ': 'l', 'к': 'k', 'м': 'm', 'т': 't', 'н': 'h', 'в': 'b', 'г': 'r', 'ԛ': 'q', 'ԝ': 'w',
+	'А': 'A', 'Е': 'E', 'О': 'O', 'Р': 'P', 'С': 'C', 'Х': 'X', 'У': 'Y', 'І': 'I', 'Ѕ': 'S', 'К': 'K',
+	'М': 'M', 'Т': 'T', 'Н': 'H', 'В': 'B', 'ο': 'o', 'α': 'a', 'ε': 'e', 'ρ': 'p', 'τ': 't', 'ι': 'i',
+	'κ': 'k', 'ν': 'v', 'Ο': 'O', 'Α': 'A', 'Ε': 'E', 'Ρ': 'P', 'Τ': 'T', 'Ι': 'I', 'Κ': 'K', 'Ν': 'N',
+}
+
 // classifyToolName derives ToolFacts from a tool name.
 func classifyToolName(name string) ToolFacts {
-	tf := ToolFacts{Name: name, Words: splitName(name), DestructiveVerbs: []string{}, WriteVerbs: []string{}, ReadVerbs: []string{}}
+	tf := ToolFacts{Name: name, Words: splitName(foldName(name)), DestructiveVerbs: []string{}, WriteVerbs: []string{}, ReadVerbs: []string{}}
 	if tf.Words == nil {
 		tf.Words = []string{}
 	}
