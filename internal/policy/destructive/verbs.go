@@ -30,7 +30,7 @@ var writeVerbs = map[string]bool{
 	"apply": true, "save": true, "append": true, "import": true, "assign": true, "approve": true,
 	"close": true, "start": true, "restart": true, "enable": true,
 	"invite": true, "pay": true, "submit": true, "schedule": true, "lock": true,
-	"unlock": true, "archive": true, "grant": true, "fork": true, "comment": true,
+	"unlock": true, "archive": true, "restore": true, "grant": true, "fork": true, "comment": true,
 	"reply": true, "trigger": true, "invoke": true, "call": true, "mutate": true, "upsert": true,
 	"store": true, "sync": true, "scale": true, "replace": true, "change": true, "make": true, "mkdir": true,
 	"touch": true, "new": true, "open": true, "register": true, "subscribe": true, "unsubscribe": true,
