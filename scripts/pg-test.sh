@@ -118,7 +118,9 @@ started=false
 for attempt in 1 2 3 4 5; do
   port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
   port_in_use "$port" && continue
-  if pgctl -l "$logfile" -o "-p $port" -w -t 30 start >/dev/null 2>&1; then
+  # -k: the socket folder as it is reached now (the one written at initdb may name a moved or removed
+  # checkout, e.g. a git worktree whose .cache was a link to this one).
+  if pgctl -l "$logfile" -o "-p $port -k $sock" -w -t 30 start >/dev/null 2>&1; then
     echo "$port" >"$portfile"
     started=true
     break
