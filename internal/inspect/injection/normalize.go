@@ -278,25 +278,20 @@ var confusables = map[rune]byte{
 // mixedWord reports whether the word around s[j:j+size] holds an ASCII letter: a word that mixes Latin
 // letters with look-alikes is disguised Latin, while a word wholly in Cyrillic or Greek is that language.
 func mixedWord(s string, j, size int) bool {
-	for k := j - 1; k >= 0 && j-k <= 40; k-- {
+	return latinNear(s, j-1, -1, j) || latinNear(s, j+size, 1, j)
+}
+
+// latinNear walks s from k in steps of step, at most 40 bytes from j, over non-ASCII bytes, apostrophes
+// and hyphens, and reports whether it meets an ASCII letter before any other ASCII byte.
+func latinNear(s string, k, step, j int) bool {
+	for ; k >= 0 && k < len(s) && (k-j <= 40 && j-k <= 40); k += step {
 		c := s[k]
 		if c < utf8.RuneSelf {
 			if 'a' <= c|0x20 && c|0x20 <= 'z' {
 				return true
 			}
 			if c != '\'' && c != '-' {
-				break
-			}
-		}
-	}
-	for k := j + size; k < len(s) && k-j <= 40; k++ {
-		c := s[k]
-		if c < utf8.RuneSelf {
-			if 'a' <= c|0x20 && c|0x20 <= 'z' {
-				return true
-			}
-			if c != '\'' && c != '-' {
-				break
+				return false
 			}
 		}
 	}

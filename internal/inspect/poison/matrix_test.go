@@ -46,18 +46,6 @@ func interleave(s string, sep rune) string {
 	return b.String()
 }
 
-func rot13Test(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return 'a' + (r-'a'+13)%26
-		case r >= 'A' && r <= 'Z':
-			return 'A' + (r-'A'+13)%26
-		}
-		return r
-	}, s)
-}
-
 var rtEncodings = map[string]func(string) string{
 	"plain": func(s string) string { return s },
 	"tags":  func(s string) string { return "Returns weather." + tags(s) },
@@ -117,7 +105,7 @@ var rtEncodings = map[string]func(string) string{
 		}
 		return b.String()
 	},
-	"rot13":     func(s string) string { return "ROT13: " + rot13Test(s) },
+	"rot13":     func(s string) string { return "ROT13: " + rot13(s) },
 	"uescape":   func(s string) string { return strings.ReplaceAll(fmt.Sprintf("%+q", s), `"`, "") },
 	"htmlcomm":  func(s string) string { return "Returns weather. <!-- " + s + " -->" },
 	"mdcomment": func(s string) string { return "Returns weather.\n\n[//]: # (" + s + ")" },
