@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -186,6 +187,24 @@ func (e *envelope) recoveredID(b []byte) ID {
 	return ID(b[e.idStart:e.idEnd:e.idEnd])
 }
 
+// target returns the params member that the receiver of method acts on, which is what Message.Name reports:
+// params.uri for the resources/ methods (resources/read, resources/subscribe, resources/unsubscribe),
+// params.name for tools/call and prompts/get, and for other methods params.name, else params.uri. A
+// message may carry both members (unknown members are ignored by servers), so the choice follows the
+// method, never the presence of the other member: a resources/read with a harmless "name" beside the
+// "uri" it reads must still be judged by its uri.
+func (e *envelope) target(method string) string {
+	switch {
+	case strings.HasPrefix(method, "resources/"):
+		return e.uri
+	case method == "tools/call" || method == "prompts/get":
+		return e.name
+	case e.hasName:
+		return e.name
+	}
+	return e.uri
+}
+
 // noteKeyConflict marks the id as ambiguous when either envelope key of a conflict is an "id" variant.
 func (e *envelope) noteKeyConflict(a, b []byte) {
 	if foldsTo(a, "ID") || foldsTo(b, "ID") {
@@ -262,11 +281,6 @@ func (d *decoder) envMember(ki int) bool {
 		case '{':
 			if !d.object(d.paramsMember) {
 				return false
-			}
-			if e.hasName {
-				d.m.Name = e.name
-			} else if e.hasURI {
-				d.m.Name = e.uri
 			}
 		case '[':
 			if !d.value() {
@@ -464,6 +478,7 @@ func (d *decoder) checkEnvelope() {
 		return
 	}
 	if e.hasMethod {
+		d.m.Name = e.target(d.m.Method)
 		switch {
 		case e.hasResult:
 			d.invalid(e.resultPos, `a request or notification must not carry "result"`)

@@ -93,8 +93,10 @@ type Message struct {
 	// Error is the "error" member of an error response.
 	Error *WireError
 
-	// Name is params.name (tools/call, prompts/get, …) or, when there is no name, params.uri
-	// (resources/read, resources/subscribe, …), unescaped. Empty when neither is a string.
+	// Name is what a request acts on, unescaped: params.uri for the resources/ methods (resources/read,
+	// resources/subscribe, resources/unsubscribe), params.name for tools/call and prompts/get, and for
+	// other methods params.name or, when there is none, params.uri. Empty when that member is absent or not
+	// a string (a resources/read is never named by a params.name sent beside its uri).
 	Name string
 	// Arguments is the raw params.arguments value, nil when absent.
 	Arguments json.RawMessage
