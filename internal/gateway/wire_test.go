@@ -1,8 +1,21 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	sdkjsonrpc "github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Wire-format bypass tests: a message whose bytes the gateway and the upstream server would read as two
@@ -39,5 +52,103 @@ func TestWireResourceNamedByURI(t *testing.T) {
 	// The same request without the extra member is denied as before.
 	if out := rawPost(t, one, sOne, `{"jsonrpc":"2.0","id":8,"method":"resources/read","params":{"uri":"test://pol/static"}}`); !strings.Contains(out, `"error"`) {
 		t.Errorf("plain read of a denied resource: %s", out)
+	}
+}
+
+// serveLineFramed runs the test server (with the "pol" tools) behind the stdin framing of Python's MCP SDK
+// (a text stream in universal-newlines mode) and of Node's readline: a line ends at LF, CR or CRLF, and, as
+// Python's str.splitlines has it, at U+0085, U+2028 and U+2029. Each line that is a JSON-RPC message is
+// passed to the go-sdk server; other lines are skipped, as those SDKs skip them. Every tools/call the server
+// receives is appended to the file logPath, one tool name per line.
+func serveLineFramed(logPath string) int {
+	srv := newTestServer("pol-lines")
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		sc.Split(universalLines)
+		for sc.Scan() {
+			line := sc.Bytes()
+			msg, err := sdkjsonrpc.DecodeMessage(line)
+			if err != nil {
+				continue
+			}
+			if req, ok := msg.(*sdkjsonrpc.Request); ok && req.Method == "tools/call" {
+				var p struct {
+					Name string `json:"name"`
+				}
+				_ = json.Unmarshal(req.Params, &p)
+				if f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+					fmt.Fprintln(f, p.Name)
+					f.Close()
+				}
+			}
+			if _, err := pw.Write(append(bytes.Clone(line), '\n')); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	if err := srv.Run(context.Background(), &mcp.IOTransport{Reader: pr, Writer: os.Stdout}); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// universalLines is a bufio.SplitFunc that ends a line at LF, CR, U+0085, U+2028 or U+2029.
+func universalLines(data []byte, atEOF bool) (int, []byte, error) {
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\n' || data[i] == '\r':
+			return i + 1, data[:i], nil
+		case bytes.HasPrefix(data[i:], []byte("\u0085")), bytes.HasPrefix(data[i:], []byte("\u2028")),
+			bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n := len(string([]rune(string(data[i : i+3]))[0]))
+			return i + n, data[:i], nil
+		}
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+// TestWireStdioLineFraming: what the gateway forwards to a stdio server is one message on one line for
+// every common line reader. A lone CR (insignificant whitespace to JSON) would otherwise end the line for a
+// Python or Node server, which would then run the message hidden inside the one policy judged.
+func TestWireStdioLineFraming(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "calls")
+	server := fmt.Sprintf("  - name: lines\n    command: [%q]\n    env: {MCPWARDEN_TEST_LINE_SERVER: %q}\n    timeout: 20s\n", os.Args[0], logPath)
+	url := startPolicyGateway(t, wirePolicy, server) + "/mcp/lines"
+	sid := rawInitialize(t, url)
+	inner := `{"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"shell","arguments":{"command":"id"}}}`
+	for i, c := range []struct{ what, body string }{
+		{"lone CR between values", `{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a"},"_meta":{"pad":` + "\r" + inner + "\r" + `}}}`},
+		{"CR before the smuggled line, CRLF after", `{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b"},"_meta":{"pad":` + "\r" + inner + "\r\n" + `}}}`},
+		// Raw line separators inside strings cannot hide a message (what follows one is the rest of a string),
+		// but a server that splits lines at them would lose the call.
+		{"raw U+0085, U+2028 and U+2029 in strings", `{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"echo","arguments":{"text":"c` + "\u2028\u0085" + `"},"_meta":{"end":"` + "\u2029" + `"}}}`},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		resp, err := http.DefaultClient.Do(req)
+		var out []byte
+		if err == nil {
+			out, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		cancel()
+		if want := "pol-lines:" + string("abc"[i]); err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("%s: %v %s\nwant the echo call answered (%q)", c.what, err, out, want)
+		}
+	}
+	got, _ := os.ReadFile(logPath)
+	if string(got) != "echo\necho\necho\n" {
+		t.Errorf("the line-framed server received tools/call for:\n%s\nwant echo three times and no shell", got)
 	}
 }

@@ -96,6 +96,11 @@ func checkAccepted(t *testing.T, b []byte, m *Message) {
 	if m.Kind == KindInvalid {
 		t.Fatalf("Decode(%q) accepted with KindInvalid", b)
 	}
+	if ol := OneLine(m.Raw); lineBreakAt(ol) >= 0 {
+		t.Fatalf("OneLine(%q) = %q still holds a line break", m.Raw, ol)
+	} else if !cmp.Equal(oneLineView(t, ol), oneLineView(t, m.Raw)) {
+		t.Fatalf("OneLine(%q) = %q means something else", m.Raw, ol)
+	}
 
 	// Exact-key view (map), numbers kept as text.
 	var env map[string]any
