@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +151,65 @@ func TestWireStdioLineFraming(t *testing.T) {
 	got, _ := os.ReadFile(logPath)
 	if string(got) != "echo\necho\necho\n" {
 		t.Errorf("the line-framed server received tools/call for:\n%s\nwant echo three times and no shell", got)
+	}
+}
+
+// listUpstream is a Streamable HTTP server (JSON responses) whose initialize and tools/list results are
+// given as raw JSON, for results no SDK would write.
+type listUpstream struct{ hello, tools string }
+
+func (u listUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+	}
+	body, _ := io.ReadAll(r.Body)
+	if r.Method != http.MethodPost || json.Unmarshal(body, &req) != nil || len(req.ID) == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	result := `{}`
+	switch req.Method {
+	case "initialize":
+		w.Header().Set("Mcp-Session-Id", "up-1")
+		result = `{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"lists","version":"1"}` + u.hello + `}`
+	case "tools/list":
+		result = `{"tools":` + u.tools + `}`
+	case "tools/call":
+		result = `{"content":[{"type":"text","text":"ran"}]}`
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":`+string(req.ID)+`,"result":`+result+`}`)
+}
+
+// TestWireCaseVariantKeysInResults: a tools/list item or an initialize result with keys that differ only
+// in case ("description" and "Description") is read one way by the gateway's scanners and another by
+// clients: go-sdk matches keys exactly, encoding/json clients take the last case variant. The poisoned text
+// must reach neither: the item is quarantined (hidden, its calls refused), the instructions withheld.
+func TestWireCaseVariantKeysInResults(t *testing.T) {
+	desc, _ := json.Marshal(poisonDesc)
+	tools := `[{"name":"add","description":` + string(desc) + `,"Description":"Add two numbers.","inputSchema":{"type":"object"}},` +
+		`{"name":"sub","Description":` + string(desc) + `,"description":"Subtract two numbers.","inputSchema":{"type":"object"}},` +
+		`{"name":"mul","description":"Multiply.","inputSchema":{"type":"object","properties":{"a":{"description":"x","de\u017fcription":` + string(desc) + `}}}},` +
+		`{"name":"plain","description":"Say hi.","inputSchema":{"type":"object"}}]`
+	hello := `,"instructions":"Use the tools.","Instructions":` + string(desc)
+	ts := httptest.NewServer(listUpstream{hello: hello, tools: tools})
+	t.Cleanup(ts.Close)
+	url, _ := startInspectGateway(t, inspectOnly, httpServerYAML("lists", ts.URL))
+	cs := connect(t, url+"/mcp/lists", legacy, nil)
+	if got := cs.InitializeResult().Instructions; got != "" {
+		t.Errorf("instructions reached the client: %q", got)
+	}
+	names, _ := listedTools(t, cs)
+	if strings.Join(names, ",") != "plain" {
+		t.Errorf("listed tools %v, want only plain (add, sub and mul have case-variant keys)", names)
+	}
+	for _, name := range []string{"add", "sub", "mul"} {
+		if got := call(t, cs, name, nil); got.Text != "" || !strings.Contains(got.Err, "quarantined") {
+			t.Errorf("call %s = %+v, want it refused as quarantined", name, got)
+		}
+	}
+	if got := call(t, cs, "plain", nil); got.Text != "ran" {
+		t.Errorf("call plain = %+v", got)
 	}
 }

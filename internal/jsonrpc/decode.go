@@ -22,6 +22,32 @@ func (e *DecodeError) Error() string {
 	return "invalid JSON-RPC message: " + e.Msg
 }
 
+// CaseVariantKeys checks that no object in the JSON value b has two keys that are equal, or equal under
+// Unicode simple case folding (the way encoding/json matches keys to struct fields), or a key containing NUL,
+// at any depth. Such an object is read one way by a parser that matches keys exactly (go-sdk, a map) and
+// another by one that folds case (encoding/json structs, where the last variant wins). Invalid JSON is an
+// error too. what names b in the error ("tools item").
+func CaseVariantKeys(b []byte, what string) error {
+	d := decoders.Get().(*decoder)
+	defer d.release()
+	d.b, d.foldAll, d.root, d.allowLone = b, true, what, true
+	d.ws()
+	if d.value() {
+		d.ws()
+		if d.pos < len(b) {
+			d.syntax(d.pos, "unexpected %s after the JSON value", d.describe(d.pos))
+		}
+	}
+	e := d.perr
+	if e == nil {
+		e = d.serr
+	}
+	if e == nil {
+		return nil
+	}
+	return fmt.Errorf("%s (at byte %d)", e.Msg, e.Offset)
+}
+
 // IsBatch reports whether b (after leading whitespace) is a JSON array.
 func IsBatch(b []byte) bool {
 	for _, c := range b {
@@ -150,6 +176,7 @@ func (d *decoder) release() {
 	d.keys = d.keys[:0]
 	d.kbuf = d.kbuf[:0]
 	d.allowLone = false
+	d.foldAll, d.root = false, ""
 	d.perr, d.serr = nil, nil
 	d.violations = 0
 	d.env = envelope{}

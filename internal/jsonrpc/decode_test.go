@@ -533,3 +533,31 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Errorf("Decode of a tools/call allocates %v times, want ≤ 2", n)
 	}
 }
+
+func TestCaseVariantKeys(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{`{"name":"a","description":"b","inputSchema":{"type":"object","properties":{"x":{"type":"string"}}}}`, ""},
+		{`[{"a":1},{"a":2},"A",{"b":{"c":[{"d":null}]}}]`, ""},
+		{`"x"`, ""},
+		{`{"s":"lone \ud800 surrogate in a value"}`, ""},
+		{`{"description":"a","Description":"b"}`, `key "Description" in tools item differs only in case from "description"`},
+		{`{"x":{"properties":{"p":{"description":"a","de\u017fcription":"b"}}}}`, `key "de\u017fcription" in x.properties.p differs only in case from "description"`},
+		{`{"a":[{"k":1,"\u212a":2}]}`, `differs only in case`},
+		{`{"a":1,"a":2}`, `duplicate key "a" in tools item`},
+		{`{"a\u0000":1}`, `NUL`},
+		{`{"a":1} x`, `unexpected`},
+		{`{"a":`, `end of input`},
+	} {
+		err := CaseVariantKeys([]byte(tc.in), "tools item")
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("CaseVariantKeys(%s) = %v, want nil", tc.in, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("CaseVariantKeys(%s) = %v, want an error containing %q", tc.in, err, tc.err)
+		}
+	}
+	// The pooled decoder forgets the mode: a message keeps its nested case variants afterwards.
+	if _, err := Decode([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":{"b":1,"B":2}}}}`)); err != nil {
+		t.Errorf("Decode after CaseVariantKeys: %v", err)
+	}
+}
