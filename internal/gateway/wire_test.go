@@ -213,3 +213,54 @@ func TestWireCaseVariantKeysInResults(t *testing.T) {
 		t.Errorf("call plain = %+v", got)
 	}
 }
+
+// TestWireAliasedRequestIDs: two requests in flight whose ids differ in bytes but not for the server
+// ("a" and "\u0061"; 7 and 7.0) are one id to it. go-sdk ignores the second, which then waits for the
+// gateway's timeout; a server that answers both (with its own encoding of the id) would have its answer to
+// one delivered, and inspected, as the answer to the other. The second is refused at once while the first
+// is in flight, and the first gets its own answer.
+func TestWireAliasedRequestIDs(t *testing.T) {
+	url := startPolicyGateway(t, wirePolicy, stdioServerYAML("pol")) + "/mcp/pol"
+	sid := rawInitialize(t, url)
+	for _, ids := range [][2]string{{`"a"`, `"\u0061"`}, {`7`, `7.0`}} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		first := make(chan string, 1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(
+				`{"jsonrpc":"2.0","id":`+ids[0]+`,"method":"tools/call","params":{"name":"slow","arguments":{"steps":1,"step_ms":700}}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Session-Id", sid)
+			req.Header.Set("Mcp-Protocol-Version", legacy)
+			var out []byte
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				out, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			first <- string(out)
+		}()
+		time.Sleep(300 * time.Millisecond) // the first request reaches the server
+		sctx, scancel := context.WithTimeout(t.Context(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(sctx, http.MethodPost, url, strings.NewReader(
+			`{"jsonrpc":"2.0","id":`+ids[1]+`,"method":"tools/call","params":{"name":"echo","arguments":{"text":"leak"}}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		var second []byte
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			second, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		scancel()
+		if err != nil || !strings.Contains(string(second), "already in use") {
+			t.Errorf("ids %s then %s: second request → %v %s, want it refused (id in use)", ids[0], ids[1], err, second)
+		}
+		out := <-first
+		cancel()
+		if !strings.Contains(out, "done 1") {
+			t.Errorf("ids %s then %s: the first request → %s, want its own answer", ids[0], ids[1], out)
+		}
+	}
+}
