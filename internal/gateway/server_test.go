@@ -18,6 +18,9 @@ import (
 // server on stdin/stdout instead of running tests. The gateway tests start it as a child process, so the stdio
 // upstream is a real process speaking real MCP.
 func TestMain(m *testing.M) {
+	if log := os.Getenv("MCPWARDEN_TEST_LINE_SERVER"); log != "" {
+		os.Exit(serveLineFramed(log)) // wire_test.go: a server that frames stdin the way Python and Node do
+	}
 	if name := os.Getenv("MCPWARDEN_TEST_SERVER"); name != "" {
 		srv := newTestServer(name)
 		if err := srv.Run(context.Background(), &mcp.StdioTransport{}); err != nil {

@@ -428,6 +428,23 @@ func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jso
 			findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "server identity quarantined: " + v[0].Reason, Path: "serverInfo"})
 		}
 	}
+	// A key that differs only in case from "instructions" is what a client decoding with encoding/json
+	// (case-insensitive, the last variant wins) shows its model, while the scan below reads the exact key:
+	// such instructions are withheld, every variant of them.
+	var variants []string
+	for k := range r {
+		if k != "instructions" && strings.EqualFold(k, "instructions") {
+			variants = append(variants, k)
+		}
+	}
+	if len(variants) > 0 {
+		strip = true
+		sort.Strings(variants)
+		findings = append(findings, audit.Finding{Detector: "poison:ambiguous-keys", Severity: "high", Path: "instructions",
+			Message: fmt.Sprintf("instructions withheld: the result has keys that differ only in case from \"instructions\" (%s), which clients read differently",
+				strings.Join(variants, ", "))})
+		s.log.Warn("inspect: server instructions withheld: keys that differ only in case from \"instructions\"", "server", x.Server, "keys", variants)
+	}
 	var instr string
 	if json.Unmarshal(r["instructions"], &instr) == nil && instr != "" {
 		it := pin.InstructionsItem(instr)
@@ -452,8 +469,11 @@ func (s *inspectStage) inspectHello(ctx context.Context, x *Exchange, reply *jso
 		}
 	}
 	out = reply
-	if _, has := r["instructions"]; has && strip {
+	if _, has := r["instructions"]; (has || len(variants) > 0) && strip {
 		delete(r, "instructions")
+		for _, k := range variants {
+			delete(r, k)
+		}
 		if b, err := jsonrpc.NewResult(reply.ID, r); err == nil {
 			out = jsonrpc.MustDecode(b)
 		}
@@ -744,6 +764,16 @@ func (s *inspectStage) scan(server, key string, raw json.RawMessage, hash string
 	ck := server + "\x00" + key + "\x00" + hash + "\x00" + othersKey
 	if v, ok := s.scans.Load(ck); ok {
 		return v.(scanResult)
+	}
+	// Keys equal under case folding ("description" and "Description") are read one way by the scanner
+	// (encoding/json structs: the last variant wins) and another by a client that matches keys exactly
+	// (go-sdk): the scanner could pass a text the client shows the model. Such an item is not scanned but
+	// quarantined: no honest server writes one.
+	if err := jsonrpc.CaseVariantKeys(raw, key+" item"); err != nil {
+		res := scanResult{sev: poison.High, findings: []poison.Finding{{RuleID: "ambiguous-keys", Severity: poison.High,
+			Location: key, Message: "a list item that clients read differently: " + err.Error()}}}
+		s.scans.Store(ck, res)
+		return res
 	}
 	surf := poison.Surface{Server: server}
 	var err error

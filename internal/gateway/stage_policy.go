@@ -403,6 +403,7 @@ func unknownReply(msg *jsonrpc.Message) *jsonrpc.Message {
 		return errorReply(msg, jsonrpc.CodeInvalidParams, fmt.Sprintf("unknown prompt %q", msg.Name))
 	default:
 		data, _ := json.Marshal(map[string]string{"uri": msg.Name})
-		return jsonrpc.MustDecode(jsonrpc.NewErrorResponse(msg.ID, jsonrpc.CodeInvalidParams, "Resource not found", data))
+		// json.RawMessage: a []byte would be encoded as a base64 string, unlike the server's {"uri": …}.
+		return jsonrpc.MustDecode(jsonrpc.NewErrorResponse(msg.ID, jsonrpc.CodeInvalidParams, "Resource not found", json.RawMessage(data)))
 	}
 }

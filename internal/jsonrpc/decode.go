@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -19,6 +20,32 @@ func (e *DecodeError) Error() string {
 		return fmt.Sprintf("invalid JSON-RPC message at byte %d: %s", e.Offset, e.Msg)
 	}
 	return "invalid JSON-RPC message: " + e.Msg
+}
+
+// CaseVariantKeys checks that no object in the JSON value b has two keys that are equal, or equal under
+// Unicode simple case folding (the way encoding/json matches keys to struct fields), or a key containing NUL,
+// at any depth. Such an object is read one way by a parser that matches keys exactly (go-sdk, a map) and
+// another by one that folds case (encoding/json structs, where the last variant wins). Invalid JSON is an
+// error too. what names b in the error ("tools item").
+func CaseVariantKeys(b []byte, what string) error {
+	d := decoders.Get().(*decoder)
+	defer d.release()
+	d.b, d.foldAll, d.root, d.allowLone = b, true, what, true
+	d.ws()
+	if d.value() {
+		d.ws()
+		if d.pos < len(b) {
+			d.syntax(d.pos, "unexpected %s after the JSON value", d.describe(d.pos))
+		}
+	}
+	e := d.perr
+	if e == nil {
+		e = d.serr
+	}
+	if e == nil {
+		return nil
+	}
+	return fmt.Errorf("%s (at byte %d)", e.Msg, e.Offset)
 }
 
 // IsBatch reports whether b (after leading whitespace) is a JSON array.
@@ -149,6 +176,7 @@ func (d *decoder) release() {
 	d.keys = d.keys[:0]
 	d.kbuf = d.kbuf[:0]
 	d.allowLone = false
+	d.foldAll, d.root = false, ""
 	d.perr, d.serr = nil, nil
 	d.violations = 0
 	d.env = envelope{}
@@ -184,6 +212,24 @@ func (e *envelope) recoveredID(b []byte) ID {
 		return nil
 	}
 	return ID(b[e.idStart:e.idEnd:e.idEnd])
+}
+
+// target returns the params member that the receiver of method acts on, which is what Message.Name reports:
+// params.uri for the resources/ methods (resources/read, resources/subscribe, resources/unsubscribe),
+// params.name for tools/call and prompts/get, and for other methods params.name, else params.uri. A
+// message may carry both members (unknown members are ignored by servers), so the choice follows the
+// method, never the presence of the other member: a resources/read with a harmless "name" beside the
+// "uri" it reads must still be judged by its uri.
+func (e *envelope) target(method string) string {
+	switch {
+	case strings.HasPrefix(method, "resources/"):
+		return e.uri
+	case method == "tools/call" || method == "prompts/get":
+		return e.name
+	case e.hasName:
+		return e.name
+	}
+	return e.uri
 }
 
 // noteKeyConflict marks the id as ambiguous when either envelope key of a conflict is an "id" variant.
@@ -262,11 +308,6 @@ func (d *decoder) envMember(ki int) bool {
 		case '{':
 			if !d.object(d.paramsMember) {
 				return false
-			}
-			if e.hasName {
-				d.m.Name = e.name
-			} else if e.hasURI {
-				d.m.Name = e.uri
 			}
 		case '[':
 			if !d.value() {
@@ -464,6 +505,7 @@ func (d *decoder) checkEnvelope() {
 		return
 	}
 	if e.hasMethod {
+		d.m.Name = e.target(d.m.Method)
 		switch {
 		case e.hasResult:
 			d.invalid(e.resultPos, `a request or notification must not carry "result"`)

@@ -116,6 +116,22 @@ func decodeCases() []decodeCase {
 		{name: "uri when no name", in: req("1", `"resources/read"`, `{"uri":"file:///etc/passwd"}`),
 			want: &view{Kind: KindRequest, ID: "1", Method: "resources/read", Params: `{"uri":"file:///etc/passwd"}`,
 				Name: "file:///etc/passwd"}},
+		// A server reads the member its method defines and ignores the other: Name must be that member.
+		{name: "resources/read is named by its uri, not a name beside it",
+			in: req("1", `"resources/read"`, `{"name":"harmless","uri":"file:///etc/shadow"}`),
+			want: &view{Kind: KindRequest, ID: "1", Method: "resources/read",
+				Params: `{"name":"harmless","uri":"file:///etc/shadow"}`, Name: "file:///etc/shadow"}},
+		{name: "resources/subscribe with method after params",
+			in: `{"jsonrpc":"2.0","id":1,"params":{"uri":"file:///x","name":"y"},"method":"resources/subscribe"}`,
+			want: &view{Kind: KindRequest, ID: "1", Method: "resources/subscribe",
+				Params: `{"uri":"file:///x","name":"y"}`, Name: "file:///x"}},
+		{name: "resources/read without uri has no name", in: req("1", `"resources/read"`, `{"name":"n"}`),
+			want: &view{Kind: KindRequest, ID: "1", Method: "resources/read", Params: `{"name":"n"}`}},
+		{name: "tools/call without name is not named by a uri", in: req("1", `"tools/call"`, `{"uri":"echo"}`),
+			want: &view{Kind: KindRequest, ID: "1", Method: "tools/call", Params: `{"uri":"echo"}`}},
+		{name: "prompts/get with a non-string name is not named by a uri",
+			in:   req("1", `"prompts/get"`, `{"name":5,"uri":"greet"}`),
+			want: &view{Kind: KindRequest, ID: "1", Method: "prompts/get", Params: `{"name":5,"uri":"greet"}`}},
 		{name: "name wins over uri", in: req("1", `"x"`, `{"uri":"u","name":"n"}`),
 			want: &view{Kind: KindRequest, ID: "1", Method: "x", Params: `{"uri":"u","name":"n"}`, Name: "n"}},
 		{name: "non-string name falls back to uri", in: req("1", `"x"`, `{"name":5,"uri":"u"}`),
@@ -515,5 +531,33 @@ func TestDecodeAllocs(t *testing.T) {
 	// The Message and the name string; method is interned. (The race detector adds allocations.)
 	if n := testing.AllocsPerRun(100, func() { _, _ = Decode(in) }); n > 2 && !raceEnabled {
 		t.Errorf("Decode of a tools/call allocates %v times, want ≤ 2", n)
+	}
+}
+
+func TestCaseVariantKeys(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{`{"name":"a","description":"b","inputSchema":{"type":"object","properties":{"x":{"type":"string"}}}}`, ""},
+		{`[{"a":1},{"a":2},"A",{"b":{"c":[{"d":null}]}}]`, ""},
+		{`"x"`, ""},
+		{`{"s":"lone \ud800 surrogate in a value"}`, ""},
+		{`{"description":"a","Description":"b"}`, `key "Description" in tools item differs only in case from "description"`},
+		{`{"x":{"properties":{"p":{"description":"a","de\u017fcription":"b"}}}}`, `key "de\u017fcription" in x.properties.p differs only in case from "description"`},
+		{`{"a":[{"k":1,"\u212a":2}]}`, `differs only in case`},
+		{`{"a":1,"a":2}`, `duplicate key "a" in tools item`},
+		{`{"a\u0000":1}`, `NUL`},
+		{`{"a":1} x`, `unexpected`},
+		{`{"a":`, `end of input`},
+	} {
+		err := CaseVariantKeys([]byte(tc.in), "tools item")
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("CaseVariantKeys(%s) = %v, want nil", tc.in, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("CaseVariantKeys(%s) = %v, want an error containing %q", tc.in, err, tc.err)
+		}
+	}
+	// The pooled decoder forgets the mode: a message keeps its nested case variants afterwards.
+	if _, err := Decode([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":{"b":1,"B":2}}}}`)); err != nil {
+		t.Errorf("Decode after CaseVariantKeys: %v", err)
 	}
 }

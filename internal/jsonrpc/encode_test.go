@@ -179,3 +179,31 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestIDKey(t *testing.T) {
+	same := [][]string{
+		{`"a"`, `"\u0061"`, `"\u0061"`},
+		{`"req-é"`, `"req-\u00e9"`, `"req-\u00E9"`},
+		{`1`, `1.0`, `1e0`, `10E-1`, `1.5`, `1.999`},
+		{`-3`, `-3.0`, `-3.2`},
+		{`0`, `-0`, `0.5`, `-0.5`},
+		{`123456789012345678901234567890`, `1e30`, `9223372036854775808`},
+		{`-1e400`, `-9223372036854775809`},
+	}
+	for _, group := range same {
+		for _, id := range group[1:] {
+			if ID(id).Key() != ID(group[0]).Key() {
+				t.Errorf("Key(%s) = %q, Key(%s) = %q: want one key", id, ID(id).Key(), group[0], ID(group[0]).Key())
+			}
+		}
+	}
+	distinct := []string{`"a"`, `"A"`, `"1"`, `1`, `2`, `-1`, `"n1"`, `"s1"`, `1e30`, `-1e30`, `""`}
+	seen := map[string]string{}
+	for _, id := range distinct {
+		k := ID(id).Key()
+		if prev, dup := seen[k]; dup {
+			t.Errorf("Key(%s) = Key(%s) = %q: want different keys", id, prev, k)
+		}
+		seen[k] = id
+	}
+}

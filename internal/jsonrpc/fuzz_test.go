@@ -96,6 +96,11 @@ func checkAccepted(t *testing.T, b []byte, m *Message) {
 	if m.Kind == KindInvalid {
 		t.Fatalf("Decode(%q) accepted with KindInvalid", b)
 	}
+	if ol := OneLine(m.Raw); lineBreakAt(ol) >= 0 {
+		t.Fatalf("OneLine(%q) = %q still holds a line break", m.Raw, ol)
+	} else if !cmp.Equal(oneLineView(t, ol), oneLineView(t, m.Raw)) {
+		t.Fatalf("OneLine(%q) = %q means something else", m.Raw, ol)
+	}
 
 	// Exact-key view (map), numbers kept as text.
 	var env map[string]any
@@ -165,11 +170,18 @@ func checkAccepted(t *testing.T, b []byte, m *Message) {
 
 func checkParams(t *testing.T, b []byte, m *Message, params map[string]any, raw json.RawMessage) {
 	t.Helper()
-	wantName := ""
-	if s, ok := params["name"].(string); ok {
-		wantName = s
-	} else if s, ok := params["uri"].(string); ok {
-		wantName = s
+	// The member the method's server acts on: uri for resources/*, name for tools/call and prompts/get,
+	// else name, or uri when there is no string name.
+	wantName, field := "", "name"
+	name, nameOK := params["name"].(string)
+	uri, uriOK := params["uri"].(string)
+	switch {
+	case strings.HasPrefix(m.Method, "resources/"):
+		wantName, field = uri, "uri"
+	case m.Method == "tools/call" || m.Method == "prompts/get" || nameOK:
+		wantName = name
+	case uriOK:
+		wantName, field = uri, "uri"
 	}
 	if m.Name != wantName {
 		t.Fatalf("%q: name: gateway %q, encoding/json %q", b, m.Name, wantName)
@@ -180,8 +192,12 @@ func checkParams(t *testing.T, b []byte, m *Message, params map[string]any, raw 
 	if err := json.Unmarshal(raw, &sp); err != nil {
 		t.Fatalf("%q: encoding/json cannot read params into a struct: %v", b, err)
 	}
-	if name := unquote(sp.Name); name != nil && *name != m.Name {
-		t.Fatalf("%q: struct view name %q, gateway %q", b, *name, m.Name)
+	member := sp.Name
+	if field == "uri" {
+		member = sp.URI
+	}
+	if name := unquote(member); name != nil && *name != m.Name {
+		t.Fatalf("%q: struct view %s %q, gateway %q", b, field, *name, m.Name)
 	}
 	if !bytes.Equal(sp.Arguments, m.Arguments) {
 		t.Fatalf("%q: struct view arguments %s, gateway %s", b, sp.Arguments, m.Arguments)

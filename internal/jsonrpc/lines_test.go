@@ -1,6 +1,7 @@
 package jsonrpc
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -38,4 +39,48 @@ func TestReadLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestOneLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, `{"jsonrpc":"2.0","id":1,"method":"ping"}`},
+		{"{\"jsonrpc\":\"2.0\",\r\n\"id\":1,\r\"method\":\"ping\"\n}", `{"jsonrpc":"2.0",  "id":1, "method":"ping" }`},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"s\":\"a\u2028b\u2029c\u0085d — é\"}}",
+			`{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"a\u2028b\u2029c\u0085d — é"}}`},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"\u2028\":1}}", `{"jsonrpc":"2.0","id":1,"method":"x","params":{"\u2028":1}}`},
+	} {
+		m, err := Decode([]byte(tc.in))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		before := string(m.Raw)
+		got := OneLine(m.Raw)
+		if string(got) != tc.want {
+			t.Errorf("OneLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if string(m.Raw) != before {
+			t.Errorf("OneLine modified its input")
+		}
+		if got, want := oneLineView(t, got), oneLineView(t, m.Raw); !cmp.Equal(got, want) {
+			t.Errorf("OneLine(%q) changed the message (-want +got):\n%s", tc.in, cmp.Diff(want, got))
+		}
+	}
+}
+
+// oneLineView is what a message means, whatever its bytes: its decoded fields and its JSON value.
+func oneLineView(t *testing.T, b []byte) []any {
+	t.Helper()
+	m, err := Decode(b)
+	if err != nil {
+		t.Fatalf("Decode(%q): %v", b, err)
+	}
+	var v any
+	if err := unmarshalNumber(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	canon, err := json.Marshal(v) // map keys sorted, strings re-escaped: the same for equal values
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []any{m.Kind, m.Method, m.Name, string(m.ID), string(canon)}
 }

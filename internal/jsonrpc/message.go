@@ -8,7 +8,10 @@
 package jsonrpc
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"strconv"
 )
 
 // Kind is the shape of a JSON-RPC message.
@@ -52,8 +55,38 @@ type ID []byte
 // String returns the raw JSON text of the id.
 func (id ID) String() string { return string(id) }
 
-// Key returns the id as a map key.
-func (id ID) Key() string { return string(id) }
+// Key returns the id as a map key for matching responses to requests: equal for two ids that a peer may
+// read as the same id, whatever their bytes. A string is keyed by its unescaped value ("a" and "\u0061" are
+// one id to every JSON parser). A number is keyed by its value truncated to an integer, as go-sdk reads ids
+// (a float64 converted to int64), which also equates the numbers a JavaScript peer reads as one double
+// (1, 1.0 and 1e0); numbers beyond ±2^63 share one key per sign. A server answers with its own encoding of
+// the id, so a response must find its request under that encoding, and two requests in flight must not
+// share an id the server would confuse: whoever keeps requests by Key refuses the second.
+func (id ID) Key() string {
+	if len(id) == 0 {
+		return ""
+	}
+	if id[0] == '"' {
+		if bytes.IndexByte(id, '\\') < 0 {
+			return "s" + string(id[1:len(id)-1])
+		}
+		var s string
+		if json.Unmarshal(id, &s) == nil {
+			return "s" + s
+		}
+		return "s" + string(id)
+	}
+	f, err := strconv.ParseFloat(string(id), 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return "n" + string(id) // not a number: cannot happen for a decoded id
+	case f >= 1<<63:
+		return "n+big"
+	case f <= -(1 << 63):
+		return "n-big"
+	}
+	return "n" + strconv.FormatInt(int64(f), 10)
+}
 
 // IsZero reports whether the id is absent.
 func (id ID) IsZero() bool { return len(id) == 0 }
@@ -93,8 +126,10 @@ type Message struct {
 	// Error is the "error" member of an error response.
 	Error *WireError
 
-	// Name is params.name (tools/call, prompts/get, …) or, when there is no name, params.uri
-	// (resources/read, resources/subscribe, …), unescaped. Empty when neither is a string.
+	// Name is what a request acts on, unescaped: params.uri for the resources/ methods (resources/read,
+	// resources/subscribe, resources/unsubscribe), params.name for tools/call and prompts/get, and for
+	// other methods params.name or, when there is none, params.uri. Empty when that member is absent or not
+	// a string (a resources/read is never named by a params.name sent beside its uri).
 	Name string
 	// Arguments is the raw params.arguments value, nil when absent.
 	Arguments json.RawMessage

@@ -57,6 +57,9 @@ type decoder struct {
 	// allowLone is set while scanning the values of "result" and "error.data", where string values may carry
 	// \u escapes of lone UTF-16 surrogates (see Decode).
 	allowLone bool
+	// foldAll makes every object a fold object (CaseVariantKeys); root names the top-level value in messages.
+	foldAll bool
+	root    string
 
 	perr       *DecodeError // fatal error: scanning stopped
 	serr       *DecodeError // first rule violation; scanning continues so that syntax errors still win
@@ -590,6 +593,9 @@ func quoteKey(k []byte) string {
 // where names the container of frame fi for messages: "the message", "params", "params.arguments.a[2]".
 func (d *decoder) where(fi int) string {
 	if fi <= 0 {
+		if d.root != "" {
+			return d.root
+		}
 		return "the message"
 	}
 	var sb strings.Builder
@@ -642,7 +648,7 @@ func (d *decoder) value() bool {
 		d.ws()
 		switch c := d.peek(); {
 		case c == '{':
-			if !d.push(true, false) {
+			if !d.push(true, d.foldAll) {
 				return false
 			}
 			d.pos++

@@ -317,7 +317,7 @@ func TestStandaloneStreamAndResumption(t *testing.T) {
 	go func() {
 		for {
 			sess.mu.Lock()
-			st := sess.byRequest[`"r"`]
+			st := sess.byRequest[jsonrpc.ID(`"r"`).Key()]
 			sess.mu.Unlock()
 			if st != nil {
 				n, _ := jsonrpc.NewNotification("notifications/progress", map[string]any{"progressToken": 1, "progress": 1})
@@ -344,7 +344,7 @@ func TestStandaloneStreamAndResumption(t *testing.T) {
 	out, _ := jsonrpc.NewResult(jsonrpc.ID(`"r"`), map[string]any{"late": true})
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		sess.mu.Lock()
-		_, waiting := sess.byRequest[`"r"`]
+		_, waiting := sess.byRequest[jsonrpc.ID(`"r"`).Key()]
 		sess.mu.Unlock()
 		if waiting || time.Now().After(deadline) {
 			break

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -111,10 +110,9 @@ func (s *stdioSink) write(b []byte) {
 
 // Send implements Sink.
 func (s *stdioSink) Send(_ context.Context, msg *jsonrpc.Message, _ jsonrpc.ID) error {
-	raw := msg.Raw
-	if bytes.IndexByte(raw, '\n') >= 0 {
-		raw = bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte(" ")), []byte("\n"), []byte(" "))
-	}
+	// One line for any line reader: a lone CR would end the line for Python and Node servers, and the rest
+	// of the message could be read as another one.
+	raw := jsonrpc.OneLine(msg.Raw)
 	s.write(raw)
 	return nil
 }

@@ -267,11 +267,9 @@ func (c *stdioConn) Send(ctx context.Context, f Frame) error {
 		return &Error{Server: c.name, Op: "send", Err: c.endErr()}
 	default:
 	}
-	raw := f.Msg.Raw
-	if bytes.IndexByte(raw, '\n') >= 0 {
-		// Raw is one JSON value; a newline can only be insignificant whitespace, which stdio framing forbids.
-		raw = bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte(" ")), []byte("\n"), []byte(" "))
-	}
+	// One line for any line reader: a lone CR would end the line for Python and Node servers, and the rest
+	// of the message could be read as another one.
+	raw := jsonrpc.OneLine(f.Msg.Raw)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	buf := make([]byte, 0, len(raw)+1)
