@@ -467,6 +467,24 @@ func (a argInfo) hasLong(names ...string) bool {
 	return false
 }
 
+// optionValue returns the value of an option before "--": "-C dir", "-Cdir", "--directory dir" or
+// "--directory=dir"; "" when absent.
+func (a argInfo) optionValue(opt string) string {
+	for i, w := range a.args {
+		switch {
+		case w.val == "--":
+			return ""
+		case w.val == opt && i+1 < len(a.args):
+			return a.args[i+1].val
+		case strings.HasPrefix(opt, "--") && strings.HasPrefix(w.val, opt+"="):
+			return w.val[len(opt)+1:]
+		case len(opt) == 2 && strings.HasPrefix(w.val, opt) && len(w.val) > 2:
+			return w.val[2:]
+		}
+	}
+	return ""
+}
+
 // has reports whether any argument equals one of vals.
 func (a argInfo) has(vals ...string) bool {
 	for _, w := range a.args {
@@ -863,6 +881,8 @@ func (fr *shellFrame) rules(u unwrapped, a argInfo, node syntax.Node) bool {
 		}
 	case name == "find":
 		fr.ruleFind(args, node)
+	case name == "tar" || name == "gtar" || name == "bsdtar" || name == "unzip" || name == "7z" || name == "7za":
+		return fr.ruleExtract(name, a, node)
 	case strings.HasPrefix(name, "mkfs") || strings.HasPrefix(name, "mke2fs") || strings.HasPrefix(name, "newfs") ||
 		name == "mkswap" || name == "mkdosfs" || name == "mkntfs" || name == "wipefs" || name == "blkdiscard" ||
 		name == "fdisk" || name == "sfdisk" || name == "cfdisk" || name == "parted" || name == "sgdisk" ||
@@ -1119,6 +1139,44 @@ func (fr *shellFrame) riskyWriteTarget(p string) bool {
 	return info.OutsideRoots && !isTempPath(info.Clean)
 }
 
+// ruleExtract judges an archive extraction by where it writes: into a folder outside the roots or a
+// sensitive one (tar -xf a.tar -C /, unzip -o a.zip -d /etc) it overwrites what is there. Listing an
+// archive or creating one only reads. It reports whether the command is read-only.
+func (fr *shellFrame) ruleExtract(name string, a argInfo, node syntax.Node) bool {
+	pos := a.positional()
+	extract, dest := false, "."
+	switch name {
+	case "unzip":
+		extract = !a.hasShort("lvtzZ")
+		if d := a.optionValue("-d"); d != "" {
+			dest = d
+		}
+	case "7z", "7za":
+		extract = len(pos) > 0 && (pos[0] == "x" || pos[0] == "e")
+		for _, w := range a.args {
+			if strings.HasPrefix(w.val, "-o") && len(w.val) > 2 {
+				dest = w.val[2:]
+			}
+		}
+	default: // tar: -x, --extract, --get, or an old-style first word such as "xzf"
+		extract = a.hasShort("x") || a.hasLong("--extract", "--get")
+		if len(a.args) > 0 && !strings.HasPrefix(a.args[0].val, "-") && strings.ContainsRune(a.args[0].val, 'x') {
+			extract = true
+		}
+		if d := a.optionValue("-C"); d != "" {
+			dest = d
+		} else if d := a.optionValue("--directory"); d != "" {
+			dest = d
+		}
+	}
+	if !extract {
+		// Listing reads; creating or updating an archive writes the archive, which is not destructive.
+		return name == "unzip" || a.hasShort("t") || a.hasLong("--list") || (name == "7z" || name == "7za") && len(pos) > 0 && pos[0] == "l"
+	}
+	fr.writeTarget(dest, name+"_extract", node)
+	return false
+}
+
 func (fr *shellFrame) ruleFind(args []shWord, node syntax.Node) {
 	for i := 0; i < len(args); i++ {
 		switch args[i].val {
@@ -1329,6 +1387,10 @@ func (fr *shellFrame) ruleCloud(name string, a argInfo, pos []string, node synta
 			lp == "rm" && k <= 2 || lp == "purge" || lp == "deletefile" || lp == "rmdir" || lp == "cleanup" ||
 			(lp == "del" || lp == "remove") && k <= 1 || strings.HasSuffix(lp, ":destroy") || strings.HasSuffix(lp, ":delete") || strings.HasSuffix(lp, ":remove"):
 			fr.add(name+"_delete", CatInfraDestroy, true, node)
+			return
+		case name == "rclone" && k == 0 && (lp == "sync" || lp == "bisync" || lp == "move" || lp == "moveto" || lp == "rmdirs" || lp == "dedupe"):
+			// rclone sync deletes on the target what the source lacks; move deletes the source.
+			fr.add("rclone_delete", CatInfraDestroy, true, node)
 			return
 		case lp == "sync" && a.hasLong("--delete"):
 			fr.add(name+"_sync_delete", CatInfraDestroy, true, node)
