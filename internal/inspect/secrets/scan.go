@@ -267,7 +267,14 @@ func stripInvisible(text string) (string, []int) {
 	if strings.IndexByte(text, 0xE2) < 0 && strings.IndexByte(text, 0xEF) < 0 && strings.IndexByte(text, 0xC2) < 0 {
 		return text, nil
 	}
-	if !strings.ContainsAny(text, invisibles) {
+	found := false
+	for _, r := range invisibles {
+		if strings.ContainsRune(text, r) { // a substring search: fast on prose full of other non-ASCII
+			found = true
+			break
+		}
+	}
+	if !found {
 		return text, nil
 	}
 	var b strings.Builder
