@@ -117,6 +117,16 @@ var listKinds = map[string]struct{ key, kind string }{
 func (s *inspectStage) middleware(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) (*jsonrpc.Message, error) {
 		msg := x.Msg
+		if x.Direction == ServerToClient && msg.Kind == jsonrpc.KindNotification {
+			// The server says a list changed: until it is listed again through this gateway, a call first
+			// re-lists (guardCall), so a call made without re-listing still meets the new definition's pin.
+			switch msg.Method {
+			case "notifications/tools/list_changed":
+				s.listed.Delete(x.Server + "\x00" + pin.KindTool)
+			case "notifications/prompts/list_changed":
+				s.listed.Delete(x.Server + "\x00" + pin.KindPrompt)
+			}
+		}
 		if x.Direction != ClientToServer || msg.Kind != jsonrpc.KindRequest {
 			return next(ctx, x)
 		}
@@ -189,16 +199,15 @@ func (s *inspectStage) guardCall(ctx context.Context, x *Exchange, next Handler)
 	if err != nil {
 		return s.storeDown(x, err)
 	}
-	if p == nil {
-		if _, seen := s.listed.Load(x.Server + "\x00" + kind); !seen {
-			// Never listed through this gateway: list now so that the definition is pinned and scanned
-			// before the first call runs.
-			if reply := s.fetch(ctx, x, list, next); reply != nil {
-				return reply
-			}
-			if p, err = s.cfg.Pins.Get(ctx, x.Server, kind, x.Msg.Name); err != nil {
-				return s.storeDown(x, err)
-			}
+	if _, seen := s.listed.Load(x.Server + "\x00" + kind); !seen {
+		// Never listed through this gateway, or the server announced a change since (list_changed): list
+		// now so that the current definition is pinned and scanned before the call runs. A storm of
+		// list_changed costs at most one list per call.
+		if reply := s.fetch(ctx, x, list, next); reply != nil {
+			return reply
+		}
+		if p, err = s.cfg.Pins.Get(ctx, x.Server, kind, x.Msg.Name); err != nil {
+			return s.storeDown(x, err)
 		}
 	}
 	if p == nil {
@@ -357,17 +366,18 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 		entries = append(entries, e)
 	}
 	if lk.kind != "" {
-		obs := make([]pin.Observation, len(entries))
-		for i, e := range entries {
-			obs[i] = e.obs
-		}
+		obs, of := oneObservationPerName(entries, func(e entry) pin.Observation { return e.obs })
 		verdicts, err := s.cfg.Pins.Check(ctx, x.Server, s.cfg.Mode, obs)
 		if err != nil {
 			return s.storeDown(x, err), false
 		}
-		for i, v := range verdicts {
-			if v.Quarantined {
+		for i := range entries {
+			if verdicts[of[i]].Quarantined {
 				entries[i].keep = false
+			}
+		}
+		for _, v := range verdicts {
+			if v.Quarantined {
 				s.warnOnce(x.Server, lk.kind, v.Item.Name, v.Item.Hash, v.Reason)
 				findings = append(findings, audit.Finding{Detector: "pin", Severity: "high", Message: "quarantined: " + v.Reason,
 					Path: lk.key + "[" + v.Item.Name + "]"})
@@ -395,6 +405,45 @@ func (s *inspectStage) inspectList(ctx context.Context, x *Exchange, reply *json
 		out = s.sanitized(x, out) // (a list fetched for a call is not shown to anyone)
 	}
 	return out, true
+}
+
+// oneObservationPerName merges the observations of list entries that share a name, so that the pin store
+// sees each name once: a list showing one name twice with different definitions (which one a client keeps
+// is the client's choice, and which one runs is the server's) is one ambiguous observation whose definition
+// is the sorted array of all of them, flagged as a conflict, so it is quarantined until a person approves
+// exactly that set. Identical repeats are one observation. of[i] is the observation of entries[i].
+func oneObservationPerName[E any](entries []E, obsOf func(E) pin.Observation) (obs []pin.Observation, of []int) {
+	of = make([]int, len(entries))
+	byName := map[string]int{}
+	defs := map[int][]string{} // observation index → distinct definitions, when more than one
+	for i, e := range entries {
+		o := obsOf(e)
+		j, seen := byName[o.Name]
+		if !seen {
+			byName[o.Name] = len(obs)
+			of[i] = len(obs)
+			obs = append(obs, o)
+			continue
+		}
+		of[i] = j
+		if d := string(o.Definition); d != string(obs[j].Definition) && !slices.Contains(defs[j], d) {
+			if defs[j] == nil {
+				defs[j] = []string{string(obs[j].Definition)}
+			}
+			defs[j] = append(defs[j], d)
+			if o.Poisoned != "" && obs[j].Poisoned == "" {
+				obs[j].Poisoned = o.Poisoned
+			}
+		}
+	}
+	for j, ds := range defs {
+		sort.Strings(ds)
+		merged := []byte("[" + strings.Join(ds, ",") + "]")
+		sum := sha256.Sum256(merged)
+		obs[j].Definition, obs[j].Hash = merged, hex.EncodeToString(sum[:])
+		obs[j].Conflict = fmt.Sprintf("listed %d times in one list with different definitions", len(ds))
+	}
+	return obs, of
 }
 
 // inspectHello inspects what a server says about itself: the initialize result (2025 era) or the

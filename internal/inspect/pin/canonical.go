@@ -22,7 +22,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Kinds of pinned items.
@@ -178,8 +181,8 @@ func newItem(kind, name string, raw []byte) (Item, error) {
 }
 
 // Canonical returns the canonical form of the JSON document raw: object keys sorted (by their UTF-8
-// bytes), no insignificant whitespace, strings re-encoded without HTML escaping, numbers as written
-// (without leading/trailing whitespace). Duplicate object keys are an error: a definition that could be
+// bytes), no insignificant whitespace, strings (keys and values) in Unicode NFC and re-encoded without HTML
+// escaping, numbers by their exact decimal value (canonNumber: 10.50, 1.05e1 and 10.5 are one number). Duplicate object keys are an error: a definition that could be
 // read two ways cannot be pinned.
 func Canonical(raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -259,7 +262,7 @@ func canonValue(dec *json.Decoder, buf *bytes.Buffer) error {
 	case string:
 		writeString(buf, t)
 	case json.Number:
-		buf.WriteString(t.String())
+		buf.WriteString(canonNumber(t.String()))
 	case bool:
 		if t {
 			buf.WriteString("true")
@@ -273,6 +276,7 @@ func canonValue(dec *json.Decoder, buf *bytes.Buffer) error {
 }
 
 func writeString(buf *bytes.Buffer, s string) {
+	s = norm.NFC.String(s)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -336,4 +340,55 @@ func splitLines(s string) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// canonNumber spells a JSON number by its exact decimal value, so that two spellings of one value (1, 1.0,
+// 1e0, 10e-1; -0 and 0) are one definition while any change of value, however small, is another. No
+// rounding to float64 happens: 9007199254740993 and 9007199254740992 stay apart. Values are written plainly
+// (123000, 0.00015) when the plain form is short, else as d.ddde±N.
+func canonNumber(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	mant, exp := s, int64(0)
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.ParseInt(strings.TrimPrefix(s[i+1:], "+"), 10, 32)
+		if err != nil {
+			if neg {
+				return "-" + s
+			}
+			return s // an absurd exponent: as written
+		}
+		mant, exp = s[:i], e
+	}
+	digits := mant
+	if i := strings.IndexByte(mant, '.'); i >= 0 {
+		digits = mant[:i] + mant[i+1:]
+		exp -= int64(len(mant) - i - 1)
+	}
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" {
+		return "0"
+	}
+	for strings.HasSuffix(digits, "0") {
+		digits = digits[:len(digits)-1]
+		exp++
+	}
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	n := int64(len(digits))
+	switch {
+	case exp >= 0 && n+exp <= 21:
+		return sign + digits + strings.Repeat("0", int(exp))
+	case exp < 0 && n+exp > 0:
+		return sign + digits[:n+exp] + "." + digits[n+exp:]
+	case exp < 0 && n+exp > -7:
+		return sign + "0." + strings.Repeat("0", int(-(n+exp))) + digits
+	}
+	out := sign + digits[:1]
+	if n > 1 {
+		out += "." + digits[1:]
+	}
+	return out + "e" + strconv.FormatInt(exp+n-1, 10)
 }

@@ -24,7 +24,9 @@ func TestCanonical(t *testing.T) {
 	}{
 		{"sorted keys, no whitespace", `{ "b": 1, "a": [ true, null, "x" ] }`, `{"a":[true,null,"x"],"b":1}`},
 		{"nested objects sorted", `{"z":{"y":1,"x":{"b":2,"a":1}}}`, `{"z":{"x":{"a":1,"b":2},"y":1}}`},
-		{"numbers kept as written", `{"n": 1.50, "m": -0, "e": 1e3}`, `{"e":1e3,"m":-0,"n":1.50}`},
+		{"numbers by value", `{"n": 1.50, "m": -0, "e": 1e3, "f": 10e-1, "g": 0.000150, "h": 1E-7, "i": -2.5e+30, "j": 9007199254740993, "k": 0e9}`,
+			`{"e":1000,"f":1,"g":0.00015,"h":0.0000001,"i":-2.5e30,"j":9007199254740993,"k":0,"m":0,"n":1.5}`},
+		{"strings in NFC", "{\"cafe\u0301\":\"cafe\u0301\"}", `{"café":"café"}`},
 		{"no HTML escaping; escapes normalised", `{"d":"<IMPORTANT> \u0041 & \"q\""}`, `{"d":"<IMPORTANT> A & \"q\""}`},
 		{"unicode kept", `{"d":"caf\u00e9 ☕"}`, `{"d":"café ☕"}`},
 	}

@@ -2,7 +2,9 @@ package pin
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -144,6 +146,18 @@ type Observation struct {
 	// Poisoned, when not empty, says why the poisoning scan flagged the item (it is quarantined unless a
 	// person approved exactly this definition).
 	Poisoned string
+	// Conflict, when not empty, says why the item is ambiguous as listed (e.g. one name listed twice with
+	// different definitions): like Poisoned, it is quarantined with this reason unless a person approved
+	// exactly this definition, whatever the mode.
+	Conflict string
+}
+
+// flagged is the reason the observation must not be approved on first use ("" for none).
+func (o Observation) flagged() string {
+	if o.Poisoned != "" {
+		return "poisoning scan: " + o.Poisoned
+	}
+	return o.Conflict
 }
 
 // Verdict is the outcome of checking one observation.
@@ -214,8 +228,8 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 		case p == nil:
 			np := &Pin{Server: server, Kind: o.Kind, Name: o.Name}
 			switch {
-			case o.Poisoned != "":
-				np.PendingHash, np.PendingDef, np.PendingReason, np.PendingAt = o.Hash, string(o.Definition), "poisoning scan: "+o.Poisoned, now
+			case o.flagged() != "":
+				np.PendingHash, np.PendingDef, np.PendingReason, np.PendingAt = o.Hash, string(o.Definition), o.flagged(), now
 			case mode == Strict:
 				np.PendingHash, np.PendingDef, np.PendingReason, np.PendingAt = o.Hash, string(o.Definition), "new item (pinning mode strict requires approval)", now
 			case mode == TOFU:
@@ -252,14 +266,23 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 				known[[2]string{o.Kind, o.Name}] = np
 				p = np
 			}
-		case o.Hash == p.ApprovedHash && (o.Poisoned == "" || p.ApprovedBy != ApprovedByTOFU):
+		case o.Hash == p.ApprovedHash && (o.flagged() == "" || p.ApprovedBy != ApprovedByTOFU):
 			// The approved definition (a person may approve a definition the scanner flags).
 			if p.PendingHash != "" {
 				c := *p
 				c.PendingHash, c.PendingDef, c.PendingReason, c.PendingAt = "", "", "", ""
 				write = &c
 			}
-		case mode == Off && o.Poisoned == "":
+		case o.flagged() == "" && p.ApprovedDef != "" && sameRespelled(p.ApprovedDef, o.Hash):
+			// The approved definition, pinned under an older canonical form (e.g. before numbers were
+			// spelled by value): the same definition, so the pin takes the new spelling, still approved.
+			c := *p
+			c.ApprovedHash, c.ApprovedDef = o.Hash, string(o.Definition)
+			if p.PendingHash == o.Hash || p.PendingHash != "" && sameRespelled(p.PendingDef, o.Hash) {
+				c.PendingHash, c.PendingDef, c.PendingReason, c.PendingAt = "", "", "", ""
+			}
+			write = &c
+		case mode == Off && o.flagged() == "":
 			if p.PendingHash != "" || p.ApprovedHash != o.Hash {
 				c := *p
 				c.PendingHash, c.PendingDef, c.PendingReason, c.PendingAt = "", "", "", ""
@@ -269,8 +292,8 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 		default:
 			reason := "definition changed since it was approved"
 			switch {
-			case o.Poisoned != "":
-				reason = "poisoning scan: " + o.Poisoned
+			case o.flagged() != "":
+				reason = o.flagged()
 			case p.ApprovedHash == "" && mode == Strict:
 				reason = "new item (pinning mode strict requires approval)"
 			}
@@ -303,6 +326,17 @@ func (s *Store) Check(ctx context.Context, server string, mode Mode, obs []Obser
 		return nil, fmt.Errorf("pin store: commit: %w", err)
 	}
 	return out, nil
+}
+
+// sameRespelled reports whether the stored canonical definition def, canonicalised again, hashes to hash:
+// a pin written by an older version of Canonical that means the same definition as the one seen now.
+func sameRespelled(def, hash string) bool {
+	c, err := Canonical([]byte(def))
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]) == hash
 }
 
 // testHookBeforeInsert, when set by a test, runs between reading the pins and inserting a first pin (to

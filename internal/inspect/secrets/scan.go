@@ -236,7 +236,67 @@ func confidenceOf(rule string) Confidence {
 
 // Scan returns the secrets in text, sorted by offset then rule. A span matched by both a specific and a
 // generic rule is reported once, under the specific rule.
+//
+// Invisible format characters (zero-width space, joiners, word joiner, BOM, soft hyphen) that split a
+// credential do not hide it: text holding one is scanned a second time without them, and those findings
+// span the original bytes, invisible characters included, so Redact removes the whole credential.
 func Scan(text string) []Finding {
+	out := scanPlain(text)
+	stripped, at := stripInvisible(text)
+	if at == nil {
+		return out
+	}
+	for _, f := range scanPlain(stripped) {
+		f.Start, f.End = at[f.Start], at[f.End-1]+1
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sortFindings(out)
+	return dedupe(out)
+}
+
+// invisibles are the format characters stripInvisible removes: they render as nothing, so a reader (or a
+// model) sees a credential whole where a scanner sees two pieces.
+const invisibles = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
+// stripInvisible returns text without invisibles and, for each byte of the result, its offset in text;
+// at is nil when text holds none (the common case costs three byte searches).
+func stripInvisible(text string) (string, []int) {
+	if strings.IndexByte(text, 0xE2) < 0 && strings.IndexByte(text, 0xEF) < 0 && strings.IndexByte(text, 0xC2) < 0 {
+		return text, nil
+	}
+	found := false
+	for _, r := range invisibles {
+		if strings.ContainsRune(text, r) { // a substring search: fast on prose full of other non-ASCII
+			found = true
+			break
+		}
+	}
+	if !found {
+		return text, nil
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	at := make([]int, 0, len(text))
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if strings.ContainsRune(invisibles, r) {
+			i += n
+			continue
+		}
+		b.WriteString(text[i : i+n])
+		for k := range n {
+			at = append(at, i+k)
+		}
+		i += n
+	}
+	return b.String(), at
+}
+
+// scanPlain is Scan without the second look through invisible characters.
+func scanPlain(text string) []Finding {
 	if len(text) < 8 {
 		return nil
 	}
