@@ -326,3 +326,39 @@ func TestArgsHashCanonical(t *testing.T) {
 		t.Error("different arguments hash the same")
 	}
 }
+
+// TestAwaitReleasesOnce: an approval releases calls only through its grant. A second wait on an approval
+// whose once grant was used (a replay of the approval), or whose grant was revoked, is Spent, not Approved.
+func TestAwaitReleasesOnce(t *testing.T) {
+	st := reopenable(t, "sqlite", nil)()
+	b, err := NewBroker(BrokerConfig{Store: st, Poll: 10 * time.Millisecond, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	for _, c := range []struct {
+		name   string
+		scope  Scope
+		revoke bool
+	}{{"once used", ScopeOnce, false}, {"user revoked", ScopeUser, true}} {
+		a, err := b.Park(t.Context(), alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Decide(t.Context(), a.ID, Decision{Approve: true, By: bob, Scope: c.scope}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := b.Await(t.Context(), a, nil, nil); err != nil || out.Result != Approved {
+			t.Fatalf("%s: first wait = %+v, %v; want approved", c.name, out, err)
+		}
+		cur, _ := st.Get(t.Context(), a.ID)
+		if c.revoke {
+			if err := st.Revoke(t.Context(), cur.GrantID, "carol"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out, err := b.Await(t.Context(), a, nil, nil); err != nil || out.Result != Spent {
+			t.Errorf("%s: second wait on the same approval = %+v, %v; want spent", c.name, out.Result, err)
+		}
+	}
+}

@@ -156,6 +156,11 @@ func (s *approvalStage) await(ctx context.Context, x *Exchange, d *policy.Decisi
 	case approval.AllowedOnTimeout:
 		s.note(x, &audit.Approval{ID: a.ID, Outcome: "allowed_on_timeout"})
 		return next(ctx, x)
+	case approval.Spent:
+		s.note(x, &audit.Approval{ID: a.ID, Approver: cur.DecidedBy, Outcome: "spent"})
+		return errorReply(msg, jsonrpc.CodeApprovalRequired, fmt.Sprintf("%s: approval %s was approved by %s, but its grant %s was "+
+			"already used, revoked or has expired, so it releases no further call; make the call again to ask for a new approval",
+			d.Message, a.ID, cur.DecidedBy, cur.GrantID)), nil
 	default:
 		s.note(x, &audit.Approval{ID: a.ID, Outcome: "timed_out"})
 		return errorReply(msg, jsonrpc.CodeApprovalRequired, fmt.Sprintf(
@@ -278,6 +283,13 @@ func (s *approvalStage) resumeInBand(ctx context.Context, x *Exchange, d *policy
 		return errorReply(msg, jsonrpc.CodeInvalidParams, "the retried request could not be read: "+err.Error()), nil
 	}
 	x.Msg = stripped
+	if a.Status == approval.StatusApproved {
+		// Already approved: the decision released its own call (or is waiting for this retry), and releases a
+		// call only through its grant. The retry goes the way of any call, so a grant decides it — one that
+		// covers this very call (its session too) and has a use left — or it is asked anew: a requestState
+		// replayed after a once grant was used, revoked or expired releases nothing.
+		return s.middleware(next)(ctx, x)
+	}
 	if a.Status == approval.StatusPending && len(answer) > 0 {
 		var r struct {
 			Action  string `json:"action"`

@@ -474,3 +474,50 @@ func TestApprovalInBandMRTRE2E(t *testing.T) {
 		t.Errorf("four-eyes 2026 call = %+v after %d questions; want a timeout without asking the caller", got, asked.Load())
 	}
 }
+
+// TestApprovalReplayE2E: an approval releases one call. A client that sends the gateway's own requestState
+// ("mcpwarden-approval:ID") again after the call it was approved for ran — with a once grant used up, or
+// a grant revoked — is not forwarded: the retry goes the way of any call (grants, else a new approval).
+func TestApprovalReplayE2E(t *testing.T) {
+	url, st := startApprovalGateway(t, "approval:\n  timeout: 300ms\n")
+	raw := mcp.NewClient(&mcp.Implementation{Name: "raw", Version: "1"}, &mcp.ClientOptions{MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true}})
+	cs, err := raw.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp/pol"}, &mcp.ClientSessionOptions{ProtocolVersion: "2026-07-28"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	for _, c := range []struct {
+		scope  approval.Scope
+		revoke bool
+	}{{approval.ScopeOnce, false}, {approval.ScopeUser, true}} {
+		q := "DROP TABLE replay_" + string(c.scope)
+		withState := func(state string) outcome {
+			return callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q}, RequestState: state})
+		}
+		if got := withState(""); got.Code != jsonrpc.CodeApprovalRequired {
+			t.Fatalf("%s: first call = %+v, want a timeout waiting for approval", c.scope, got)
+		}
+		a := pending(t, st, q)
+		dec, _, err := st.Decide(t.Context(), a.ID, approval.Decision{Approve: true, By: bob, Scope: c.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := "mcpwarden-approval:" + a.ID
+		if got := withState(state); got.Text != "ran: "+q {
+			t.Fatalf("%s: retry after approval = %+v, want it forwarded", c.scope, got)
+		}
+		if c.revoke {
+			if err := st.Revoke(t.Context(), dec.GrantID, "carol"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 2 {
+			if got := withState(state); got.Code != jsonrpc.CodeApprovalRequired || got.Text != "" {
+				t.Errorf("%s: replay %d of approval %s = %+v, want it asked anew, never forwarded", c.scope, i, a.ID, got)
+			}
+		}
+		if again := pending(t, st, q); again.ID == a.ID {
+			t.Errorf("%s: the replay was not parked as a new approval", c.scope)
+		}
+	}
+}

@@ -292,6 +292,9 @@ func (s *flowStage) release(ctx context.Context, x *Exchange, why string) *jsonr
 	case out.Result == approval.Denied:
 		x.SetApproval(&audit.Approval{ID: a.ID, Approver: out.Approval.DecidedBy, Outcome: "denied"})
 		return withheld("approval " + a.ID + " was denied by " + out.Approval.DecidedBy + ".")
+	case out.Result == approval.Spent:
+		x.SetApproval(&audit.Approval{ID: a.ID, Approver: out.Approval.DecidedBy, Outcome: "spent"})
+		return withheld("approval " + a.ID + " was approved, but its grant was already used, revoked or has expired; make the call again.")
 	default:
 		x.SetApproval(&audit.Approval{ID: a.ID, Outcome: "timed_out"})
 		return withheld("approval " + a.ID + " was not decided in time; an approver can release it with `mcpwarden approvals approve " +
