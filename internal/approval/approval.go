@@ -103,6 +103,19 @@ type Call struct {
 	Rule    string `json:"rule,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Release marks the approval of releasing a call's result to the agent (the dataflow stage holds it),
+	// rather than of making the call: a grant for one never lets the other through.
+	Release bool `json:"release,omitempty"`
+}
+
+// Action is what approving the call allows, and what its grants are bound to besides server and name: the
+// method ("tools/call", "prompts/get", "resources/read", …), prefixed with "release:" for a result release.
+// A grant for a prompt or a resource of the same name as a tool never covers the tool.
+func (c *Call) Action() string {
+	if c.Release {
+		return "release:" + c.Method
+	}
+	return c.Method
 }
 
 // ArgsHash is the SHA-256 of the call's arguments in canonical JSON (keys sorted, no spaces), so that
@@ -171,9 +184,11 @@ type Grant struct {
 	Created    time.Time `json:"created"`
 	Expires    time.Time `json:"expires"`
 	GrantedBy  string    `json:"granted_by"`
-	Uses       int       `json:"uses"`
-	RevokedBy  string    `json:"revoked_by,omitempty"`
-	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	// Action is the Call.Action the grant covers ("" in grants stored before it existed: tools/call).
+	Action    string    `json:"action,omitempty"`
+	Uses      int       `json:"uses"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // Approver is who decides.

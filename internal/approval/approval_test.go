@@ -362,3 +362,54 @@ func TestAwaitReleasesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantBoundToAction: a grant covers the action it was approved for. Approving a tool call lets neither
+// a prompt nor a resource of the same name through, nor the release of a held result, and the other way
+// round; a grant stored before grants named their action covers tool calls only.
+func TestGrantBoundToAction(t *testing.T) {
+	prompt := func(c *Call) { c.Method = "prompts/get" }
+	release := func(c *Call) { c.Release, c.Rule = true, "dataflow-result" }
+	for _, tc := range []struct {
+		name     string
+		approved Call
+		legacy   bool
+		// which calls pass: the tool call, the prompt of that name, the release of the tool's result
+		want []bool
+	}{
+		{"tool call", alice, false, []bool{true, false, false}},
+		{"prompt", with(alice, prompt), false, []bool{false, true, false}},
+		{"result release", with(alice, release), false, []bool{false, false, true}},
+		{"grant stored before actions", alice, true, []bool{true, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, filepath.Join(t.TempDir(), "a.db"), newClock())
+			b, err := NewBroker(BrokerConfig{Store: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := b.Park(t.Context(), tc.approved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.Decide(t.Context(), a.ID, Decision{Approve: true, By: bob, Scope: ScopeUser}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.legacy {
+				if _, err := st.db.ExecContext(t.Context(), "UPDATE approval_grants SET action = ''"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []bool
+			for _, c := range []Call{alice, with(alice, prompt), with(alice, release)} {
+				g, err := b.Check(t.Context(), c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, g != nil)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("calls let through (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -261,7 +261,7 @@ func (s *flowStage) release(ctx context.Context, x *Exchange, why string) *jsonr
 		return withheld("the dataflow rules ask a human to release such results, and approvals are turned off in this gateway.")
 	}
 	call := approval.Call{Server: x.Server, Method: msg.Method, Tool: msg.Name, Arguments: msg.Arguments, Rule: "dataflow-result",
-		Reason: why, Message: why + "; release the result to the agent?"}
+		Reason: why, Message: why + "; release the result to the agent?", Release: true}
 	if p := x.Principal; p != nil {
 		call.Principal, call.User, call.Groups = p.ID(), p.Subject, p.Groups
 	}
