@@ -225,7 +225,7 @@ func (a *Approval) check(by Approver) error {
 	if by.InBand && (!a.Require.SelfApprove || a.Require.FourEyes) {
 		return &RefusedError{fmt.Sprintf("approval %s cannot be approved by the caller in-band: its rule requires another approver", a.ID)}
 	}
-	if len(a.Require.Approvers) > 0 && !by.InBand {
+	if len(a.Require.Approvers) > 0 { // in-band too: self_approve lets a caller in the groups decide, no one else
 		ok := false
 		for _, g := range by.Groups {
 			if slices.Contains(a.Require.Approvers, g) {
@@ -239,6 +239,13 @@ func (a *Approval) check(by Approver) error {
 		}
 	}
 	return nil
+}
+
+// CallerMayApproveInBand reports whether the rule lets the caller decide its own call in-band (an
+// elicitation): self-approval is allowed, four eyes is not required, and the caller is in one of the
+// approver groups when the rule names some. The gateway asks only such callers.
+func (a *Approval) CallerMayApproveInBand() bool {
+	return a.check(Approver{ID: a.Call.Principal, User: a.Call.User, Groups: a.Call.Groups, InBand: true}) == nil
 }
 
 // newID returns a short random id with the prefix, e.g. apr-3f9c2a7b1e.

@@ -153,6 +153,9 @@ func TestDecideRules(t *testing.T) {
 		{"in-band needs self_approve", Requirement{}, selfInBand, true},
 		{"in-band with self_approve", Requirement{SelfApprove: true}, selfInBand, false},
 		{"in-band never with four eyes", Requirement{SelfApprove: true, FourEyes: true}, selfInBand, true},
+		{"in-band with groups refuses a caller outside them", Requirement{SelfApprove: true, Approvers: []string{"dba"}}, selfInBand, true},
+		{"in-band with groups accepts a caller in one", Requirement{SelfApprove: true, Approvers: []string{"dba"}},
+			Approver{ID: alice.Principal, User: alice.User, Groups: []string{"dba"}, InBand: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, filepath.Join(t.TempDir(), "a.db"), newClock())

@@ -178,10 +178,10 @@ const (
 )
 
 // canAskInBandMRTR reports whether a parked call can be put to its own caller as an input_required result:
-// a 2026-07-28 request, a rule that permits self-approval without four eyes, and a client that declared
+// a 2026-07-28 request, a rule that lets this caller approve in-band (CallerMayApproveInBand), and a client that declared
 // the elicitation capability in the request's _meta.
 func (s *approvalStage) canAskInBandMRTR(x *Exchange, a *approval.Approval) bool {
-	if !a.Require.SelfApprove || a.Require.FourEyes {
+	if !a.CallerMayApproveInBand() {
 		return false
 	}
 	m := x.Original
@@ -403,7 +403,7 @@ var elicitationSchema = map[string]any{
 // (answered, refused, or ctx ended).
 func (s *approvalStage) elicit(ctx context.Context, x *Exchange, peer ClientPeer, a *approval.Approval, call approval.Call) (decided, done chan struct{}) {
 	decided, done = make(chan struct{}), make(chan struct{})
-	if peer == nil || !a.Require.SelfApprove || a.Require.FourEyes || x.Session == nil || !x.Session.HasCapability("elicitation") {
+	if peer == nil || !a.CallerMayApproveInBand() || x.Session == nil || !x.Session.HasCapability("elicitation") {
 		close(done)
 		return decided, done
 	}

@@ -473,6 +473,19 @@ func TestApprovalInBandMRTRE2E(t *testing.T) {
 	if got := call(t, connectWith(client, url), "sql", map[string]any{"query": q}); got.Code != jsonrpc.CodeApprovalRequired || asked.Load() != 0 {
 		t.Errorf("four-eyes 2026 call = %+v after %d questions; want a timeout without asking the caller", got, asked.Load())
 	}
+	// Self-approval limited to approver groups the caller is not in: never asked, and its answer, forced
+	// into a retry, is not recorded.
+	url, st = startApprovalGateway(t, "approval:\n  timeout: 300ms\n  rules:\n    - rule: default-ask-destructive\n      self_approve: true\n      approvers: [mcpwarden-test-no-such-group]\n")
+	if got := call(t, connectWith(client, url), "sql", map[string]any{"query": q}); got.Code != jsonrpc.CodeApprovalRequired || asked.Load() != 0 {
+		t.Errorf("self-approval outside the approver groups: %+v after %d questions; want a timeout without asking the caller", got, asked.Load())
+	}
+	a := pending(t, st, q)
+	rcs = connectWith(raw, url)
+	_, err = rcs.CallTool(t.Context(), &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q}, RequestState: "mcpwarden-approval:" + a.ID,
+		InputResponses: mcp.InputResponseMap{"mcpwarden-approval": &mcp.ElicitResult{Action: "accept", Content: map[string]any{"approve": true}}}})
+	if cur, _ := st.Get(t.Context(), a.ID); err == nil || cur.Status != approval.StatusPending {
+		t.Errorf("forced in-band answer outside the approver groups: err %v, approval %s; want it refused and still pending", err, cur.Status)
+	}
 }
 
 // TestApprovalReplayE2E: an approval releases one call. A client that sends the gateway's own requestState
