@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -317,15 +316,14 @@ func (s *approvalStage) resumeInBand(ctx context.Context, x *Exchange, d *policy
 }
 
 // sameCall reports whether a retried call is the one an approval was created for: same caller, server,
-// method, tool and arguments (compared as JSON values).
+// method, tool and arguments. Arguments are compared as grants compare them (canonical JSON that keeps every
+// number as written), not as float64 values: 9007199254740993 is not 9007199254740992 to a server, nor
+// 1.0 always 1, and the approver saw only the call's own.
 func sameCall(a, b approval.Call) bool {
 	if a.Principal != b.Principal || a.Server != b.Server || a.Method != b.Method || a.Tool != b.Tool {
 		return false
 	}
-	var av, bv any
-	_ = json.Unmarshal(a.Arguments, &av)
-	_ = json.Unmarshal(b.Arguments, &bv)
-	return reflect.DeepEqual(av, bv)
+	return a.ArgsHash() == b.ArgsHash()
 }
 
 // call describes the exchange for the approval store.

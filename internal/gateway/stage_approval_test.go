@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -531,6 +532,41 @@ func TestApprovalReplayE2E(t *testing.T) {
 		}
 		if again := pending(t, st, q); again.ID == a.ID {
 			t.Errorf("%s: the replay was not parked as a new approval", c.scope)
+		}
+	}
+}
+
+// TestApprovalStateBoundToExactArgumentsE2E: a retry that carries an approval's requestState must be the very
+// call the approval shows, argument for argument as the server reads them: numbers equal only as float64
+// (9007199254740992 and 9007199254740993, 1 and 1.0) are different arguments, and such a retry is refused
+// rather than waiting on the approval and running with arguments nobody saw.
+func TestApprovalStateBoundToExactArgumentsE2E(t *testing.T) {
+	url, st := startApprovalGateway(t, "approval:\n  timeout: 300ms\n")
+	raw := mcp.NewClient(&mcp.Implementation{Name: "raw", Version: "1"}, &mcp.ClientOptions{MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true}})
+	cs, err := raw.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp/pol"}, &mcp.ClientSessionOptions{ProtocolVersion: "2026-07-28"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	for _, c := range []struct{ shown, sent json.RawMessage }{
+		{json.RawMessage(`9007199254740992`), json.RawMessage(`9007199254740993`)},
+		{json.RawMessage(`1`), json.RawMessage(`1.0`)},
+	} {
+		q := "DROP TABLE rows_" + string(c.shown)
+		if got := callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q, "row": c.shown}}); got.Code != jsonrpc.CodeApprovalRequired {
+			t.Fatalf("first call = %+v, want a timeout waiting for approval", got)
+		}
+		a := pending(t, st, q)
+		res := make(chan outcome, 1)
+		go func() {
+			res <- callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q, "row": c.sent}, RequestState: "mcpwarden-approval:" + a.ID})
+		}()
+		time.Sleep(100 * time.Millisecond)
+		if _, _, err := st.Decide(t.Context(), a.ID, approval.Decision{Approve: true, By: bob}); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-res; got.Code != jsonrpc.CodeInvalidParams || !strings.Contains(got.Err, "does not belong to this call") {
+			t.Errorf("retry with row %s on the approval of row %s = %+v, want it refused", c.sent, c.shown, got)
 		}
 	}
 }
