@@ -103,6 +103,19 @@ type Call struct {
 	Rule    string `json:"rule,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Release marks the approval of releasing a call's result to the agent (the dataflow stage holds it),
+	// rather than of making the call: a grant for one never lets the other through.
+	Release bool `json:"release,omitempty"`
+}
+
+// Action is what approving the call allows, and what its grants are bound to besides server and name: the
+// method ("tools/call", "prompts/get", "resources/read", …), prefixed with "release:" for a result release.
+// A grant for a prompt or a resource of the same name as a tool never covers the tool.
+func (c *Call) Action() string {
+	if c.Release {
+		return "release:" + c.Method
+	}
+	return c.Method
 }
 
 // ArgsHash is the SHA-256 of the call's arguments in canonical JSON (keys sorted, no spaces), so that
@@ -171,9 +184,11 @@ type Grant struct {
 	Created    time.Time `json:"created"`
 	Expires    time.Time `json:"expires"`
 	GrantedBy  string    `json:"granted_by"`
-	Uses       int       `json:"uses"`
-	RevokedBy  string    `json:"revoked_by,omitempty"`
-	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	// Action is the Call.Action the grant covers ("" in grants stored before it existed: tools/call).
+	Action    string    `json:"action,omitempty"`
+	Uses      int       `json:"uses"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // Approver is who decides.
@@ -210,7 +225,7 @@ func (a *Approval) check(by Approver) error {
 	if by.InBand && (!a.Require.SelfApprove || a.Require.FourEyes) {
 		return &RefusedError{fmt.Sprintf("approval %s cannot be approved by the caller in-band: its rule requires another approver", a.ID)}
 	}
-	if len(a.Require.Approvers) > 0 && !by.InBand {
+	if len(a.Require.Approvers) > 0 { // in-band too: self_approve lets a caller in the groups decide, no one else
 		ok := false
 		for _, g := range by.Groups {
 			if slices.Contains(a.Require.Approvers, g) {
@@ -224,6 +239,13 @@ func (a *Approval) check(by Approver) error {
 		}
 	}
 	return nil
+}
+
+// CallerMayApproveInBand reports whether the rule lets the caller decide its own call in-band (an
+// elicitation): self-approval is allowed, four eyes is not required, and the caller is in one of the
+// approver groups when the rule names some. The gateway asks only such callers.
+func (a *Approval) CallerMayApproveInBand() bool {
+	return a.check(Approver{ID: a.Call.Principal, User: a.Call.User, Groups: a.Call.Groups, InBand: true}) == nil
 }
 
 // newID returns a short random id with the prefix, e.g. apr-3f9c2a7b1e.

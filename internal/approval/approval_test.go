@@ -153,6 +153,9 @@ func TestDecideRules(t *testing.T) {
 		{"in-band needs self_approve", Requirement{}, selfInBand, true},
 		{"in-band with self_approve", Requirement{SelfApprove: true}, selfInBand, false},
 		{"in-band never with four eyes", Requirement{SelfApprove: true, FourEyes: true}, selfInBand, true},
+		{"in-band with groups refuses a caller outside them", Requirement{SelfApprove: true, Approvers: []string{"dba"}}, selfInBand, true},
+		{"in-band with groups accepts a caller in one", Requirement{SelfApprove: true, Approvers: []string{"dba"}},
+			Approver{ID: alice.Principal, User: alice.User, Groups: []string{"dba"}, InBand: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, filepath.Join(t.TempDir(), "a.db"), newClock())
@@ -324,5 +327,92 @@ func TestArgsHashCanonical(t *testing.T) {
 	}
 	if ArgsHash(json.RawMessage(`{"a":1}`)) == ArgsHash(json.RawMessage(`{"a":2}`)) {
 		t.Error("different arguments hash the same")
+	}
+}
+
+// TestAwaitReleasesOnce: an approval releases calls only through its grant. A second wait on an approval
+// whose once grant was used (a replay of the approval), or whose grant was revoked, is Spent, not Approved.
+func TestAwaitReleasesOnce(t *testing.T) {
+	st := reopenable(t, "sqlite", nil)()
+	b, err := NewBroker(BrokerConfig{Store: st, Poll: 10 * time.Millisecond, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	for _, c := range []struct {
+		name   string
+		scope  Scope
+		revoke bool
+	}{{"once used", ScopeOnce, false}, {"user revoked", ScopeUser, true}} {
+		a, err := b.Park(t.Context(), alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Decide(t.Context(), a.ID, Decision{Approve: true, By: bob, Scope: c.scope}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := b.Await(t.Context(), a, nil, nil); err != nil || out.Result != Approved {
+			t.Fatalf("%s: first wait = %+v, %v; want approved", c.name, out, err)
+		}
+		cur, _ := st.Get(t.Context(), a.ID)
+		if c.revoke {
+			if err := st.Revoke(t.Context(), cur.GrantID, "carol"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out, err := b.Await(t.Context(), a, nil, nil); err != nil || out.Result != Spent {
+			t.Errorf("%s: second wait on the same approval = %+v, %v; want spent", c.name, out.Result, err)
+		}
+	}
+}
+
+// TestGrantBoundToAction: a grant covers the action it was approved for. Approving a tool call lets neither
+// a prompt nor a resource of the same name through, nor the release of a held result, and the other way
+// round; a grant stored before grants named their action covers tool calls only.
+func TestGrantBoundToAction(t *testing.T) {
+	prompt := func(c *Call) { c.Method = "prompts/get" }
+	release := func(c *Call) { c.Release, c.Rule = true, "dataflow-result" }
+	for _, tc := range []struct {
+		name     string
+		approved Call
+		legacy   bool
+		// which calls pass: the tool call, the prompt of that name, the release of the tool's result
+		want []bool
+	}{
+		{"tool call", alice, false, []bool{true, false, false}},
+		{"prompt", with(alice, prompt), false, []bool{false, true, false}},
+		{"result release", with(alice, release), false, []bool{false, false, true}},
+		{"grant stored before actions", alice, true, []bool{true, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t, filepath.Join(t.TempDir(), "a.db"), newClock())
+			b, err := NewBroker(BrokerConfig{Store: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := b.Park(t.Context(), tc.approved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.Decide(t.Context(), a.ID, Decision{Approve: true, By: bob, Scope: ScopeUser}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.legacy {
+				if _, err := st.db.ExecContext(t.Context(), "UPDATE approval_grants SET action = ''"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []bool
+			for _, c := range []Call{alice, with(alice, prompt), with(alice, release)} {
+				g, err := b.Check(t.Context(), c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, g != nil)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("calls let through (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

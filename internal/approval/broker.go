@@ -146,6 +146,9 @@ const (
 	TimedOut Result = "timed_out"
 	// AllowedOnTimeout: nobody decided in time and the configuration forwards such calls.
 	AllowedOnTimeout Result = "allowed_on_timeout"
+	// Spent: the approval was approved, but its grant was already used up (a once grant), revoked or
+	// expired, so it releases no further call; the call must be approved anew.
+	Spent Result = "spent"
 )
 
 // Outcome is the end of a wait.
@@ -183,12 +186,23 @@ func (b *Broker) Await(ctx context.Context, a *Approval, decided <-chan struct{}
 			b.cfg.Logger.Info("approval: call denied", "approval", a.ID, "by", cur.DecidedBy, "reason", cur.Reason)
 			return Outcome{Result: Denied, Approval: cur}, nil
 		case StatusApproved:
-			out := Outcome{Result: Approved, Approval: cur}
-			if g, err := b.grant(ctx, cur); err == nil && g != nil {
-				out.Grant = g
-				if _, err := b.cfg.Store.UseGrant(context.WithoutCancel(ctx), g, cur.Call); err != nil {
+			// The decision releases one call through its grant: the use must be recorded, so that a once
+			// grant used up (by an identical call, or by an earlier release of this approval), revoked or
+			// expired releases nothing more.
+			g, err := b.grant(ctx, cur)
+			if err != nil {
+				return Outcome{Approval: cur}, err
+			}
+			out := Outcome{Result: Approved, Approval: cur, Grant: g}
+			ok := false
+			if g != nil {
+				if ok, err = b.cfg.Store.UseGrant(context.WithoutCancel(ctx), g, cur.Call); err != nil {
 					return out, err
 				}
+			}
+			if !ok {
+				b.cfg.Logger.Warn("approval: approved, but its grant can no longer be used; the call is refused", "approval", a.ID, "grant", cur.GrantID)
+				return Outcome{Result: Spent, Approval: cur, Grant: g}, nil
 			}
 			b.cfg.Logger.Info("approval: call approved", "approval", a.ID, "by", cur.DecidedBy, "scope", cur.Scope)
 			return out, nil

@@ -59,6 +59,11 @@ var Migrations = []store.Migration{{
 			principal TEXT NOT NULL, session_id TEXT NOT NULL, server TEXT NOT NULL, tool TEXT NOT NULL, args_hash TEXT NOT NULL)`,
 		`CREATE INDEX approval_grant_uses_grant ON approval_grant_uses (grant_id)`,
 	},
+}, {
+	Version:  102,
+	Name:     "grants bound to the action approved",
+	SQLite:   []string{`ALTER TABLE approval_grants ADD COLUMN action TEXT NOT NULL DEFAULT ''`},
+	Postgres: []string{`ALTER TABLE approval_grants ADD COLUMN action TEXT NOT NULL DEFAULT ''`},
 }}
 
 // ErrNotFound is returned for an unknown approval or grant id.
@@ -233,7 +238,7 @@ func (s *Store) Decide(ctx context.Context, id string, d Decision) (*Approval, *
 	if d.Approve {
 		a.Status, a.Scope = StatusApproved, d.Scope
 		g = &Grant{ID: newID("grt-"), ApprovalID: a.ID, Scope: d.Scope, Server: a.Call.Server, Tool: a.Call.Tool,
-			Principal: a.Call.Principal, Created: now, Expires: now.Add(d.TTL), GrantedBy: d.By.ID}
+			Principal: a.Call.Principal, Created: now, Expires: now.Add(d.TTL), GrantedBy: d.By.ID, Action: a.Call.Action()}
 		switch d.Scope {
 		case ScopeOnce, ScopeArgs:
 			g.ArgsHash = a.Call.ArgsHash()
@@ -241,9 +246,9 @@ func (s *Store) Decide(ctx context.Context, id string, d Decision) (*Approval, *
 			g.SessionID = a.Call.SessionID
 		}
 		a.GrantID = g.ID
-		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO approval_grants (id, approval_id, scope, server, tool, args_hash, session_id, principal, created_ns, expires_ns, granted_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), g.ID, g.ApprovalID, string(g.Scope), g.Server, g.Tool, g.ArgsHash, g.SessionID, g.Principal,
-			g.Created.UnixNano(), g.Expires.UnixNano(), g.GrantedBy); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO approval_grants (id, approval_id, scope, server, tool, args_hash, session_id, principal, created_ns, expires_ns, granted_by, action)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), g.ID, g.ApprovalID, string(g.Scope), g.Server, g.Tool, g.ArgsHash, g.SessionID, g.Principal,
+			g.Created.UnixNano(), g.Expires.UnixNano(), g.GrantedBy, g.Action); err != nil {
 			return nil, nil, fmt.Errorf("approval store: store the grant: %w", err)
 		}
 	}
@@ -267,14 +272,14 @@ func (s *Store) Decide(ctx context.Context, id string, d Decision) (*Approval, *
 	return a, g, nil
 }
 
-const grantColumns = "id, approval_id, scope, server, tool, args_hash, session_id, principal, created_ns, expires_ns, granted_by, uses, revoked_by, revoked_ns"
+const grantColumns = "id, approval_id, scope, server, tool, args_hash, session_id, principal, created_ns, expires_ns, granted_by, uses, revoked_by, revoked_ns, action"
 
 func scanGrant(r scanner) (*Grant, error) {
 	var g Grant
 	var scope string
 	var created, expires, revoked int64
 	if err := r.Scan(&g.ID, &g.ApprovalID, &scope, &g.Server, &g.Tool, &g.ArgsHash, &g.SessionID, &g.Principal,
-		&created, &expires, &g.GrantedBy, &g.Uses, &g.RevokedBy, &revoked); err != nil {
+		&created, &expires, &g.GrantedBy, &g.Uses, &g.RevokedBy, &revoked, &g.Action); err != nil {
 		return nil, err
 	}
 	g.Scope = Scope(scope)
@@ -319,6 +324,13 @@ func (s *Store) FindGrant(ctx context.Context, call Call) (*Grant, error) {
 }
 
 func (g *Grant) covers(call Call, hash string) bool {
+	action := g.Action
+	if action == "" {
+		action = "tools/call" // grants stored before grants named their action were made for tool calls
+	}
+	if action != call.Action() {
+		return false
+	}
 	switch g.Scope {
 	case ScopeOnce:
 		return g.Uses == 0 && g.Principal == call.Principal && g.ArgsHash == hash

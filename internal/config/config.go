@@ -574,7 +574,7 @@ type ApprovalRule struct {
 	// Timeout replaces approval.timeout for these calls.
 	Timeout Duration `yaml:"timeout"`
 	// SelfApprove lets the calling client approve in-band (an MCP elicitation to the caller). Default false.
-	// Ignored when FourEyes is set.
+	// Ignored when FourEyes is set; with Approvers, only a caller in one of those groups may.
 	SelfApprove bool `yaml:"self_approve"`
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -310,10 +311,21 @@ func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "login", "Log in", loginView{CSRF: t, Next: safeNext(r.URL.Query().Get("next")), SSO: d.ssoName()})
 }
 
-// safeNext keeps a post-login redirect inside the dashboard.
+// safeNext keeps a post-login redirect inside the dashboard: a path (no scheme, host or user) that stays
+// under /ui/ once its dot segments are resolved, without control characters or backslashes. Browsers drop
+// tabs and newlines from a URL before reading it, and http.Redirect cleans the path, so "/ui/../\t/evil.example"
+// would become the scheme-relative "//evil.example" in the browser.
 func safeNext(n string) string {
-	if !strings.HasPrefix(n, "/ui/") || strings.HasPrefix(n, "//") || strings.ContainsAny(n, "\\\r\n") {
-		return "/ui/"
+	const home = "/ui/"
+	if strings.IndexFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) >= 0 {
+		return home
+	}
+	u, err := url.Parse(n)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(n, home) {
+		return home
+	}
+	if p := path.Clean(u.Path); p != "/ui" && !strings.HasPrefix(p, home) {
+		return home
 	}
 	return n
 }

@@ -322,3 +322,31 @@ func TestStaticFilesWithoutListing(t *testing.T) {
 		t.Errorf("GET /ui/static/ lists the directory")
 	}
 }
+
+// TestLoginRedirectStaysInDashboard: the post-login redirect (next) never leaves the dashboard, as a
+// browser reads the Location: it drops tabs and newlines first, so "/ui/../\t/evil.example", cleaned to
+// "/\t/evil.example" by the redirect, would be the scheme-relative "//evil.example".
+func TestLoginRedirectStaysInDashboard(t *testing.T) {
+	srv, _ := newTestServer(t, "dashboard:\n  admin_token: "+testToken+"\n", nil)
+	base, _ := url.Parse(srv.URL)
+	for _, next := range []string{"/ui/../\t/evil.example", "/ui/..\t/\t/evil.example/", "/ui/../\n/evil.example", "/ui/../../evil.example",
+		"/ui/..", "/ui/../x", "//evil.example/ui/", "/ui/\\..\\\\evil.example", "https://evil.example/ui/", "/ui/%0a/../../x", "/ui/audit?x=1"} {
+		resp, body := do(t, mustReq(t, "GET", srv.URL+"/ui/login", nil))
+		m := csrfRE.FindStringSubmatch(body)
+		form := url.Values{"csrf": {m[1]}, "token": {testToken}, "next": {next}}
+		req := mustReq(t, "POST", srv.URL+"/ui/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", srv.URL)
+		req.AddCookie(cookieOf(resp, loginCookie))
+		resp, err := http.DefaultTransport.RoundTrip(req) // the client refuses a Location with control characters
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := strings.NewReplacer("\t", "", "\n", "", "\r", "").Replace(resp.Header.Get("Location"))
+		u, err := base.Parse(loc)
+		if resp.StatusCode != http.StatusSeeOther || err != nil || u.Host != base.Host || !strings.HasPrefix(u.Path, "/ui/") {
+			t.Errorf("next=%q: %d Location %q (read by a browser as %v), want a page of the dashboard", next, resp.StatusCode, resp.Header.Get("Location"), u)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -156,6 +155,11 @@ func (s *approvalStage) await(ctx context.Context, x *Exchange, d *policy.Decisi
 	case approval.AllowedOnTimeout:
 		s.note(x, &audit.Approval{ID: a.ID, Outcome: "allowed_on_timeout"})
 		return next(ctx, x)
+	case approval.Spent:
+		s.note(x, &audit.Approval{ID: a.ID, Approver: cur.DecidedBy, Outcome: "spent"})
+		return errorReply(msg, jsonrpc.CodeApprovalRequired, fmt.Sprintf("%s: approval %s was approved by %s, but its grant %s was "+
+			"already used, revoked or has expired, so it releases no further call; make the call again to ask for a new approval",
+			d.Message, a.ID, cur.DecidedBy, cur.GrantID)), nil
 	default:
 		s.note(x, &audit.Approval{ID: a.ID, Outcome: "timed_out"})
 		return errorReply(msg, jsonrpc.CodeApprovalRequired, fmt.Sprintf(
@@ -173,10 +177,10 @@ const (
 )
 
 // canAskInBandMRTR reports whether a parked call can be put to its own caller as an input_required result:
-// a 2026-07-28 request, a rule that permits self-approval without four eyes, and a client that declared
+// a 2026-07-28 request, a rule that lets this caller approve in-band (CallerMayApproveInBand), and a client that declared
 // the elicitation capability in the request's _meta.
 func (s *approvalStage) canAskInBandMRTR(x *Exchange, a *approval.Approval) bool {
-	if !a.Require.SelfApprove || a.Require.FourEyes {
+	if !a.CallerMayApproveInBand() {
 		return false
 	}
 	m := x.Original
@@ -278,6 +282,13 @@ func (s *approvalStage) resumeInBand(ctx context.Context, x *Exchange, d *policy
 		return errorReply(msg, jsonrpc.CodeInvalidParams, "the retried request could not be read: "+err.Error()), nil
 	}
 	x.Msg = stripped
+	if a.Status == approval.StatusApproved {
+		// Already approved: the decision released its own call (or is waiting for this retry), and releases a
+		// call only through its grant. The retry goes the way of any call, so a grant decides it — one that
+		// covers this very call (its session too) and has a use left — or it is asked anew: a requestState
+		// replayed after a once grant was used, revoked or expired releases nothing.
+		return s.middleware(next)(ctx, x)
+	}
 	if a.Status == approval.StatusPending && len(answer) > 0 {
 		var r struct {
 			Action  string `json:"action"`
@@ -305,15 +316,14 @@ func (s *approvalStage) resumeInBand(ctx context.Context, x *Exchange, d *policy
 }
 
 // sameCall reports whether a retried call is the one an approval was created for: same caller, server,
-// method, tool and arguments (compared as JSON values).
+// method, tool and arguments. Arguments are compared as grants compare them (canonical JSON that keeps every
+// number as written), not as float64 values: 9007199254740993 is not 9007199254740992 to a server, nor
+// 1.0 always 1, and the approver saw only the call's own.
 func sameCall(a, b approval.Call) bool {
 	if a.Principal != b.Principal || a.Server != b.Server || a.Method != b.Method || a.Tool != b.Tool {
 		return false
 	}
-	var av, bv any
-	_ = json.Unmarshal(a.Arguments, &av)
-	_ = json.Unmarshal(b.Arguments, &bv)
-	return reflect.DeepEqual(av, bv)
+	return a.ArgsHash() == b.ArgsHash()
 }
 
 // call describes the exchange for the approval store.
@@ -391,7 +401,7 @@ var elicitationSchema = map[string]any{
 // (answered, refused, or ctx ended).
 func (s *approvalStage) elicit(ctx context.Context, x *Exchange, peer ClientPeer, a *approval.Approval, call approval.Call) (decided, done chan struct{}) {
 	decided, done = make(chan struct{}), make(chan struct{})
-	if peer == nil || !a.Require.SelfApprove || a.Require.FourEyes || x.Session == nil || !x.Session.HasCapability("elicitation") {
+	if peer == nil || !a.CallerMayApproveInBand() || x.Session == nil || !x.Session.HasCapability("elicitation") {
 		close(done)
 		return decided, done
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -472,5 +473,100 @@ func TestApprovalInBandMRTRE2E(t *testing.T) {
 	url, _ = startApprovalGateway(t, "approval:\n  timeout: 300ms\n  rules:\n    - rule: default-ask-destructive\n      four_eyes: true\n")
 	if got := call(t, connectWith(client, url), "sql", map[string]any{"query": q}); got.Code != jsonrpc.CodeApprovalRequired || asked.Load() != 0 {
 		t.Errorf("four-eyes 2026 call = %+v after %d questions; want a timeout without asking the caller", got, asked.Load())
+	}
+	// Self-approval limited to approver groups the caller is not in: never asked, and its answer, forced
+	// into a retry, is not recorded.
+	url, st = startApprovalGateway(t, "approval:\n  timeout: 300ms\n  rules:\n    - rule: default-ask-destructive\n      self_approve: true\n      approvers: [mcpwarden-test-no-such-group]\n")
+	if got := call(t, connectWith(client, url), "sql", map[string]any{"query": q}); got.Code != jsonrpc.CodeApprovalRequired || asked.Load() != 0 {
+		t.Errorf("self-approval outside the approver groups: %+v after %d questions; want a timeout without asking the caller", got, asked.Load())
+	}
+	a := pending(t, st, q)
+	rcs = connectWith(raw, url)
+	_, err = rcs.CallTool(t.Context(), &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q}, RequestState: "mcpwarden-approval:" + a.ID,
+		InputResponses: mcp.InputResponseMap{"mcpwarden-approval": &mcp.ElicitResult{Action: "accept", Content: map[string]any{"approve": true}}}})
+	if cur, _ := st.Get(t.Context(), a.ID); err == nil || cur.Status != approval.StatusPending {
+		t.Errorf("forced in-band answer outside the approver groups: err %v, approval %s; want it refused and still pending", err, cur.Status)
+	}
+}
+
+// TestApprovalReplayE2E: an approval releases one call. A client that sends the gateway's own requestState
+// ("mcpwarden-approval:ID") again after the call it was approved for ran — with a once grant used up, or
+// a grant revoked — is not forwarded: the retry goes the way of any call (grants, else a new approval).
+func TestApprovalReplayE2E(t *testing.T) {
+	url, st := startApprovalGateway(t, "approval:\n  timeout: 300ms\n")
+	raw := mcp.NewClient(&mcp.Implementation{Name: "raw", Version: "1"}, &mcp.ClientOptions{MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true}})
+	cs, err := raw.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp/pol"}, &mcp.ClientSessionOptions{ProtocolVersion: "2026-07-28"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	for _, c := range []struct {
+		scope  approval.Scope
+		revoke bool
+	}{{approval.ScopeOnce, false}, {approval.ScopeUser, true}} {
+		q := "DROP TABLE replay_" + string(c.scope)
+		withState := func(state string) outcome {
+			return callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q}, RequestState: state})
+		}
+		if got := withState(""); got.Code != jsonrpc.CodeApprovalRequired {
+			t.Fatalf("%s: first call = %+v, want a timeout waiting for approval", c.scope, got)
+		}
+		a := pending(t, st, q)
+		dec, _, err := st.Decide(t.Context(), a.ID, approval.Decision{Approve: true, By: bob, Scope: c.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := "mcpwarden-approval:" + a.ID
+		if got := withState(state); got.Text != "ran: "+q {
+			t.Fatalf("%s: retry after approval = %+v, want it forwarded", c.scope, got)
+		}
+		if c.revoke {
+			if err := st.Revoke(t.Context(), dec.GrantID, "carol"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 2 {
+			if got := withState(state); got.Code != jsonrpc.CodeApprovalRequired || got.Text != "" {
+				t.Errorf("%s: replay %d of approval %s = %+v, want it asked anew, never forwarded", c.scope, i, a.ID, got)
+			}
+		}
+		if again := pending(t, st, q); again.ID == a.ID {
+			t.Errorf("%s: the replay was not parked as a new approval", c.scope)
+		}
+	}
+}
+
+// TestApprovalStateBoundToExactArgumentsE2E: a retry that carries an approval's requestState must be the very
+// call the approval shows, argument for argument as the server reads them: numbers equal only as float64
+// (9007199254740992 and 9007199254740993, 1 and 1.0) are different arguments, and such a retry is refused
+// rather than waiting on the approval and running with arguments nobody saw.
+func TestApprovalStateBoundToExactArgumentsE2E(t *testing.T) {
+	url, st := startApprovalGateway(t, "approval:\n  timeout: 300ms\n")
+	raw := mcp.NewClient(&mcp.Implementation{Name: "raw", Version: "1"}, &mcp.ClientOptions{MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true}})
+	cs, err := raw.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp/pol"}, &mcp.ClientSessionOptions{ProtocolVersion: "2026-07-28"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	for _, c := range []struct{ shown, sent json.RawMessage }{
+		{json.RawMessage(`9007199254740992`), json.RawMessage(`9007199254740993`)},
+		{json.RawMessage(`1`), json.RawMessage(`1.0`)},
+	} {
+		q := "DROP TABLE rows_" + string(c.shown)
+		if got := callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q, "row": c.shown}}); got.Code != jsonrpc.CodeApprovalRequired {
+			t.Fatalf("first call = %+v, want a timeout waiting for approval", got)
+		}
+		a := pending(t, st, q)
+		res := make(chan outcome, 1)
+		go func() {
+			res <- callOutcome(t, cs, &mcp.CallToolParams{Name: "sql", Arguments: map[string]any{"query": q, "row": c.sent}, RequestState: "mcpwarden-approval:" + a.ID})
+		}()
+		time.Sleep(100 * time.Millisecond)
+		if _, _, err := st.Decide(t.Context(), a.ID, approval.Decision{Approve: true, By: bob}); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-res; got.Code != jsonrpc.CodeInvalidParams || !strings.Contains(got.Err, "does not belong to this call") {
+			t.Errorf("retry with row %s on the approval of row %s = %+v, want it refused", c.sent, c.shown, got)
+		}
 	}
 }

@@ -261,7 +261,7 @@ func (s *flowStage) release(ctx context.Context, x *Exchange, why string) *jsonr
 		return withheld("the dataflow rules ask a human to release such results, and approvals are turned off in this gateway.")
 	}
 	call := approval.Call{Server: x.Server, Method: msg.Method, Tool: msg.Name, Arguments: msg.Arguments, Rule: "dataflow-result",
-		Reason: why, Message: why + "; release the result to the agent?"}
+		Reason: why, Message: why + "; release the result to the agent?", Release: true}
 	if p := x.Principal; p != nil {
 		call.Principal, call.User, call.Groups = p.ID(), p.Subject, p.Groups
 	}
@@ -292,6 +292,9 @@ func (s *flowStage) release(ctx context.Context, x *Exchange, why string) *jsonr
 	case out.Result == approval.Denied:
 		x.SetApproval(&audit.Approval{ID: a.ID, Approver: out.Approval.DecidedBy, Outcome: "denied"})
 		return withheld("approval " + a.ID + " was denied by " + out.Approval.DecidedBy + ".")
+	case out.Result == approval.Spent:
+		x.SetApproval(&audit.Approval{ID: a.ID, Approver: out.Approval.DecidedBy, Outcome: "spent"})
+		return withheld("approval " + a.ID + " was approved, but its grant was already used, revoked or has expired; make the call again.")
 	default:
 		x.SetApproval(&audit.Approval{ID: a.ID, Outcome: "timed_out"})
 		return withheld("approval " + a.ID + " was not decided in time; an approver can release it with `mcpwarden approvals approve " +

@@ -94,7 +94,7 @@ const (
 
 // Approval outcomes (the part of the audit record's approval outcome before the first ":"), the values of
 // mcpwarden_approvals_total's outcome label; anything else is "other".
-var approvalOutcomes = []string{"grant", "approved", "denied", "allowed_on_timeout", "timed_out", "asked_in_band", "abandoned", "other"}
+var approvalOutcomes = []string{"grant", "approved", "denied", "allowed_on_timeout", "timed_out", "asked_in_band", "abandoned", "spent", "other"}
 
 // Buckets of mcpwarden_tool_call_duration_seconds: from the gateway's own sub-millisecond share to calls
 // that waited for an approval.
@@ -153,7 +153,8 @@ func New(servers []string, version string) *Metrics {
 
 	approvals := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpwarden_approvals_total",
 		Help: "Calls the approval stage handled, by outcome: grant (an existing grant covered it), approved, denied, " +
-			"allowed_on_timeout, timed_out, asked_in_band (2026-07-28 input_required), abandoned (the client went away)."},
+			"allowed_on_timeout, timed_out, asked_in_band (2026-07-28 input_required), abandoned (the client went away), " +
+			"spent (approved, but its grant was used up, revoked or expired)."},
 		[]string{"outcome"})
 	m.approvals = make(map[string]prometheus.Counter, len(approvalOutcomes))
 	for _, o := range approvalOutcomes {
