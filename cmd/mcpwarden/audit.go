@@ -351,13 +351,19 @@ func emit(w io.Writer, e audit.Entry, asJSON bool) {
 
 func newAuditVerifyCmd() *cobra.Command {
 	var af auditFlags
+	var anchorFile string
 	cmd := &cobra.Command{
-		Use:   "verify --config FILE [--json]",
+		Use:   "verify --config FILE [--json] [--anchor REPORT.json]",
 		Short: "Verify the audit trail's hash chains and signed checkpoints",
 		Long: `Verify recomputes every record's hash, checks each record follows its predecessor, checks the
 signed checkpoints, and reports the first modified, deleted, inserted or reordered record.
 Requests whose response was never recorded (the gateway was killed mid-call) are listed as interrupted;
 they do not fail verification.
+
+The database alone cannot show a tail deleted together with its checkpoints, records after the last
+checkpoint rewritten and rehashed, or a chain deleted whole. Keep the --json report of each verify
+outside the database and pass it to the next one with --anchor: every chain must still reach the head
+that report saw, with the same hash.
 
 Exit status: 0 intact, 1 tampering found, 2 usage or configuration error.`,
 		Args: cobra.NoArgs,
@@ -371,7 +377,19 @@ Exit status: 0 intact, 1 tampering found, 2 usage or configuration error.`,
 			if err != nil {
 				return usageErr(err)
 			}
-			rep, err := audit.Verify(cmd.Context(), sink, signer)
+			var opts audit.VerifyOptions
+			if anchorFile != "" {
+				b, err := os.ReadFile(anchorFile)
+				if err != nil {
+					return usageErr(fmt.Errorf("--anchor: %w", err))
+				}
+				var prev audit.Report
+				if err := json.Unmarshal(b, &prev); err != nil || len(prev.Chains) == 0 {
+					return usageErr(fmt.Errorf("--anchor %s is not the --json report of an earlier audit verify (%v)", anchorFile, err))
+				}
+				opts.Anchors = prev.Anchors()
+			}
+			rep, err := audit.VerifyWith(cmd.Context(), sink, signer, opts)
 			if err != nil {
 				return err
 			}
@@ -391,6 +409,7 @@ Exit status: 0 intact, 1 tampering found, 2 usage or configuration error.`,
 		},
 	}
 	af.register(cmd, true)
+	cmd.Flags().StringVar(&anchorFile, "anchor", "", "the --json report of an earlier verify, kept outside the database: each chain must still reach the head it saw")
 	return cmd
 }
 
@@ -400,7 +419,11 @@ func printReport(w io.Writer, rep *audit.Report) {
 		if c.Anchored {
 			anchor = ", start anchored by a signed checkpoint"
 		}
-		fmt.Fprintf(w, "chain %s: %d records (seq %d–%d), %d checkpoints%s\n", c.Chain, c.Records, c.FirstSeq, c.LastSeq, c.Checkpoints, anchor)
+		unsealed := ""
+		if c.Records > 0 && c.SealedSeq < c.LastSeq {
+			unsealed = fmt.Sprintf(", seq %d–%d not sealed by a checkpoint yet", max(c.SealedSeq+1, c.FirstSeq), c.LastSeq)
+		}
+		fmt.Fprintf(w, "chain %s: %d records (seq %d–%d), %d checkpoints%s%s\n", c.Chain, c.Records, c.FirstSeq, c.LastSeq, c.Checkpoints, anchor, unsealed)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "PROBLEM (%s): %s\n", p.Kind, p.Message)

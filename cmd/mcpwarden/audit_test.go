@@ -328,6 +328,26 @@ func TestAuditScriptedSession(t *testing.T) {
 				t.Errorf("tail: exit %d\n%s", code, out)
 			}
 
+			// An anchor kept outside the database: the tail deleted with its checkpoints passes without it
+			// and fails with it.
+			anchorOut, errOut, code := cli(t, "audit", "verify", "--config", cfg, "--json")
+			anchor := filepath.Join(t.TempDir(), "anchor.json")
+			if code != 0 || os.WriteFile(anchor, []byte(anchorOut), 0o600) != nil {
+				t.Fatalf("verify --json: exit %d\n%s", code, errOut)
+			}
+			if out, errOut, code := cli(t, "audit", "verify", "--config", cfg, "--anchor", anchor); code != 0 {
+				t.Fatalf("verify --anchor of an intact trail: exit %d\n%s%s", code, out, errOut)
+			}
+			tamper(t, storeName, cfg, `DELETE FROM audit_records WHERE seq > 13`)
+			tamper(t, storeName, cfg, `DELETE FROM audit_checkpoints WHERE seq > 13`)
+			if out, errOut, code := cli(t, "audit", "verify", "--config", cfg); code != 0 {
+				t.Fatalf("a tail deleted with its checkpoints is beyond the database alone, want exit 0: exit %d\n%s%s", code, out, errOut)
+			}
+			_, errOut, code = cli(t, "audit", "verify", "--config", cfg, "--anchor", anchor)
+			if code != 1 || !strings.Contains(errOut, "truncated") || !strings.Contains(errOut, "records 14–15 were deleted") {
+				t.Errorf("verify --anchor after deleting the tail: exit %d\n%s", code, errOut)
+			}
+
 			// Tamper: edit the stored arguments of the call with the api_key.
 			tamper(t, storeName, cfg, fmt.Sprintf(`UPDATE audit_records SET body = REPLACE(body, '"query":"b"', '"query":"z"') WHERE id = %d`, entries[7].ID))
 			_, errOut, code = cli(t, "audit", "verify", "--config", cfg)

@@ -52,6 +52,39 @@ type ChainStatus struct {
 	Checkpoints int    `json:"checkpoints"`
 	// Anchored says the chain's first record is anchored by a signed checkpoint (after retention).
 	Anchored bool `json:"anchored,omitempty"`
+	// HeadHash is the hash of the chain's last record: with LastSeq, an anchor to keep outside the database
+	// (see Anchor). Empty when the chain has no records left.
+	HeadHash string `json:"head_hash,omitempty"`
+	// SealedSeq is the highest seq a valid signed checkpoint covers (0: none). Records after it are only
+	// protected by the hash links, which someone who can write the database can recompute.
+	SealedSeq int64 `json:"sealed_seq"`
+}
+
+// Anchor is a chain head seen earlier (by a previous verify), kept outside the database. Verify checks the
+// chain still holds the record at Seq with hash Hash: that detects what the database alone cannot — a
+// truncated tail whose checkpoints were deleted too, records after the last checkpoint rewritten and
+// rehashed, a chain deleted whole or restarted.
+type Anchor struct {
+	Chain string `json:"chain"`
+	Seq   int64  `json:"seq"`
+	Hash  string `json:"hash"`
+}
+
+// VerifyOptions are Verify's optional inputs.
+type VerifyOptions struct {
+	// Anchors are chain heads recorded earlier outside the database (Report.Anchors of a previous run).
+	Anchors []Anchor
+}
+
+// Anchors returns the chain heads of rep, to keep outside the database and give to a later Verify.
+func (rep *Report) Anchors() []Anchor {
+	var out []Anchor
+	for _, c := range rep.Chains {
+		if c.Records > 0 && c.HeadHash != "" {
+			out = append(out, Anchor{Chain: c.Chain, Seq: c.LastSeq, Hash: c.HeadHash})
+		}
+	}
+	return out
 }
 
 // Report is the result of Verify.
@@ -71,6 +104,16 @@ const maxProblems = 100
 // problems in store order (the first one is the first bad record) and the requests left without a
 // response (interrupted). A Go error means the store could not be read.
 func Verify(ctx context.Context, sink *SQLSink, signer *Signer) (*Report, error) {
+	return VerifyWith(ctx, sink, signer, VerifyOptions{})
+}
+
+// VerifyWith is Verify with options: with anchors, it also reports a chain that no longer reaches a head
+// seen earlier (truncated) or holds another record there (modified).
+func VerifyWith(ctx context.Context, sink *SQLSink, signer *Signer, opts VerifyOptions) (*Report, error) {
+	anchors := map[string][]Anchor{}
+	for _, a := range opts.Anchors {
+		anchors[a.Chain] = append(anchors[a.Chain], a)
+	}
 	cps, err := sink.Checkpoints(ctx)
 	if err != nil {
 		return nil, err
@@ -114,6 +157,15 @@ func Verify(ctx context.Context, sink *SQLSink, signer *Signer) (*Report, error)
 				break
 			}
 		}
+		for _, a := range anchors[cur.Chain] {
+			if a.Seq > cur.LastSeq {
+				rep.add(Problem{Kind: ProblemTruncated, Chain: cur.Chain, Seq: cur.LastSeq + 1,
+					Message: fmt.Sprintf("chain %q was truncated: it ends at %s, but an earlier verify (anchor) saw it reach seq %d: "+
+						"records %s were deleted (with the checkpoints that sealed them)", cur.Chain, prevDesc, a.Seq, seqRange(cur.LastSeq+1, a.Seq))})
+			}
+		}
+		delete(anchors, cur.Chain)
+		cur.HeadHash = prevHash
 		rep.Chains = append(rep.Chains, *cur)
 		delete(byChain, cur.Chain)
 	}
@@ -134,6 +186,7 @@ func Verify(ctx context.Context, sink *SQLSink, signer *Signer) (*Report, error)
 			if r.cols.seq > 1 {
 				if h, ok := anchorAt[r.cols.seq-1]; ok && h == r.PrevHash {
 					cur.Anchored = true
+					cur.SealedSeq = r.cols.seq - 1
 					expect, prevHash = r.cols.seq, h
 				} else {
 					rep.add(Problem{Kind: ProblemDeleted, RecordID: r.ID, Chain: chain, Seq: 1,
@@ -169,9 +222,21 @@ func Verify(ctx context.Context, sink *SQLSink, signer *Signer) (*Report, error)
 			rep.add(Problem{Kind: ProblemReordered, RecordID: r.ID, Chain: chain, Seq: r.cols.seq,
 				Message: fmt.Sprintf("%s was reordered: its row id is lower than its predecessor's (%s)", desc, prevDesc)})
 		}
-		if h, ok := cpAt[r.cols.seq]; ok && h != r.cols.hash {
-			rep.add(Problem{Kind: ProblemModified, RecordID: r.ID, Chain: chain, Seq: r.cols.seq,
-				Message: desc + " differs from the record a signed checkpoint sealed at this seq: it was replaced"})
+		if h, ok := cpAt[r.cols.seq]; ok {
+			if h != r.cols.hash {
+				rep.add(Problem{Kind: ProblemModified, RecordID: r.ID, Chain: chain, Seq: r.cols.seq,
+					Message: fmt.Sprintf("%s differs from the record a signed checkpoint sealed at this seq: it, or %s, was rewritten and the chain rehashed",
+						desc, sealedSince(cur.SealedSeq))})
+			} else {
+				cur.SealedSeq = r.cols.seq
+			}
+		}
+		for _, a := range anchors[chain] {
+			if a.Seq == r.cols.seq && a.Hash != r.cols.hash {
+				rep.add(Problem{Kind: ProblemModified, RecordID: r.ID, Chain: chain, Seq: r.cols.seq,
+					Message: fmt.Sprintf("%s differs from the record an earlier verify (anchor) saw at this seq: it, or %s, "+
+						"was rewritten and the chain rehashed, or the chain was deleted and restarted", desc, sealedSince(cur.SealedSeq))})
+			}
 		}
 		expect, prevHash, prevID, prevDesc = r.cols.seq+1, r.cols.hash, r.ID, desc
 
@@ -207,11 +272,33 @@ func Verify(ctx context.Context, sink *SQLSink, signer *Signer) (*Report, error)
 				anchor = max(anchor, cp.Seq)
 			}
 		}
-		rep.Chains = append(rep.Chains, ChainStatus{Chain: c, FirstSeq: last.Seq + 1, LastSeq: last.Seq, Checkpoints: len(cps), Anchored: anchor >= 0})
+		rep.Chains = append(rep.Chains, ChainStatus{Chain: c, FirstSeq: last.Seq + 1, LastSeq: last.Seq, Checkpoints: len(cps), Anchored: anchor >= 0, SealedSeq: last.Seq})
+		for _, a := range anchors[c] {
+			if a.Seq > anchor {
+				rep.add(Problem{Kind: ProblemTruncated, Chain: c, Seq: max(anchor, 0) + 1,
+					Message: fmt.Sprintf("chain %q has no records left, but an earlier verify (anchor) saw it reach seq %d and retention removed records only up to seq %d: records were deleted",
+						c, a.Seq, max(anchor, 0))})
+			}
+		}
+		delete(anchors, c)
 		if anchor < last.Seq {
 			rep.add(Problem{Kind: ProblemTruncated, Chain: c, Seq: max(anchor, 0) + 1,
 				Message: fmt.Sprintf("chain %q has no records left, but a signed checkpoint says it reached seq %d: records were deleted", c, last.Seq)})
 		}
+	}
+	// Anchored chains with no record and no checkpoint left: deleted whole.
+	gone := make([]string, 0, len(anchors))
+	for c := range anchors {
+		gone = append(gone, c)
+	}
+	sort.Strings(gone)
+	for _, c := range gone {
+		top := int64(0)
+		for _, a := range anchors[c] {
+			top = max(top, a.Seq)
+		}
+		rep.add(Problem{Kind: ProblemTruncated, Chain: c, Seq: 1,
+			Message: fmt.Sprintf("chain %q is gone (no records, no checkpoints), but an earlier verify (anchor) saw it reach seq %d: it was deleted", c, top)})
 	}
 	for ref, p := range requests {
 		rep.Interrupted = append(rep.Interrupted, Interrupted{RecordID: p.id, Ref: ref, Method: p.method, Name: p.name, SessionID: p.session, Server: p.srvr})
@@ -225,6 +312,15 @@ func (rep *Report) add(p Problem) {
 	if len(rep.Problems) < maxProblems {
 		rep.Problems = append(rep.Problems, p)
 	}
+}
+
+// sealedSince names the records a rewrite may have started at: those after the last seq a valid checkpoint
+// still seals.
+func sealedSince(sealed int64) string {
+	if sealed == 0 {
+		return "a record before it"
+	}
+	return fmt.Sprintf("a record after seq %d (the last one a valid signed checkpoint seals)", sealed)
 }
 
 func seqRange(a, b int64) string {
