@@ -600,17 +600,20 @@ func (w *Writer) fill(batch []*entry) []*entry {
 	return batch
 }
 
+// drainAndFinish writes everything queued, batch by batch, and seals the chain. Only failed commits count
+// toward its three attempts: a queue holding many batches at shutdown is written whole.
 func (w *Writer) drainAndFinish() {
-	for attempt := 0; attempt < 3; attempt++ {
+	for failures := 0; failures < 3; {
 		batch := w.fill(w.pending)
 		w.pending = nil
-		if len(batch) == 0 && attempt > 0 {
-			break
-		}
 		if len(batch) == 0 && w.sinceCP == 0 {
 			break
 		}
-		if w.commit(batch, true) && len(w.queue) == 0 {
+		if !w.commit(batch, true) {
+			failures++
+			continue
+		}
+		if len(w.queue) == 0 {
 			break
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -69,6 +70,52 @@ func TestWriterFailureAndRecovery(t *testing.T) {
 	if rep, err := Verify(t.Context(), real, signer); err != nil || !rep.OK {
 		t.Errorf("verify: %v %+v", err, rep)
 	}
+}
+
+// TestWriterCloseWritesWholeQueue: records queued faster than the writer commits them are all written by
+// Close, however many batches they fill (shutdown used to write three batches and drop the rest).
+func TestWriterCloseWritesWholeQueue(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			sink, signer := be.open(t), testSigner(t)
+			slow := &slowSink{SQLSink: sink, release: make(chan struct{})}
+			w, err := NewWriter(t.Context(), WriterConfig{Sink: slow, Chain: "gw", Signer: signer, MaxBatch: 8, QueueSize: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 500
+			for i := range n {
+				if err := w.Enqueue(t.Context(), &Record{Kind: "notification", Method: fmt.Sprint(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- w.Close(t.Context()) }()
+			close(slow.release) // the store accepts writes only once Close has begun
+			if err := <-closed; err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			rep, err := Verify(t.Context(), sink, signer)
+			if err != nil || !rep.OK || rep.Records != n {
+				t.Fatalf("after Close: %d records stored (want %d), verify %v %+v", rep.Records, n, err, rep)
+			}
+		})
+	}
+}
+
+// slowSink holds every write until release is closed.
+type slowSink struct {
+	*SQLSink
+	release chan struct{}
+}
+
+func (s *slowSink) AppendBatch(ctx context.Context, chain string, recs []Encoded, seal func(int64, string) *Checkpoint) error {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.SQLSink.AppendBatch(ctx, chain, recs, seal)
 }
 
 // TestWritersShareAChain: two writers (a `serve` and a `wrap` process on one data_dir, or replicas with
