@@ -260,3 +260,29 @@ func TestEntryShapes(t *testing.T) {
 		t.Error("a secret leaked into SARIF")
 	}
 }
+
+// TestWindowsEnvAndExtraPaths: a redirected %APPDATA% / %LOCALAPPDATA%, Continue's mcpServers/*.json and
+// Windsurf Next are read.
+func TestWindowsEnvAndExtraPaths(t *testing.T) {
+	entry := []byte(`{"mcpServers": {"s": {"command": "npx", "args": ["-y", "pkg"]}}}`)
+	home := writeTree(t, t.TempDir(), map[string][]byte{
+		".continue/mcpServers/from-claude.json":  entry,
+		".codeium/windsurf-next/mcp_config.json": entry,
+	})
+	roaming := writeTree(t, t.TempDir(), map[string][]byte{"Claude/claude_desktop_config.json": entry})
+	local := writeTree(t, t.TempDir(), map[string][]byte{"crush/crush.json": []byte(`{"mcp": {"s": {"type": "stdio", "command": "uvx"}}}`)})
+	env := map[string]string{"APPDATA": roaming, "LOCALAPPDATA": local}
+	inv, err := Scan(context.Background(), Options{OS: "windows", Home: home, Root: t.TempDir(), Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range inv.Servers {
+		got[s.Client] = true
+	}
+	for _, c := range []string{"claude-desktop", "crush", "continue", "windsurf"} {
+		if !got[c] {
+			t.Errorf("%s not found (errors %v)", c, inv.Errors)
+		}
+	}
+}
