@@ -80,6 +80,9 @@ func (e *pathEnv) appSupport(parts ...string) string {
 	case "darwin":
 		return e.h(append([]string{"Library", "Application Support"}, parts...)...)
 	case "windows":
+		if v := e.env("APPDATA"); v != "" { // a redirected roaming profile
+			return filepath.Join(append([]string{v}, parts...)...)
+		}
 		return e.h(append([]string{"AppData", "Roaming"}, parts...)...)
 	default:
 		return filepath.Join(append([]string{e.xdgConfig()}, parts...)...)
@@ -96,6 +99,9 @@ func (e *pathEnv) xdgConfig(parts ...string) string {
 }
 
 func (e *pathEnv) localAppData(parts ...string) string {
+	if v := e.env("LOCALAPPDATA"); v != "" {
+		return filepath.Join(append([]string{v}, parts...)...)
+	}
 	return e.h(append([]string{"AppData", "Local"}, parts...)...)
 }
 
@@ -165,7 +171,11 @@ func Clients() []Client {
 			}
 		}, project: []projectFile{{".vscode/mcp.json", formatJSON, dialectVSCodeMCP}}},
 		{ID: "windsurf", Name: "Windsurf", locations: func(e *pathEnv) []Location {
-			return []Location{loc(e.h(".codeium", "windsurf", "mcp_config.json"), ScopeUser, formatJSON, dialectMCPServers)}
+			return []Location{
+				loc(e.h(".codeium", "windsurf", "mcp_config.json"), ScopeUser, formatJSON, dialectMCPServers),
+				loc(e.h(".codeium", "windsurf-next", "mcp_config.json"), ScopeUser, formatJSON, dialectMCPServers),
+				loc(e.h(".codeium", "mcp_config.json"), ScopeUser, formatJSON, dialectMCPServers),
+			}
 		}},
 		{ID: "cline", Name: "Cline", locations: func(e *pathEnv) []Location {
 			var ls []Location
@@ -210,10 +220,20 @@ func Clients() []Client {
 				loc(e.h(".continue", "config.yaml"), ScopeUser, formatYAML, dialectContinue),
 				loc(e.h(".continue", "config.json"), ScopeUser, formatJSON, dialectContinue),
 			}
-			m, _ := filepath.Glob(e.h(".continue", "mcpServers", "*.yaml"))
+			// Continue reads every YAML block in mcpServers/, and JSON files copied there from other
+			// clients ({"mcpServers": {...}}).
+			var m []string
+			for _, pat := range []string{"*.yaml", "*.yml", "*.json"} {
+				g, _ := filepath.Glob(e.h(".continue", "mcpServers", pat))
+				m = append(m, g...)
+			}
 			sort.Strings(m)
 			for _, p := range m {
-				ls = append(ls, loc(p, ScopeUser, formatYAML, dialectContinue))
+				format := formatYAML
+				if strings.HasSuffix(p, ".json") {
+					format = formatJSON
+				}
+				ls = append(ls, loc(p, ScopeUser, format, dialectContinue))
 			}
 			return ls
 		}},

@@ -28,7 +28,7 @@ func FuzzConfigDocument(f *testing.F) {
 			return
 		}
 		for _, d := range dialects {
-			for _, re := range extractEntries(d, doc) {
+			for _, re := range firstEntries(extractEntries(d, doc)) {
 				s := buildServer(Location{Client: "cursor", Path: "/f", Format: format, Dialect: d}, re, data, &Options{Home: "/home/u", Root: "/"})
 				if s.Risk.Score < 0 || s.Risk.Score > 100 || s.Risk.Level == "" {
 					t.Fatalf("bad risk %+v", s.Risk)
@@ -80,7 +80,7 @@ func FuzzEnrollRewrite(f *testing.F) {
 			return
 		}
 		opts := &EnrollOptions{GatewayConfig: "/gw.yaml", GatewayURL: "http://127.0.0.1:8740", Command: "mcpwarden"}
-		for _, re := range extractEntries(dialectMCPServers, doc) {
+		for _, re := range firstEntries(extractEntries(dialectMCPServers, doc)) {
 			v := root.Find(jsonPointer(re.pointer))
 			if v == nil {
 				continue // e.g. a key with invalid UTF-8: JSON decoding replaced it; planFile reports it
@@ -134,7 +134,7 @@ func FuzzEnrollTextFormats(f *testing.F) {
 		}
 		opts := &EnrollOptions{GatewayConfig: "/gw.yaml", GatewayURL: "http://127.0.0.1:8740", Command: "mcpwarden"}
 		var servers []*Server
-		for _, re := range extractEntries(dialects[i], doc) {
+		for _, re := range firstEntries(extractEntries(dialects[i], doc)) {
 			s := buildServer(Location{Client: "x", Path: file, Format: formats[i], Dialect: dialects[i]}, re, data, &Options{Home: "/h", Root: "/"})
 			servers = append(servers, &s)
 		}
@@ -148,3 +148,5 @@ func FuzzEnrollTextFormats(f *testing.F) {
 		}
 	})
 }
+
+func firstEntries(entries []rawEntry, _ []string) []rawEntry { return entries }

@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // DefaultGatewayURL is where `mcpwarden serve` listens by default; URLs under it count as routed.
@@ -191,29 +193,57 @@ func hasClient(cs []Client, id string) bool {
 // readLocation reads one file. ok is false when the file does not exist. It returns the servers and any
 // project folders the file names (Claude Code projects.<path>).
 func readLocation(l Location, opts *Options, inv *Inventory) (servers []Server, projectDirs []string, ok bool) {
+	fail := func(err error) ([]Server, []string, bool) {
+		inv.Errors = append(inv.Errors, FileError{Client: l.Client, Path: l.Path, Error: err.Error()})
+		inv.Files = append(inv.Files, File{Client: l.Client, Scope: l.Scope, Path: l.Path, Format: l.Format})
+		return nil, nil, true
+	}
 	st, err := os.Stat(l.Path)
-	if err != nil || st.IsDir() {
-		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-			inv.Errors = append(inv.Errors, FileError{Client: l.Client, Path: l.Path, Error: err.Error()})
-		}
+	switch {
+	case err != nil && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)):
 		return nil, nil, false
+	case err != nil:
+		// Permission denied, a symlink loop, …: the file may hold servers, so say it was not read.
+		return fail(err)
+	case st.IsDir():
+		return fail(errors.New("is a directory, not a configuration file"))
+	case !st.Mode().IsRegular():
+		// Never open a FIFO or device: opening a FIFO blocks, a device may never end.
+		return fail(fmt.Errorf("not a regular file (%s); not read", st.Mode().Type()))
+	case st.Size() > maxConfigBytes:
+		return fail(fmt.Errorf("file is %d bytes, larger than the %d-byte limit; not read", st.Size(), maxConfigBytes))
 	}
 	data, err := readLimited(l.Path)
-	if err == nil && st.Size() > maxConfigBytes {
-		err = fmt.Errorf("file is larger than %d bytes; not read", maxConfigBytes)
+	if err == nil && len(data) > maxConfigBytes {
+		err = fmt.Errorf("file is larger than the %d-byte limit; not read", maxConfigBytes)
 	}
 	var doc map[string]any
 	if err == nil {
 		doc, err = decodeDocument(l.Format, data)
 	}
 	if err != nil {
-		inv.Errors = append(inv.Errors, FileError{Client: l.Client, Path: l.Path, Error: err.Error()})
-		inv.Files = append(inv.Files, File{Client: l.Client, Scope: l.Scope, Path: l.Path, Format: l.Format})
-		return nil, nil, true
+		return fail(err)
 	}
-	entries := extractEntries(l.Dialect, doc)
+	if text, err := decodeText(data); err == nil {
+		data = text // lines of servers are looked up in the text
+	}
+	entries, problems := extractEntries(l.Dialect, doc)
+	for _, p := range problems {
+		inv.Errors = append(inv.Errors, FileError{Client: l.Client, Path: l.Path, Error: p})
+	}
+	for _, d := range duplicateKeys(l.Format, data) {
+		inv.Errors = append(inv.Errors, FileError{Client: l.Client, Path: l.Path, Error: d})
+	}
+	names := map[string]int{}
 	for _, re := range entries {
 		s := buildServer(l, re, data, opts)
+		// Two entries with one name in one file (a list-shaped section) must not share an ID.
+		if k := re.project + "\x00" + re.name; names[k] > 0 {
+			s.ID = serverID(s.ID, strconv.Itoa(names[k]))
+			names[k]++
+		} else {
+			names[k] = 1
+		}
 		servers = append(servers, s)
 	}
 	if l.Dialect == dialectClaudeCode {
@@ -267,6 +297,12 @@ func buildServer(l Location, re rawEntry, data []byte, opts *Options) Server {
 	}
 	s.Args = redactArgs(s.Args, s.InlineSecrets)
 	s.Package = analyzePackage(s.Command, n.args, n.url)
+	// The package spec comes from the raw arguments: a git URL may carry a token.
+	s.Package.Name, s.Package.Version = redactText(s.Package.Name), redactText(s.Package.Version)
+	if c := redactText(s.Command); c != s.Command {
+		s.Command = c
+		s.InlineSecrets = append(s.InlineSecrets, "command")
+	}
 	switch {
 	case n.transport == TransportStdio && isWrap(n.command, n.args):
 		s.Routed, s.RoutedVia = true, "wrap"
@@ -317,6 +353,15 @@ func redactArgs(args []string, secrets []string) []string {
 		}
 	}
 	return out
+}
+
+// redactText hides literal secrets inside free text shown in the inventory: a URL's password and
+// well-known token shapes (ghp_…, sk-…, AKIA…).
+func redactText(v string) string {
+	if strings.Contains(v, "://") && urlHasPassword(v) {
+		v = redactURL(v)
+	}
+	return tokenPattern.ReplaceAllString(v, "[REDACTED]")
 }
 
 // redactURL drops userinfo passwords and the values of query parameters from a URL for display.
