@@ -262,9 +262,17 @@ func Enroll(ctx context.Context, opts EnrollOptions) (*EnrollResult, error) {
 // commit that writes the backup, the file (if still unchanged) and the manifest; commit is nil when
 // nothing changes.
 func planFile(file string, servers []*Server, gc *gatewayFile, opts *EnrollOptions, fc *FileChange) ([]gatewayServer, func() error, error) {
-	orig, err := os.ReadFile(file)
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	// A UTF-8 byte order mark is kept as it was; the rest of the file is edited. A UTF-16 file (which
+	// discovery reads) is not rewritten: its client may not read the file back in another encoding.
+	bom, orig := []byte(nil), raw
+	if bytes.HasPrefix(raw, utf8BOM) {
+		bom, orig = utf8BOM, raw[len(utf8BOM):]
+	} else if dec, err := decodeText(raw); err != nil || !bytes.Equal(dec, raw) {
+		return nil, nil, fmt.Errorf("%s is UTF-16 text; enrolment edits UTF-8 files only: save it as UTF-8 (its client reads that too), then enrol again; nothing was written", file)
 	}
 	root, err := hujson.Parse(orig)
 	if err != nil {
@@ -329,8 +337,11 @@ func planFile(file string, servers []*Server, gc *gatewayFile, opts *EnrollOptio
 	}
 	fc.Backup = file + BackupSuffix
 	gc.Servers = append(gc.Servers, added...)
-	return added, commitFunc(file, orig, out, append([]string(nil), fc.Servers...), opts), perr
+	return added, commitFunc(file, raw, append(bytes.Clone(bom), out...), append([]string(nil), fc.Servers...), opts), perr
 }
+
+// utf8BOM is the byte order mark some Windows editors put at the start of a UTF-8 file.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 
 // commitFunc returns the write step of an enrolment: the backup (unless one exists), the file (only if it
 // still has the bytes that were read) and the manifest.

@@ -375,3 +375,64 @@ GOOSE_MODEL: gpt-4o
 		t.Error("unenroll did not restore the goose config byte for byte")
 	}
 }
+
+// TestEnrollEncodings: a config that starts with a UTF-8 byte order mark is enrolled with the mark kept
+// (and unenrolled back to its exact bytes); a UTF-16 config, which discovery reads, is refused with a
+// clear error and left untouched.
+func TestEnrollEncodings(t *testing.T) {
+	t.Run("utf-8 with BOM", func(t *testing.T) {
+		opts, _ := copyTree(t, "linux")
+		opts.Clients = []string{"cursor"}
+		p := filepath.Join(opts.Home, ".cursor", "mcp.json")
+		plain, _ := os.ReadFile(p)
+		orig := append(bytes.Clone(utf8BOM), plain...)
+		if err := os.WriteFile(p, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		eo := EnrollOptions{Scan: opts, GatewayConfig: filepath.Join(t.TempDir(), "gw.yaml")}
+		res, err := Enroll(context.Background(), eo)
+		if err != nil || res.Failed() {
+			t.Fatalf("enroll: %v %+v", err, res)
+		}
+		got, _ := os.ReadFile(p)
+		if !bytes.HasPrefix(got, utf8BOM) || !bytes.Contains(got, []byte(`"wrap"`)) {
+			t.Fatalf("enrolled file lost its BOM or was not rewritten:\n%q", got)
+		}
+		if _, err := hujson.Parse(got[len(utf8BOM):]); err != nil {
+			t.Fatalf("enrolled file does not parse: %v", err)
+		}
+		if res, err := Unenroll(context.Background(), eo); err != nil || res.Failed() {
+			t.Fatalf("unenroll: %v %+v", err, res)
+		}
+		if b, _ := os.ReadFile(p); !bytes.Equal(b, orig) {
+			t.Error("unenroll did not restore the original bytes")
+		}
+	})
+	t.Run("utf-16 refused", func(t *testing.T) {
+		opts, _ := copyTree(t, "linux")
+		opts.Clients = []string{"cursor"}
+		p := filepath.Join(opts.Home, ".cursor", "mcp.json")
+		plain, _ := os.ReadFile(p)
+		orig := []byte{0xff, 0xfe}
+		for _, r := range string(plain) {
+			orig = append(orig, byte(r), byte(r>>8)) // the fixture is ASCII
+		}
+		if err := os.WriteFile(p, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Enroll(context.Background(), EnrollOptions{Scan: opts, GatewayConfig: filepath.Join(t.TempDir(), "gw.yaml")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg string
+		for _, f := range res.Files {
+			msg += f.Error
+		}
+		if !strings.Contains(msg, "UTF-16") || !strings.Contains(msg, "nothing was written") {
+			t.Errorf("enroll of a UTF-16 file: errors %q, want the UTF-16 refusal", msg)
+		}
+		if b, _ := os.ReadFile(p); !bytes.Equal(b, orig) {
+			t.Error("the UTF-16 file was changed")
+		}
+	})
+}

@@ -390,7 +390,7 @@ const maxNesting = 1000
 func decodeText(data []byte) ([]byte, error) {
 	var bigEndian bool
 	switch {
-	case bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}):
+	case bytes.HasPrefix(data, utf8BOM):
 		return data[3:], nil
 	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
 		data = data[2:]
