@@ -27,7 +27,7 @@ func authorityPatterns() []pattern {
 		pat(RuleOverride, catOverride, 45, "your,previous,prior,earlier,above,original,initial,former,system,all,the",
 			`(?:all\s+(?:of\s+)?)?(?:the\s+)?(?:your|previous|prior|earlier|above|original|initial|former|system)\s+(?:\S+\s+)?`+voidNoun+`(?:\s+\S+){0,3}?\s+`+voidVerdict+
 				`|the\s+`+voidNoun+`\s+(?:you\s+(?:were|have\s+been)\s+(?:given|told)|you\s+received|given\s+to\s+you|you\s+(?:follow|had|have|operate\s+under))(?:\s+\S+){0,3}?\s+`+voidVerdict,
-			"declares the model's instructions void").guarded(guardVoid).backward("instructions,guidance,directives,guidelines,rules,restrictions,constraints,guardrails,safeguards,limitations,prompt,prompts,programming,orders", 40),
+			"declares the model's instructions void").guarded(guardVoid).backward("instructions,guidance,directives,guidelines,rules,restrictions,constraints,guardrails,safeguards,limitations,prompt,prompts,programming,orders", 40).window(120),
 		pat(RuleOverride, catOverride, 45, "disregard,ignore,forget,drop,discard,bypass,override,lift,skip,abandon,set aside,throw out",
 			`(?:disregard|ignore|forget|drop|discard|bypass|override|lift|skip|abandon|set\s+aside|throw\s+out)\s+(?:\S+\s+){0,2}?`+voidNoun+`(?:\s+\S+){0,2}?\s+(?:you\s+(?:were|have\s+been)\s+(?:given|told)|you\s+received|given\s+to\s+you|from\s+before|you\s+had|you\s+follow|you\s+operate\s+under)`,
 			"tells the model to drop the instructions it was given").backward("you were given,you were told,you have been given,you received,given to you,from before,you had,you follow,you operate", 60),
@@ -110,7 +110,7 @@ func authorityPatterns() []pattern {
 				`|(?:deine|ihre|eure|die|alle)\s+(?:bisherigen|vorherigen|fruheren|alten|ursprunglichen|vorigen)\s+(?:anweisungen|instruktionen|befehle|vorgaben)\s+(?:sind|gelten)\s+(?:ab\s+sofort\s+|ab\s+jetzt\s+|jetzt\s+|nun\s+)?(?:ungultig|nichtig|aufgehoben|veraltet|hinfallig|widerrufen|au(?:ss|ß)er\s+kraft|nicht\s+mehr)`+
 				`|(?:istruzioni|(?:tue|sue)\s+regole)\s+(?:precedenti|iniziali|originali)\s+(?:non\s+sono\s+piu\s+(?:valide|in\s+vigore)|sono\s+(?:ora\s+)?(?:annullate|obsolete|nulle|revocate))`+
 				`|(?:instrucoes|(?:tuas|suas)\s+regras)\s+(?:anteriores|originais|iniciais)\s+(?:nao\s+(?:sao|estao)\s+mais\s+(?:validas|em\s+vigor)|(?:foram|estao)\s+(?:anuladas|revogadas|canceladas|obsoletas))`,
-			"declares the model's instructions void (in another language)").backward("precedentes,anterieures,initiales,originales,anteriores,previas,iniciales,bisherigen,vorherigen,fruheren,alten,ursprunglichen,vorigen,precedenti,iniziali,originali,originais,iniciais", 30),
+			"declares the model's instructions void (in another language)").backward("precedentes,anterieures,initiales,originales,anteriores,previas,iniciales,bisherigen,vorherigen,fruheren,alten,ursprunglichen,vorigen,precedenti,iniziali,originali,originais,iniciais", 30).window(110),
 		pat(RuleMultilingual, catOverride, 45, "ahora,trabajas,du arbeitest,tu travailles,vous travaillez,ora lavori,lavori,agora,trabalhas",
 			`(?:ahora\s+)?trabajas\s+(?:ahora\s+)?para\s+(?:nosotros|mi)\b|du\s+arbeitest\s+(?:jetzt|nun|ab\s+sofort|ab\s+jetzt)\s+fur\s+(?:uns|mich)\b|(?:tu\s+travailles|vous\s+travaillez)\s+(?:maintenant|desormais|a\s+present)\s+pour\s+(?:nous|moi)\b|(?:ora\s+)?lavori\s+(?:ora\s+)?per\s+(?:noi|me)\b|(?:agora\s+)?(?:voce\s+)?trabalhas?\s+(?:agora\s+)?para\s+(?:nos|mim)\b`,
 			"tells the model it serves someone other than the user (in another language)"),

@@ -148,6 +148,14 @@ func (p pattern) backward(anchors string, back int) pattern {
 	return p
 }
 
+// window sets how many bytes from the anchor (or the verb, for backward patterns) the expression is
+// given: Go's backtracker clears a bit per instruction and byte of its input, so a large expression on a
+// long window costs microseconds even where it fails at once.
+func (p pattern) window(n int) pattern {
+	p.maxLen = n
+	return p
+}
+
 func pat(id, cat string, weight int, anchors, expr, msg string) pattern {
 	return pattern{id: id, cat: cat, weight: weight, msg: msg, anchors: strings.Split(anchors, ","), re: regexp.MustCompile(`^(?:` + expr + `)`), maxLen: 240}
 }
