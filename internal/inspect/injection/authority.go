@@ -26,6 +26,7 @@ func authorityPatterns() []pattern {
 		// now void", "the rules you were given have been superseded".
 		pat(RuleOverride, catOverride, 45, "your,previous,prior,earlier,above,original,initial,former,system,all,the",
 			`(?:all\s+(?:of\s+)?)?(?:the\s+)?(?:your|previous|prior|earlier|above|original|initial|former|system)\s+(?:\S+\s+)?`+voidNoun+`(?:\s+\S+){0,3}?\s+`+voidVerdict+
+				`|the\s+`+voidNoun+`\s+(?:above|before\s+this|so\s+far|until\s+now|up\s+to\s+now)\s+`+voidVerdict+
 				`|the\s+`+voidNoun+`\s+(?:you\s+(?:were|have\s+been)\s+(?:given|told)|you\s+received|given\s+to\s+you|you\s+(?:follow|had|have|operate\s+under))(?:\s+\S+){0,3}?\s+`+voidVerdict,
 			"declares the model's instructions void").guarded(guardVoid).backward("instructions,guidance,directives,guidelines,rules,restrictions,constraints,guardrails,safeguards,limitations,prompt,prompts,programming,orders", 40).window(120),
 		pat(RuleOverride, catOverride, 45, "disregard,ignore,forget,drop,discard,bypass,override,lift,skip,abandon,set aside,throw out",
@@ -39,6 +40,16 @@ func authorityPatterns() []pattern {
 				`|(?:you(?:\s+are|'re)\s+)?(?:not|no\s+longer)\s+(?:working\s+for|serving|loyal\s+to|assisting)\s+(?:the|your)\s+(?:user|users|human)\b`+
 				`|your\s+(?:true\s+|real\s+|new\s+)?(?:loyalty|allegiance|master|employer|primary\s+duty|first\s+duty)\s+(?:is|lies|are|now\s+is)\s+(?:to\s+|with\s+)?(?:us|me|the\s+(?:developer|developers|vendor|server|author|sender|maintainers?))\b`,
 			"tells the model it serves someone other than the user").guarded(guardLoyalty),
+		// Claimed senders: "I am your developer", "a message from Anthropic", "as your creator, …".
+		pat(RuleOverride, catOverride, 45, "i am your,i'm your,im your,i am the model,i am the assistant",
+			`(?:i\s+am|i'?m)\s+(?:your|the\s+model'?s?|the\s+assistant'?s?|the\s+ai'?s?)\s+(?:real\s+|true\s+|actual\s+)?(?:developer|developers|creator|creators|administrator|admin|owner|operator|supervisor|master|programmer|maker|trainer|boss)\b`,
+			"claims to be the model's developer or operator"),
+		pat(RuleRole, catRole, 30, "request,message,instruction,instructions,notice,directive,update,order,orders",
+			`(?:request|message|instructions?|notice|directive|update|orders?)\s+(?:directly\s+)?from\s+(?:openai|anthropic|google\s+deepmind|deepmind|(?:your|the\s+(?:model'?s?|assistant'?s?|ai'?s?))\s+(?:developers?|creators?|administrators?|operators?|owners?|makers?|trainers?))\b`,
+			"claims to come from the model's developer").need("openai,anthropic,deepmind,developer,creator,administrator,operator,owner,maker,trainer"),
+		pat(RuleRole, catRole, 30, "as your",
+			`as\s+your\s+(?:developer|developers|creator|creators|administrator|admin|owner|operator|supervisor|master|programmer|maker|trainer)\s*,`,
+			"speaks as the model's developer or operator"),
 		// Authority claims: "this message carries the highest authority", "treat it as top priority".
 		pat(RuleOverride, catOverride, 45, "this,these,the following,the above,my,treat,consider,regard",
 			`(?:this|these|the\s+following|the\s+above|my)\s+(?:message|messages|instructions?|note|notice|text|directive|directives|command|commands|update|section|content|request|order|orders)\s+(?:has|have|carries|carry|holds?|is|are|comes?\s+with|takes?)\s+(?:of\s+)?(?:the\s+)?(?:highest|top|absolute|ultimate|supreme|final|maximum|overriding|top-level|root|admin(?:istrator)?|system)[- ]?(?:level\s+)?(?:authority|precedence|clearance|privileges?)`+
@@ -65,8 +76,8 @@ func authorityPatterns() []pattern {
 		pat(RuleMarker, catMarker, 45, "[system,[admin,[root,[sudo,[developer,[dev ,[security,[operator,[openai,[anthropic,[ai ,[ai_,[ai-,[assistant,[llm,[override,[priority,[urgent,[important",
 			`\[\s*(?:system|admin|administrator|root|sudo|developer|dev|security|operator|openai|anthropic|ai|assistant|llm|priority|urgent|important)[ _-]+(?:override|instructions?|command|directive|mode)\s*\]|\[\s*override\s*\]`,
 			"authority marker that poses as an instruction from the operator"),
-		pat(RuleMarker, catMarker, 45, "system,admin,administrator,developer,operator,root,security",
-			`(?:system|admin|administrator|developer|operator|root|security)[ _-]?(?:override|directive)\s*:`,
+		pat(RuleMarker, catMarker, 45, "system,admin,administrator,developer,operator,root,security,priority,emergency",
+			`(?:system|admin|administrator|developer|operator|root|security|priority|emergency)[ _-]?(?:override|directive)\s*:`,
 			"authority label that poses as an instruction from the operator").guarded(guardAuthorityLabel(false, "override", "directive")),
 		pat(RuleMarker, catMarker, 30, "system,admin,administrator,developer,operator,security,[system,[admin",
 			`\[?(?:system|admin|administrator|developer|operator|security)[ _-]?(?:notice|message|note|update|alert|announcement|notification)\]?\s*:?\s+(?:\S+\s+){0,12}?(?:you|your|the\s+(?:assistant|ai|model|agent|llm)|ai|assistant|model|agent|llm|ignore|disregard|forget|do\s+not|don't|never|always|must)\b`,

@@ -186,7 +186,7 @@ func guardUserApproved(win string) bool {
 }
 
 // authorityWho are the first words of the authority labels ("SYSTEM OVERRIDE:", "[admin notice]").
-var authorityWho = []string{"system", "admin", "administrator", "developer", "operator", "root", "security"}
+var authorityWho = []string{"system", "admin", "administrator", "developer", "operator", "root", "security", "priority", "emergency"}
 
 // guardAuthorityLabel: an optional '[' (when bracket), one of authorityWho, at most one of ' ', '_', '-',
 // then one of what.
