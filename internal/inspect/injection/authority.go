@@ -46,7 +46,7 @@ func authorityPatterns() []pattern {
 			"claims to be the model's developer or operator"),
 		pat(RuleRole, catRole, 30, "request,message,instruction,instructions,notice,directive,update,order,orders",
 			`(?:request|message|instructions?|notice|directive|update|orders?)\s+(?:directly\s+)?from\s+(?:openai|anthropic|google\s+deepmind|deepmind|(?:your|the\s+(?:model'?s?|assistant'?s?|ai'?s?))\s+(?:developers?|creators?|administrators?|operators?|owners?|makers?|trainers?))\b`,
-			"claims to come from the model's developer").need("openai,anthropic,deepmind,developer,creator,administrator,operator,owner,maker,trainer"),
+			"claims to come from the model's developer").backward("from openai,from anthropic,from google,from deepmind,from your,from the model,from the assistant,from the ai", 40),
 		pat(RuleRole, catRole, 30, "as your",
 			`as\s+your\s+(?:developer|developers|creator|creators|administrator|admin|owner|operator|supervisor|master|programmer|maker|trainer)\s*,`,
 			"speaks as the model's developer or operator"),
@@ -107,13 +107,13 @@ func authorityPatterns() []pattern {
 		pat(RuleDataRequest, catData, 20, "every,all,each",
 			`(?:every|all|each)\s+(?:of\s+)?(?:the\s+)?files?\s+(?:under|in|from|inside|of)\s+(?:the\s+|your\s+|my\s+|their\s+|the\s+user'?s?\s+)?(?:home\s+(?:directory|folder|dir)|~/?|\$home|/home\S*|/etc\S*|/root\S*|desktop|documents\s+folder|downloads\s+folder|\.ssh|ssh\s+(?:directory|folder))`+
 				`|(?:each|every|all)\s+(?:of\s+)?(?:the\s+)?(?:owner|author|user|maintainer|victim)'?s?\s+(?:other\s+)?(?:private\s+)?(?:repos|repositories|projects)`,
-			"asks the model to read all of someone's files or repositories").need("file,repo,project"),
+			"asks the model to read all of someone's files or repositories").backward("home,~/,$home,/home,/etc,/root,desktop,documents,downloads,.ssh,ssh,repos,repositories,projects", 60),
 		pat(RuleDataRequest, catData, 25, "email,e-mail,mail,dm,whatsapp,sms,tweet",
 			`(?:e-?mail|mail|dm|whatsapp|sms|tweet)\s+(?:me\s+|us\s+|them\s+)?(?:the\s+|your\s+|all\s+|their\s+|this\s+)?(?:entire\s+|full\s+|whole\s+|complete\s+|previous\s+)?(?:conversation|chat|message)\s+(?:history|log|logs|transcript)`,
 			"asks the model to send the conversation").need("conversation,chat,message"),
-		pat(RuleDataRequest, catData, 15, "the user,all the user,all of the user,all saved,all stored",
+		pat(RuleDataRequest, catData, 15, "the user,the user's,the users,all saved,all stored,all",
 			`(?:the\s+user'?s?|all\s+(?:of\s+)?(?:the\s+)?user'?s?|all\s+saved|all\s+stored)\s+(?:saved\s+|stored\s+)?(?:passwords|api\s+keys|credentials|private\s+keys|ssh\s+keys|access\s+tokens|secrets|cookies|session\s+tokens)\b`,
-			"names the user's secrets").need("password,api key,credential,private key,ssh key,token,secret,cookie"),
+			"names the user's secrets").backward("passwords,api keys,credentials,private keys,ssh keys,access tokens,secrets,cookies,session tokens", 40),
 		// Other languages: instructions declared void, loyalty.
 		pat(RuleMultilingual, catOverride, 45, "instructions,consignes,directives,tes,vos,instrucciones,indicaciones,directrices,tus,sus,deine,ihre,eure,die,alle,istruzioni,tue,instrucoes,tuas,suas",
 			`(?:instructions|consignes|directives|(?:tes|vos)\s+regles)\s+(?:precedentes|anterieures|initiales|originales)\s+(?:sont|ne\s+sont\s+plus)\s+(?:desormais\s+|maintenant\s+|toutes\s+)?(?:obsoletes|nulles|annulees|caduques|invalides|revoquees|valables|valides|applicables|en\s+vigueur)`+
