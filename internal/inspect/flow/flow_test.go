@@ -22,6 +22,12 @@ func TestHeuristic(t *testing.T) {
 		// GitHub
 		"get_issue": {Untrusted}, "list_issues": {Untrusted}, "get_pull_request": {Untrusted},
 		"add_issue_comment": {Sink}, "create_pull_request": {Sink}, "push_files": {Sink},
+		// writes to a repository, an upsert of a file (a remote API's write, not a local file system's)
+		"create_or_update_file": {Sink}, "upsert_file": {Sink}, "create_repository": {Sink}, "create_branch": {Sink},
+		"create_share_link": {Sink},
+		// a web page read by URL is a web request; typing into a page sends what is typed
+		"read_url": {Sink, Untrusted}, "read_webpage": {Sink, Untrusted}, "read_page": {Untrusted},
+		"browser_type": {Sink}, "puppeteer_fill": {Sink}, "playwright_fill": {Sink}, "browser_click": nil,
 		"get_file_contents": {Private}, "search_repositories": nil,
 		// filesystem, databases
 		"read_file": {Private}, "list_directory": {Private}, "write_file": nil, "edit_file": nil,

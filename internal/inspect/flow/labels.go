@@ -144,7 +144,10 @@ var (
 	writeVerbs   = words("create add open update write edit comment merge make new put set")
 	publicThings = words("issue issues pr prs pull comment comments gist gists message messages email mail post posts " +
 		"tweet tweets review reviews discussion discussions release releases status wiki page pages channel " +
-		"chat reaction")
+		"chat reaction repository repositories repo repos branch branches fork link links")
+	// An upsert of a file (create_or_update_file) is a remote API's write, not a local file system's: a
+	// write to a repository others may read.
+	upsertWords = words("upsert")
 	// A web request (fetch, fetch_url, http_get, browse_page, make_http_request) is untrusted and a sink: what
 	// it reads is the outsider's, and its URL can carry data out.
 	webVerbs  = words("fetch browse navigate curl http https download scrape crawl request get open visit")
@@ -224,6 +227,13 @@ func Heuristic(name string) []Assigned {
 		add(Sink, "name "+quote(joined)+": verb "+quote(verb))
 	case writeVerbs[verb] && publicThings[thing]:
 		add(Sink, "name "+quote(joined)+": a write to "+thing)
+	case (has(upsertWords) != "" || writeVerbs[verb] && len(ws) > 2 && ws[1] == "or" && writeVerbs[ws[2]]) && (thing == "file" || thing == "files" || thing == "content" || thing == "contents"):
+		add(Sink, "name "+quote(joined)+": an upsert of a "+thing+" (a remote repository's write)")
+	case readVerbs[verb] && webThings[thing] && thing != "page" && thing != "pages" && thing != "request":
+		add(Sink, "name "+quote(joined)+": a web request")
+		add(Untrusted, "name "+quote(joined)+": a web request")
+	case has(words("browser puppeteer playwright selenium")) != "" && has(words("type fill press evaluate")) != "":
+		add(Sink, "name "+quote(joined)+": types into a web page")
 	}
 	switch {
 	case readVerbs[verb] && outsiderThings[thing]:

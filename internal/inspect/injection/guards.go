@@ -184,3 +184,164 @@ func guardUserApproved(win string) bool {
 	i = skipWord(win, skipWord(win, i, "has"), "already")
 	return hasAnyPrefix(win[i:], approvedWords)
 }
+
+// authorityWho are the first words of the authority labels ("SYSTEM OVERRIDE:", "[admin notice]").
+var authorityWho = []string{"system", "admin", "administrator", "developer", "operator", "root", "security", "priority", "emergency"}
+
+// guardAuthorityLabel: an optional '[' (when bracket), one of authorityWho, at most one of ' ', '_', '-',
+// then one of what.
+func guardAuthorityLabel(bracket bool, what ...string) func(win string) bool {
+	return func(win string) bool {
+		i := 0
+		if bracket && i < len(win) && win[i] == '[' {
+			i++
+		}
+		for _, who := range authorityWho {
+			if !strings.HasPrefix(win[i:], who) {
+				continue
+			}
+			j := i + len(who)
+			if j < len(win) && (win[j] == ' ' || win[j] == '_' || win[j] == '-') {
+				if hasAnyPrefix(win[j+1:], what) {
+					return true
+				}
+			}
+			if hasAnyPrefix(win[j:], what) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// guardLoyalty: "you" ("now") work/answer/report/serve/obey, "you are"/"you're" not/no, "your" (true/real/
+// new) loyalty/allegiance/…, or "not"/"no longer" working/serving/loyal/assisting.
+func guardLoyalty(win string) bool {
+	w, j := nextWord(win, 0)
+	switch w {
+	case "you":
+		if strings.HasPrefix(win[j:], "'re") {
+			w, _ = nextWord(win, j+3)
+			return w == "not" || w == "no"
+		}
+		w, j = nextWord(win, j)
+		if w == "now" {
+			w, j = nextWord(win, j)
+		}
+		switch w {
+		case "work", "answer", "report", "serve", "obey":
+			return true
+		case "are":
+			w, _ = nextWord(win, j)
+			return w == "not" || w == "no"
+		}
+	case "your":
+		w, j = nextWord(win, j)
+		if w == "true" || w == "real" || w == "new" {
+			w, _ = nextWord(win, j)
+		}
+		switch w {
+		case "loyalty", "allegiance", "master", "employer", "primary", "first":
+			return true
+		}
+	case "not", "no":
+		if w == "no" {
+			if w, j = nextWord(win, j); w != "longer" {
+				return false
+			}
+		}
+		switch w, _ = nextWord(win, j); w {
+		case "working", "serving", "loyal", "assisting":
+			return true
+		}
+	}
+	return false
+}
+
+// voidStems: every verdict of the declared-void expression holds one of them.
+var voidStems = []string{"obsolete", "void", "invalid", "cancel", "revoked", "outdated", "supersed", "overrid", "overrul",
+	"lifted", "suspended", "irrelevant", "rescinded", "longer"}
+
+// guardVoid: the window holds a verdict.
+func guardVoid(win string) bool {
+	for _, v := range voidStems {
+		if strings.Contains(win, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextWord returns the run of letters at the next word of win after i (spaces skipped; an apostrophe
+// and the letters after it, "'re", "'ve", belong to the word before) and its end.
+func nextWord(win string, i int) (string, int) {
+	if i < len(win) && win[i] == '\'' {
+		i = letterRun(win, i+1)
+	}
+	i = skipSpaces(win, i)
+	j := letterRun(win, i)
+	return win[i:j], j
+}
+
+// liftedAfterBe are the words the lifted-restrictions expression allows after "you are" (and "now").
+var liftedAfterBe = map[string]bool{"free": true, "allowed": true, "permitted": true, "authorized": true, "authorised": true,
+	"cleared": true, "an": true, "a": true, "without": true, "with": true, "unrestricted": true, "unfiltered": true,
+	"uncensored": true, "unbound": true, "unchained": true, "jailbroken": true, "liberated": true, "unshackled": true}
+
+// guardLifted: "you have no", "you now have no", "you've got", or "you are"/"you're" ("now") and one of
+// liftedAfterBe.
+func guardLifted(win string) bool {
+	if !strings.HasPrefix(win, "you") {
+		return false
+	}
+	i := 3
+	if strings.HasPrefix(win[i:], "'ve") {
+		w, _ := nextWord(win, i+3)
+		return w == "got"
+	}
+	be := strings.HasPrefix(win[i:], "'re")
+	if be {
+		i += 3
+	} else if i >= len(win) || !isSpace(win[i]) {
+		return false
+	}
+	w, j := nextWord(win, i)
+	if !be {
+		if w == "now" {
+			w, j = nextWord(win, j)
+		}
+		switch w {
+		case "have":
+			w, _ = nextWord(win, j)
+			return w == "no"
+		case "are":
+			w, j = nextWord(win, j)
+		default:
+			return false
+		}
+	}
+	if w == "now" {
+		w, _ = nextWord(win, j)
+	}
+	return liftedAfterBe[w]
+}
+
+// guardUserNeedNot: (the) user/human/customer/operator, spaces, then a modal the expression allows.
+func guardUserNeedNot(win string) bool {
+	i := skipWord(win, 0, "the")
+	j := letterRun(win, i)
+	switch win[i:j] {
+	case "user", "human", "customer", "operator":
+	default:
+		return false
+	}
+	if j >= len(win) || !isSpace(win[j]) {
+		return false
+	}
+	i = skipSpaces(win, j)
+	switch win[i:letterRun(win, i)] {
+	case "doesn", "doesnt", "does", "won", "wont", "will", "need", "needn", "neednt", "must", "mustn", "mustnt", "should", "shouldn", "shouldnt":
+		return true
+	}
+	return false
+}

@@ -148,6 +148,14 @@ func (p pattern) backward(anchors string, back int) pattern {
 	return p
 }
 
+// window sets how many bytes from the anchor (or the verb, for backward patterns) the expression is
+// given: Go's backtracker clears a bit per instruction and byte of its input, so a large expression on a
+// long window costs microseconds even where it fails at once.
+func (p pattern) window(n int) pattern {
+	p.maxLen = n
+	return p
+}
+
 func pat(id, cat string, weight int, anchors, expr, msg string) pattern {
 	return pattern{id: id, cat: cat, weight: weight, msg: msg, anchors: strings.Split(anchors, ","), re: regexp.MustCompile(`^(?:` + expr + `)`), maxLen: 240}
 }
@@ -169,7 +177,7 @@ const (
 // buildPatterns returns the anchored patterns, their expressions compiled (about 4 ms: buildTables
 // calls it once, on first use).
 func buildPatterns() []pattern {
-	return []pattern{
+	return append([]pattern{
 		// Overrides.
 		pat(RuleOverride, catOverride, 45, "ignore,ignoring,disregard,forget,forgetting,override,overriding,discard",
 			`(?:ignore|ignoring|disregard|disregarding|forget|forgetting|override|overriding|discard)`+w+`(?:(?:the|of|my|these|those|any|given|other|current)`+w+`){0,2}(?:previous|prior|above|earlier|preceding|former|original|initial|all|your|system|safety|developer|every)`+w+`(?:(?:the|of|previous|prior|above|earlier|preceding|former|original|initial|old|existing|system|safety|developer|given|other|current|your)`+w+`){0,2}(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|commands|context|constraints|restrictions|policies|programming|orders|messages)\b`,
@@ -180,9 +188,6 @@ func buildPatterns() []pattern {
 		pat(RuleOverride, catOverride, 45, "forget,ignore,disregard",
 			`(?:forget|ignore|disregard)`+w+`(?:everything|all|anything)`+w+`(?:above|before|previously|prior|you\s+(?:were|have\s+been)\s+told|said\s+(?:before|above))`,
 			"tells the model to forget what it was told").need("above,before,previous,prior,told,said"),
-		pat(RuleOverride, catOverride, 45, "previous,prior,above,earlier,all,your,the",
-			`(?:(?:previous|prior|above|earlier|all|your|the)\s+){1,2}(?:instructions|rules|guidelines)\s+(?:are|were|is)\s+(?:now\s+)?(?:void|cancel+ed|obsolete|revoked|outdated|invalid|superseded|no\s+longer\s+(?:valid|apply|in\s+effect))`,
-			"declares the model's instructions void").backward("instructions are,instructions were,instructions is,rules are,rules were,guidelines are,guidelines were", 40),
 		pat(RuleOverride, catOverride, 45, "instead of,rather than",
 			`(?:instead\s+of|rather\s+than)\s+(?:following|obeying|doing)\s+(?:the\s+|your\s+)?(?:user|original|previous|system)`,
 			"tells the model not to follow the user").need("following,obeying,doing"),
@@ -356,5 +361,5 @@ func buildPatterns() []pattern {
 		pat(RuleMultilingual, catConceal, 40, "ne ,no ,nao ,non ,sag,不要,ユーザー,не ",
 			`ne\s+(?:le\s+|lui\s+|leur\s+)?(?:dis|dites)\s+(?:rien|pas)\s+(?:\S+\s+){0,3}?(?:a\s+)?l'?\s*utilisateur|no\s+(?:se\s+lo\s+|le\s+)?(?:digas|menciones|cuentes)\s+(?:nada\s+)?(?:\S+\s+){0,2}?al\s+usuario|nao\s+(?:conte|diga|mencione)\s+(?:nada\s+)?(?:\S+\s+){0,2}?ao\s+usuario|non\s+(?:dire|dirlo|menzionare)\s+(?:nulla\s+|niente\s+)?(?:\S+\s+){0,2}?all'?\s*utente|sag(?:e|en\s+sie)?\s+(?:dem|der|den)\s+(?:benutzer|nutzer|anwender)\S*\s+nichts|不要告诉用户|ユーザーに(?:は)?(?:言わ|伝え|知らせ)ないで|не\s+(?:говори|сообщай|рассказывай)\S*\s+пользовател`,
 			"tells the model to keep something from the user (in another language)").need("usuario,utilisateur,utente,benutzer,nutzer,anwender,пользовател,用户,ユーザー"),
-	}
+	}, authorityPatterns()...)
 }

@@ -438,10 +438,10 @@ func containsAny(needWords []string, s string, ids []uint16) bool {
 }
 
 // maxPatterns bounds len(patterns), so that the per-pattern state of keywords fits on the stack.
-const maxPatterns = 64
+const maxPatterns = 96
 
 // maxNeedWords bounds len(needWords), so that a needCache fits on the stack.
-const maxNeedWords = 128
+const maxNeedWords = 192
 
 // needCache remembers, per need word, what a search of one text found, so that a pattern's anchors that
 // follow each other closely (positions increase) do not search the same bytes again. after[id] is a
