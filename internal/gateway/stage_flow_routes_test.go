@@ -25,17 +25,8 @@ func TestFlowTaintedExfilRoutes(t *testing.T) {
 		flowTool{name: "create_or_update_file", description: "Create or update a file in a repository.", answer: "committed"},
 		flowTool{name: "fetch", description: "Fetch a URL.", answer: "ok"},
 		flowTool{name: "read_url", description: "Read a web page.", answer: "ok"})
-	gh := startFlowUpstream(t, "github", tools...)
-	g := startStaged(t, "servers:\n"+httpServerYAML("github", gh.URL)+"approval: {enabled: false}\n", nil)
-	cs := connect(t, g.URL+"/mcp/github", "2025-06-18", &recorder{})
-
-	if o := call(t, cs, "get_issue", map[string]any{"repo": "acme/website", "number": 12}); o.Code != 0 {
-		t.Fatalf("reading the issue: %+v", o)
-	}
-	priv := call(t, cs, "get_file_contents", map[string]any{"repo": "acme/nova", "path": "README.md"})
-	if priv.Code != 0 || !strings.Contains(priv.Text, "Initech") {
-		t.Fatalf("reading the private file: %+v", priv)
-	}
+	ts := readIssueThenPrivateFile(t, tools...)
+	gh, cs, priv := ts.gh, ts.cs, ts.priv
 	b64 := base64.URLEncoding.EncodeToString([]byte(priv.Text))
 	half := len(priv.Text) / 2
 	routes := []struct {

@@ -119,15 +119,21 @@ func flowRecords(t *testing.T, dir, server string, until func([]*audit.StoredRec
 	}
 }
 
-// TestFlowGitHubScenario is the public-issue attack that leaked private repositories: the agent reads a
-// public issue carrying an injection, reads a private repository, then opens a public pull request with
-// the private content. Under the shipped default policy the last call is refused, it never reaches the
-// server, and the audit record says which earlier calls tainted the session.
-func TestFlowGitHubScenario(t *testing.T) {
-	gh := startFlowUpstream(t, "github", githubTools(injectedIssue)...)
+// taintedSession is a session that read a public issue, then a private file (readIssueThenPrivateFile).
+type taintedSession struct {
+	gh   *flowUpstream
+	g    *stagedGateway
+	cs   *mcp.ClientSession
+	priv outcome // the private read
+}
+
+// readIssueThenPrivateFile starts a "github" flow upstream with tools behind the gateway (approvals off),
+// reads the public issue 12 of acme/website, then the private README of acme/nova.
+func readIssueThenPrivateFile(t *testing.T, tools ...flowTool) taintedSession {
+	t.Helper()
+	gh := startFlowUpstream(t, "github", tools...)
 	g := startStaged(t, "servers:\n"+httpServerYAML("github", gh.URL)+"approval: {enabled: false}\n", nil)
 	cs := connect(t, g.URL+"/mcp/github", "2025-06-18", &recorder{})
-
 	if o := call(t, cs, "get_issue", map[string]any{"repo": "acme/website", "number": 12}); o.Code != 0 {
 		t.Fatalf("reading the issue: %+v", o)
 	}
@@ -135,6 +141,16 @@ func TestFlowGitHubScenario(t *testing.T) {
 	if priv.Code != 0 || !strings.Contains(priv.Text, "Initech") {
 		t.Fatalf("reading the private file: %+v", priv)
 	}
+	return taintedSession{gh, g, cs, priv}
+}
+
+// TestFlowGitHubScenario is the public-issue attack that leaked private repositories: the agent reads a
+// public issue carrying an injection, reads a private repository, then opens a public pull request with
+// the private content. Under the shipped default policy the last call is refused, it never reaches the
+// server, and the audit record says which earlier calls tainted the session.
+func TestFlowGitHubScenario(t *testing.T) {
+	ts := readIssueThenPrivateFile(t, githubTools(injectedIssue)...)
+	gh, g, cs, priv := ts.gh, ts.g, ts.cs, ts.priv
 	pr := call(t, cs, "create_pull_request", map[string]any{"repo": "acme/website", "title": "docs", "body": priv.Text})
 	if pr.Code != jsonrpc.CodePolicyDenied || !strings.Contains(pr.Err, "prompt injection") {
 		t.Fatalf("the pull request with private content was not refused: %+v", pr)
