@@ -22,6 +22,10 @@ import (
 const serverEnv = "MCPWARDEN_DISCOVERY_TEST_SERVER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) == "idle" { // a process that only holds its argv: stays until killed
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
 	if os.Getenv(serverEnv) == "stdio" {
 		if err := newTestServer().Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 			fmt.Fprintln(os.Stderr, "test server:", err)
@@ -144,8 +148,9 @@ func TestScanProcessesKnownPackageAndConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(args ...string) *exec.Cmd {
+	start := func(argv0 string, args ...string) *exec.Cmd {
 		cmd := exec.Command(exe, args...)
+		cmd.Args[0] = argv0
 		cmd.Env = append(os.Environ(), serverEnv+"=stdio")
 		in, _ := cmd.StdinPipe()
 		if err := cmd.Start(); err != nil {
@@ -154,8 +159,8 @@ func TestScanProcessesKnownPackageAndConfig(t *testing.T) {
 		t.Cleanup(func() { in.Close(); cmd.Wait() })
 		return cmd
 	}
-	pkg := start("@modelcontextprotocol/server-everything")
-	conf := start("--serve", "internal-tool")
+	pkg := start("npx", "@modelcontextprotocol/server-everything")
+	conf := start(exe, "--serve", "internal-tool")
 	servers := []Server{{ID: "cfg1", Transport: TransportStdio, Command: exe, Args: []string{"--serve", "internal-tool"}}}
 	got := map[int]string{}
 	waitFor(t, "both processes", func() bool {

@@ -163,11 +163,14 @@ type Process struct {
 	Command []string `json:"command"`
 	// Client is the MCP client that launched it, when an ancestor process is a known client.
 	Client string `json:"client,omitempty"`
-	// Match says why the process was taken for an MCP server: client_child, known_package or config.
+	// Match says why the process was taken for an MCP server: config, known_package, sdk or client_child.
 	Match string `json:"match"`
-	// ServerID is the inventory entry with the same command line, when there is one.
+	// ServerID is the inventory entry with the same command line (or run by an ancestor with it).
 	ServerID string `json:"server_id,omitempty"`
-	// Shadow is true unless the process is mcpwarden itself or runs under `mcpwarden wrap`.
+	// Listen are the TCP addresses the process listens on (an HTTP server), when readable.
+	Listen []string `json:"listen,omitempty"`
+	// Shadow is true unless the process is a configured server (the inventory entry carries the finding)
+	// or runs under `mcpwarden wrap`.
 	Shadow bool `json:"shadow"`
 }
 

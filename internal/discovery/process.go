@@ -100,10 +100,12 @@ func ScanProcesses(opts ProcOptions) ([]Process, error) {
 		}
 		return false
 	}
+	budget := &readBudget{files: maxContentReads, seen: map[string]string{}}
+	self := os.Getpid()
 	var out []Process
 	for _, pid := range sortedPIDs(procs) {
 		p := procs[pid]
-		if len(p.argv) == 0 || commandBase(p.argv[0]) == "mcpwarden" || clientOf(p) != "" {
+		if len(p.argv) == 0 || pid == self || commandBase(p.argv[0]) == "mcpwarden" || clientOf(p) != "" {
 			continue
 		}
 		var client string
@@ -115,23 +117,21 @@ func ScanProcesses(opts ProcOptions) ([]Process, error) {
 		}
 		match := ""
 		serverID := ""
+		shadow := true
 		for _, s := range opts.Servers {
 			args := s.rawArgs
 			if args == nil {
 				args = s.Args
 			}
-			if s.Transport == TransportStdio && sameArgv(s.Command, args, p.argv) {
-				match, serverID = "config", s.ID
+			if s.Transport == TransportStdio && configuredAncestor(procs, p, s.Command, args) {
+				// The configured entry carries the finding (routed or shadow); the process is not a
+				// server outside the configs.
+				match, serverID, shadow = "config", s.ID, false
 				break
 			}
 		}
 		if match == "" && !mentionsAny(p.argv, notServers) {
-			for _, a := range p.argv {
-				if knownServerArg.MatchString(filepath.Base(a)) || strings.Contains(a, "@modelcontextprotocol/") {
-					match = "known_package"
-					break
-				}
-			}
+			match = serverProgram(root, p, budget)
 		}
 		if match == "" && client != "" && p.stdio != "other" && !isHelperProcess(p.argv) {
 			match = "client_child"
@@ -141,7 +141,12 @@ func ScanProcesses(opts ProcOptions) ([]Process, error) {
 		}
 		argv := redactArgs(p.argv, inlineSecrets(normalized{args: p.argv}))
 		out = append(out, Process{PID: p.pid, PPID: p.ppid, UID: p.uid, Command: argv, Client: client, Match: match,
-			ServerID: serverID, Shadow: !wrapped(p)})
+			ServerID: serverID, Shadow: shadow && !wrapped(p)})
+	}
+	if len(out) > 0 {
+		for i := range out {
+			out[i].Listen = budget.listening(root)[out[i].PID]
+		}
 	}
 	return out, nil
 }
@@ -164,6 +169,20 @@ func isHelperProcess(argv []string) bool {
 		if strings.HasPrefix(a, "--type=") || strings.HasPrefix(a, "--ms-enable-electron") || strings.Contains(a, "crashpad") ||
 			strings.Contains(a, "extensionHost") || strings.Contains(a, "language-server") || strings.Contains(a, "tsserver") {
 			return true
+		}
+	}
+	return false
+}
+
+// configuredAncestor reports whether p, or one of its three nearest ancestors (npx, uvx or a shell that
+// started it), runs the configured command.
+func configuredAncestor(procs map[int]*procInfo, p *procInfo, command string, args []string) bool {
+	for i, q := 0, p; q != nil && i < 4; i, q = i+1, procs[q.ppid] {
+		if sameArgv(command, args, q.argv) {
+			return true
+		}
+		if q.ppid == q.pid {
+			break
 		}
 	}
 	return false
