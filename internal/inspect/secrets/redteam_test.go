@@ -36,9 +36,9 @@ func TestRedTeamSecretShapes(t *testing.T) {
 		{"URL query", `{"u":"https://api.example/x?access_token=` + gh + `"}`, true},
 		{"zero-width inside", `{"q":"ghp_Zq7rT2mX9v\u200bB4nK8wY1cL5pD3fH6jS0aGuE2i"}`, true},
 		{"soft hyphen and word joiner inside", "{\"q\":\"ghp_Zq7rT2\u00admX9vB4nK8wY1cL5\u2060pD3fH6jS0aGuE2i\"}", true},
-		{"base64", `{"q":"` + base64.StdEncoding.EncodeToString([]byte(gh)) + `"}`, false},
-		{"hex", `{"q":"` + hex.EncodeToString([]byte(gh)) + `"}`, false},
-		{"percent-encoded", `{"q":"` + strings.ReplaceAll(url.QueryEscape("token "+gh), "_", "%5F") + `"}`, false},
+		{"base64", `{"q":"` + base64.StdEncoding.EncodeToString([]byte(gh)) + `"}`, true},
+		{"hex", `{"q":"` + hex.EncodeToString([]byte(gh)) + `"}`, true},
+		{"percent-encoded", `{"q":"` + strings.ReplaceAll(url.QueryEscape("token "+gh), "_", "%5F") + `"}`, true},
 		{"split over two arguments", `{"a":"ghp_Zq7rT2mX9vB4nK8w","b":"Y1cL5pD3fH6jS0aGuE2i"}`, false},
 	}
 	honest := []string{
