@@ -1,6 +1,8 @@
 package secrets
 
 import (
+	"strings"
+
 	"github.com/zricethezav/gitleaks/v8/detect/codec"
 )
 
@@ -90,61 +92,85 @@ var byteClass = func() (t [256]uint8) {
 }()
 
 // eachCandidate calls f with the bounds of each candidate run in text that passes the printable check.
-// The base64 and hex runs inside a percent run are left to the decoder, which finds them there too,
-// unless the run's first escape fails the check.
+// Percent runs are found from their '%' (a vectorised byte search); base64 and hex runs by a pass
+// that skips ahead over short words (a table lookup for a fraction of the bytes). The
+// base64 and hex runs inside a percent run handed to the decoder are left to it, which finds them there
+// too.
 func eachCandidate(text string, f func(start, end int)) {
-	for i := 0; i < len(text); {
-		c := byteClass[text[i]]
-		if c&classURL == 0 {
-			i++
+	var pct []window // percent runs handed to the decoder, in order
+	for from := 0; ; {
+		k := strings.IndexByte(text[from:], '%')
+		if k < 0 {
+			break
+		}
+		k += from
+		if k+2 >= len(text) || byteClass[text[k+1]]&classHex == 0 || byteClass[text[k+2]]&classHex == 0 {
+			from = k + 1
 			continue
 		}
-		// A run of URL bytes: a percent run if it holds an escape, else look for base64 and hex inside.
-		j := i
-		esc := -1
+		i, j := k, k+3
+		for i > 0 && byteClass[text[i-1]]&classURL != 0 {
+			i--
+		}
 		for j < len(text) && byteClass[text[j]]&classURL != 0 {
-			if esc < 0 && text[j] == '%' && j+2 < len(text) && byteClass[text[j+1]]&classHex != 0 && byteClass[text[j+2]]&classHex != 0 {
-				esc = j
-			}
 			j++
 		}
-		if esc >= 0 && printable(hexByte(text[esc+1], text[esc+2])) {
+		if printable(hexByte(text[k+1], text[k+2])) {
 			f(i, j)
-			i = j
+			pct = append(pct, window{i, j})
+			from = j
 			continue
 		}
-		b64Runs(text, i, j, f)
-		i = j
+		from = k + 3 // a later escape of the run may pass
+	}
+	inPct := func(i int) bool {
+		for len(pct) > 0 && pct[0].end <= i {
+			pct = pct[1:]
+		}
+		return len(pct) > 0 && pct[0].start <= i
+	}
+	// Runs shorter than minBase64Run are skipped without looking at most of their bytes: i is always
+	// at the start of text or just after a byte outside the alphabet, so a run starting at i is long
+	// enough only if text[i:i+minBase64Run] is all in it, which is checked from its end backwards.
+	for i := 0; i+minBase64Run <= len(text); {
+		q := i + minBase64Run - 1
+		for q >= i && byteClass[text[q]]&classB64 != 0 {
+			q--
+		}
+		if q >= i {
+			i = q + 1
+			continue
+		}
+		k := i + minBase64Run
+		for k < len(text) && byteClass[text[k]]&classB64 != 0 {
+			k++
+		}
+		if !inPct(i) {
+			run(text, i, k, f)
+		}
+		i = k + 1
 	}
 }
 
-// b64Runs calls f with the base64 and hex runs in text[i:j] that pass the printable check.
-func b64Runs(text string, i, j int, f func(start, end int)) {
-	for i < j {
-		if byteClass[text[i]]&classB64 == 0 {
-			i++
-			continue
+// run calls f with text[i:k], a run of base64 bytes of at least minBase64Run, if it is a hex or base64
+// candidate that passes the printable check.
+func run(text string, i, k int, f func(start, end int)) {
+	hex := (k-i)%2 == 0 && k-i >= minHexRun
+	for p := i; hex && p < k; p++ {
+		hex = byteClass[text[p]]&classHex != 0
+	}
+	if hex {
+		if printable(hexByte(text[i], text[i+1])) {
+			f(i, k)
 		}
-		k, hex := i, true
-		for k < j && byteClass[text[k]]&classB64 != 0 {
-			hex = hex && byteClass[text[k]]&classHex != 0
-			k++
-		}
-		end := k
-		for n := 0; n < 2 && end < j && text[end] == '='; n++ {
-			end++
-		}
-		switch n := k - i; {
-		case hex && n >= minHexRun && n%2 == 0:
-			if printable(hexByte(text[i], text[i+1])) {
-				f(i, k)
-			}
-		case n >= minBase64Run:
-			if quantumPrintable(text[i : i+4]) {
-				f(i, end)
-			}
-		}
-		i = end
+		return
+	}
+	end := k
+	for n := 0; n < 2 && end < len(text) && text[end] == '='; n++ {
+		end++
+	}
+	if quantumPrintable(text[i : i+4]) {
+		f(i, end)
 	}
 }
 

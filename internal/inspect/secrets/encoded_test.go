@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -114,6 +116,35 @@ func TestCandidateRuns(t *testing.T) {
 		eachCandidate(c.text, func(s, e int) { got = append(got, c.text[s:e]) })
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("%q: runs %q, want %q", c.text, got, c.want)
+		}
+	}
+}
+
+// TestCandidateRunsSkipAhead checks the skipping search for base64 runs against a regular expression,
+// on random texts of short and long words (no '%': percent runs are checked above).
+func TestCandidateRunsSkipAhead(t *testing.T) {
+	re := regexp.MustCompile(`[A-Za-z0-9+/_-]{20,}`)
+	r := rand.New(rand.NewPCG(7, 8))
+	const alphabet = "dGVzdA0123456789+/_- .=\n\"é"
+	for range 2000 {
+		var b strings.Builder
+		for range r.IntN(12) {
+			n := r.IntN(40)
+			if r.IntN(3) == 0 {
+				b.WriteString(strings.Repeat("dGVz", n/4+1)) // a run whose quanta decode to printable bytes
+			}
+			for range n {
+				b.WriteByte(alphabet[r.IntN(len(alphabet))])
+			}
+		}
+		text := b.String()
+		var got, want []string
+		eachCandidate(text, func(s, e int) { got = append(got, text[s:e]) })
+		for _, m := range re.FindAllStringIndex(text, -1) {
+			run(text, m[0], m[1], func(s, e int) { want = append(want, text[s:e]) })
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: runs %q, want %q", text, got, want)
 		}
 	}
 }
