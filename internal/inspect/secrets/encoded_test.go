@@ -44,6 +44,15 @@ func TestScanEncoded(t *testing.T) {
 			t.Errorf("%s: redacted %q", c.name, red)
 		}
 	}
+	// The span is the encoded bytes of the credential: the escapes and the base64 quanta that hold it.
+	pct := "u=https://x.example/?q=token+" + strings.ReplaceAll(ghPAT, "_", "%5F") + "&page=2"
+	if red := Redact(pct, Scan(pct)); red != "u=https://x.example/?q=token+[REDACTED:github-pat]&page=2" {
+		t.Errorf("percent: redacted %q", red)
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte("abc" + ghPAT + "xyz"))
+	if red := Redact(b64, Scan(b64)); red != b64[:4]+"[REDACTED:github-pat]"+b64[len(b64)-4:] {
+		t.Errorf("base64: redacted %q", red)
+	}
 	// In JSON, as the gateway sees tool arguments.
 	doc := `{"q":"` + base64.StdEncoding.EncodeToString([]byte(ghPAT)) + `"}`
 	if red, _ := RedactJSON([]byte(doc), nil); string(red) != `{"q":"[REDACTED:github-pat]"}` {
@@ -113,7 +122,7 @@ func TestCandidateRuns(t *testing.T) {
 		{"a=%00&k=" + gh, []string{gh}},
 	} {
 		var got []string
-		eachCandidate(c.text, func(s, e int) { got = append(got, c.text[s:e]) })
+		eachCandidate(c.text, func(s, e int, _ runKind) { got = append(got, c.text[s:e]) })
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("%q: runs %q, want %q", c.text, got, c.want)
 		}
@@ -139,9 +148,9 @@ func TestCandidateRunsSkipAhead(t *testing.T) {
 		}
 		text := b.String()
 		var got, want []string
-		eachCandidate(text, func(s, e int) { got = append(got, text[s:e]) })
+		eachCandidate(text, func(s, e int, _ runKind) { got = append(got, text[s:e]) })
 		for _, m := range re.FindAllStringIndex(text, -1) {
-			run(text, m[0], m[1], func(s, e int) { want = append(want, text[s:e]) })
+			run(text, m[0], m[1], func(s, e int, _ runKind) { want = append(want, text[s:e]) })
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("%q: runs %q, want %q", text, got, want)
