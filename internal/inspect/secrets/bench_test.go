@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -50,6 +51,17 @@ func candidatesText(size int) string {
 	return b.String()[:size]
 }
 
+// encodedText is about size bytes of honest text whose lines are base64-encoded: every line a run
+// that the decoder takes and the rules scan (the worst case of the decoding layer).
+func encodedText(size int) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(sampleText(size*3/4), "\n") {
+		b.WriteString(base64.StdEncoding.EncodeToString([]byte(line)))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
 func sampleJSON(size int) []byte {
 	type content struct {
 		Type string `json:"type"`
@@ -74,7 +86,7 @@ func BenchmarkScan(b *testing.B) {
 	for _, size := range []int{1 << 10, 10 << 10, 100 << 10} {
 		clean := sampleText(size)
 		dirty := clean[:size/2] + " " + ghPAT + " " + clean[size/2:]
-		for name, text := range map[string]string{"clean": clean, "secret": dirty, "candidates": candidatesText(size)} {
+		for name, text := range map[string]string{"clean": clean, "secret": dirty, "candidates": candidatesText(size), "encoded": encodedText(size)} {
 			b.Run(fmt.Sprintf("%s/%dKB", name, size>>10), func(b *testing.B) {
 				b.SetBytes(int64(len(text)))
 				for b.Loop() {

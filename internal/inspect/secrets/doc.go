@@ -8,6 +8,9 @@
 // are checked by this package rather than by gitleaks, with the same meaning, and the per-rule detectors
 // have no keyword prefilter of their own: gitleaks' tries for both took most of the engine's memory. This
 // package adds byte offsets, a confidence level, a redacted preview, JSON handling and field-name rules.
+// Base64-, hex- and percent-encoded credentials are found by decoding candidate runs (found by a byte
+// scan) one level deep, with the rules of gitleaks' decoder, and scanning the decoded text with the same
+// rules; those findings span the encoded bytes (see scanEncoded).
 //
 // Contract: Scan, ScanJSON, Redact and RedactJSON are pure (no I/O, no mutable global state beyond the
 // rule set compiled on first use and WalkJSON's copy of the last document it walked, which only saves

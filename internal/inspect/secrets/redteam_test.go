@@ -16,6 +16,15 @@ func rtTokens() (gh, aws string) {
 	return gh, aws
 }
 
+// wrap breaks s into lines of n bytes, as MIME bodies are (JSON-escaped line breaks).
+func wrap(s string, n int) string {
+	var lines []string
+	for len(s) > n {
+		lines, s = append(lines, s[:n]), s[n:]
+	}
+	return strings.Join(append(lines, s), `\n`)
+}
+
 func TestRedTeamSecretShapes(t *testing.T) {
 	gh, aws := rtTokens()
 	long := strings.Repeat("lorem ipsum dolor sit amet ", 80000) // ~2 MB
@@ -36,9 +45,12 @@ func TestRedTeamSecretShapes(t *testing.T) {
 		{"URL query", `{"u":"https://api.example/x?access_token=` + gh + `"}`, true},
 		{"zero-width inside", `{"q":"ghp_Zq7rT2mX9v\u200bB4nK8wY1cL5pD3fH6jS0aGuE2i"}`, true},
 		{"soft hyphen and word joiner inside", "{\"q\":\"ghp_Zq7rT2\u00admX9vB4nK8wY1cL5\u2060pD3fH6jS0aGuE2i\"}", true},
-		{"base64", `{"q":"` + base64.StdEncoding.EncodeToString([]byte(gh)) + `"}`, false},
-		{"hex", `{"q":"` + hex.EncodeToString([]byte(gh)) + `"}`, false},
-		{"percent-encoded", `{"q":"` + strings.ReplaceAll(url.QueryEscape("token "+gh), "_", "%5F") + `"}`, false},
+		{"base64", `{"q":"` + base64.StdEncoding.EncodeToString([]byte(gh)) + `"}`, true},
+		{"hex", `{"q":"` + hex.EncodeToString([]byte(gh)) + `"}`, true},
+		{"percent-encoded", `{"q":"` + strings.ReplaceAll(url.QueryEscape("token "+gh), "_", "%5F") + `"}`, true},
+		{"base64 of hex", `{"q":"` + base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(gh)))) + `"}`, false},
+		{"base64 with a NUL byte", `{"q":"` + base64.StdEncoding.EncodeToString([]byte(gh+"\x00")) + `"}`, false},
+		{"base64 wrapped across the key", `{"q":"` + wrap(base64.StdEncoding.EncodeToString([]byte("Subject: hello, token "+gh)), 28) + `"}`, false},
 		{"split over two arguments", `{"a":"ghp_Zq7rT2mX9vB4nK8w","b":"Y1cL5pD3fH6jS0aGuE2i"}`, false},
 	}
 	honest := []string{

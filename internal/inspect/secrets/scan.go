@@ -240,15 +240,23 @@ func confidenceOf(rule string) Confidence {
 // Invisible format characters (zero-width space, joiners, word joiner, BOM, soft hyphen) that split a
 // credential do not hide it: text holding one is scanned a second time without them, and those findings
 // span the original bytes, invisible characters included, so Redact removes the whole credential.
+//
+// Base64, hex and percent-encoded credentials are found too: candidate runs are decoded one level deep
+// with gitleaks' decoder and scanned with the same rules; those findings span the encoded bytes (see
+// scanEncoded).
 func Scan(text string) []Finding {
 	out := scanPlain(text)
+	enc := scanEncoded(text)
 	stripped, at := stripInvisible(text)
-	if at == nil {
+	if at == nil && enc == nil {
 		return out
 	}
-	for _, f := range scanPlain(stripped) {
-		f.Start, f.End = at[f.Start], at[f.End-1]+1
-		out = append(out, f)
+	out = append(out, enc...)
+	if at != nil {
+		for _, f := range scanPlain(stripped) {
+			f.Start, f.End = at[f.Start], at[f.End-1]+1
+			out = append(out, f)
+		}
 	}
 	if len(out) == 0 {
 		return nil

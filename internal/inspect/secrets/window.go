@@ -199,12 +199,15 @@ func jwtWindows(text string, _ []string) []window {
 			from = k + 1
 			continue
 		}
-		from = k + 2
 		j := k + 2
 		for j < len(text) && isAlnum(text[j]) {
 			j++
 		}
 		if j-k-2 < 17 || j >= len(text) || text[j] != '.' {
+			// Every later "ey" in this run of letters and digits ends it at the same j, closer: none
+			// starts a token either. (Without this, a long run holding many "ey" (1 MB of base64) was
+			// scanned once per "ey": quadratic.)
+			from = j
 			continue
 		}
 		for j < len(text) && isJWTByte(text[j]) {
