@@ -11,6 +11,7 @@
 #   everything-server   go-sdk conformance fixture (go install)     -> MCPWARDEN_EVERYTHING_SERVER (binary)
 #   staticcheck, gotestsum  (go install, pinned)                    -> .cache/bin, used by scripts/test.sh
 #   chromium            Debian packages chromium, chromium-driver       -> /usr/bin/chromium (dashboard browser tests)
+#   python3             Debian package python3, when missing            (process-discovery tests)
 #
 # Usage: scripts/setup-deps.sh        then: source .cache/env.sh
 set -euo pipefail
@@ -118,12 +119,13 @@ go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 go_install gotestsum gotest.tools/gotestsum "$GOTESTSUM_VERSION"
 everything="$cache/bin/everything-server"
 
+apt_get() {
+  if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; elif command -v sudo >/dev/null 2>&1; then sudo -n apt-get "$@"; else return 1; fi
+}
+
 # 5. Chromium for the dashboard's browser tests (Debian packages; apt-get update only when the package lists
 #    do not know them yet). Needs root, or sudo without a password.
 if [ -z "${MCPWARDEN_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
-  apt_get() {
-    if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; elif command -v sudo >/dev/null 2>&1; then sudo -n apt-get "$@"; else return 1; fi
-  }
   command -v apt-get >/dev/null 2>&1 \
     || die "/usr/bin/chromium is missing and this is not a Debian-like system: install Chromium and set MCPWARDEN_CHROMIUM to its path"
   log "installing the Debian packages chromium and chromium-driver"
@@ -133,6 +135,17 @@ if [ -z "${MCPWARDEN_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt_get install -y -qq chromium chromium-driver >&2 \
     || die "apt-get install chromium chromium-driver failed (see above; run as root, or with passwordless sudo)"
   [ -x /usr/bin/chromium ] || die "the chromium package is installed but /usr/bin/chromium is missing"
+fi
+
+# 6. python3, for the process-discovery tests that run Python MCP servers (Debian package python3).
+if ! command -v python3 >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "python3 is missing and this is not a Debian-like system: install Python 3"
+  log "installing the Debian package python3"
+  if ! apt-cache show python3 >/dev/null 2>&1; then
+    apt_get update -qq >&2 || die "apt-get update failed (run as root, or with passwordless sudo)"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq python3 >&2 \
+    || die "apt-get install python3 failed (see above; run as root, or with passwordless sudo)"
 fi
 
 for f in "$conf_legacy" "$conf_modern" "$srv_npm"; do

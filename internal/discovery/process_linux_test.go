@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpwarden/mcpwarden/internal/testenv"
 )
 
 // procStart starts a real process; argv[0] may differ from the executable (as exec -a does). With pipe,
@@ -84,11 +86,11 @@ func scanFor(t *testing.T, opts ProcOptions, cmds ...*exec.Cmd) map[int]Process 
 }
 
 func TestScanProcessesRealServers(t *testing.T) {
-	node, npm := os.Getenv("MCPWARDEN_NODE"), os.Getenv("MCPWARDEN_SERVER_EVERYTHING_NPM")
-	goServer := os.Getenv("MCPWARDEN_EVERYTHING_SERVER")
-	python, _ := exec.LookPath("python3")
-	if node == "" || npm == "" || goServer == "" || python == "" {
-		t.Skip("needs node, python3 and the everything servers (source .cache/env.sh)")
+	node, npm := testenv.NodePath(t), testenv.ServerEverythingNPM(t)
+	goServer := testenv.EverythingServer(t)
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is not on PATH: scripts/setup-deps.sh installs it (Debian package python3)")
 	}
 	// A stub Python MCP SDK so `import` works without the real package.
 	pyDir := t.TempDir()
