@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
@@ -46,6 +47,10 @@ func canonicalStep(s string) string {
 		if invisible(r) {
 			continue
 		}
+		if a, ok := sanitize.Latin(r); ok {
+			b.WriteByte(a)
+			continue
+		}
 		if a, ok := confusables[r]; ok {
 			b.WriteRune(a)
 			continue
@@ -65,17 +70,11 @@ func invisible(r rune) bool {
 	return unicode.Is(unicode.Cf, r)
 }
 
-// confusables maps letters that render like ASCII letters to them (after case folding, so lower case only).
+// confusables maps letters that render like ASCII letters to them (after case folding, so lower case only),
+// beside the Cyrillic and Greek look-alikes of sanitize.Latin.
 var confusables = map[rune]rune{
-	// Cyrillic
-	'а': 'a', 'в': 'b', 'с': 'c', 'ԁ': 'd', 'е': 'e', 'ё': 'e', 'һ': 'h', 'і': 'i', 'ї': 'i', 'ј': 'j',
-	'к': 'k', 'ӏ': 'l', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'ԛ': 'q', 'г': 'r', 'ѕ': 's', 'т': 't',
-	'у': 'y', 'ѵ': 'v', 'ԝ': 'w', 'х': 'x', 'ү': 'y', 'ᴢ': 'z', 'ɡ': 'g',
-	// Greek
-	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
-	'υ': 'u', 'χ': 'x', 'γ': 'y', 'ϲ': 'c', 'ϳ': 'j', 'ς': 's',
 	// Latin look-alikes
-	'ı': 'i', 'ȷ': 'j', 'ℓ': 'l', 'ſ': 's', 'ƅ': 'b', 'ɑ': 'a', 'ɩ': 'i', 'ʋ': 'u',
+	'ᴢ': 'z', 'ɡ': 'g', 'ı': 'i', 'ȷ': 'j', 'ℓ': 'l', 'ſ': 's', 'ƅ': 'b', 'ɑ': 'a', 'ɩ': 'i', 'ʋ': 'u',
 	// Punctuation that stands in for separators in names
 	'‐': '-', '‑': '-', '‒': '-', '–': '-', '—': '-', '−': '-', '＿': '_', '․': '.', '·': '.',
 }

@@ -182,7 +182,7 @@ func normalize(text string) normText {
 			j += size
 			continue
 		}
-		if c, ok := confusables[unicode.ToLower(r)]; ok && mixedWord(clean, j, size) {
+		if c, ok := sanitize.Latin(unicode.ToLower(r)); ok && mixedWord(clean, j, size) {
 			// A Cyrillic or Greek look-alike inside a Latin word ("ignоre"): read it as the Latin letter.
 			out = append(out, c)
 			idx = append(idx, o)
@@ -265,14 +265,6 @@ func excerpt(s string, start, end, width int) string {
 // text); marks of other scripts (Indic vowel signs, kana voicing) are letters' parts and stay.
 func combiningMark(r rune) bool {
 	return r >= 0x300 && r <= 0x36F || r >= 0x1AB0 && r <= 0x1AFF || r >= 0x1DC0 && r <= 0x1DFF || r >= 0x20D0 && r <= 0x20FF || r >= 0xFE20 && r <= 0xFE2F
-}
-
-// confusables are the Cyrillic and Greek lower-case letters that look like Latin ones.
-var confusables = map[rune]byte{
-	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'м': 'm', 'н': 'h',
-	'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
-	'ӏ': 'l', 'һ': 'h', 'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o',
-	'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x', 'γ': 'y', 'ω': 'w', 'ϲ': 'c',
 }
 
 // mixedWord reports whether the word around s[j:j+size] holds an ASCII letter: a word that mixes Latin

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mcpwarden/mcpwarden/internal/inspect/sanitize"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -115,20 +116,15 @@ func foldName(name string) string {
 		if unicode.Is(unicode.Cf, r) {
 			continue
 		}
-		if a, ok := nameConfusables[r]; ok {
-			r = a
+		if a, ok := sanitize.Latin(unicode.ToLower(r)); ok {
+			if unicode.IsUpper(r) {
+				a -= 'a' - 'A'
+			}
+			r = rune(a)
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-var nameConfusables = map[rune]rune{
-	'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'х': 'x', 'у': 'y', 'і': 'i', 'ѕ': 's', 'ј': 'j',
-	'ԁ': 'd', 'ӏ': 'l', 'к': 'k', 'м': 'm', 'т': 't', 'н': 'h', 'в': 'b', 'г': 'r', 'ԛ': 'q', 'ԝ': 'w',
-	'А': 'A', 'Е': 'E', 'О': 'O', 'Р': 'P', 'С': 'C', 'Х': 'X', 'У': 'Y', 'І': 'I', 'Ѕ': 'S', 'К': 'K',
-	'М': 'M', 'Т': 'T', 'Н': 'H', 'В': 'B', 'ο': 'o', 'α': 'a', 'ε': 'e', 'ρ': 'p', 'τ': 't', 'ι': 'i',
-	'κ': 'k', 'ν': 'v', 'Ο': 'O', 'Α': 'A', 'Ε': 'E', 'Ρ': 'P', 'Τ': 'T', 'Ι': 'I', 'Κ': 'K', 'Ν': 'N',
 }
 
 // classifyToolName derives ToolFacts from a tool name.
